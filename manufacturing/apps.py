@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ManufacturingConfig(AppConfig):
+    name = "manufacturing"
+    verbose_name = "Manufacturing"

@@ -1,0 +1,698 @@
+"""The API conventions of contract §1, written once: every resource's viewset is built from these parts.
+
+- `exception_handler`: the one error shape for every failure (§1.6);
+- `ResourceSerializer`: documented names, `object`, money as "19.99", unknown and server-owned fields refused;
+- `ResourceViewSet` and its mixins: envelopes (§1.4), list parameters from the query string or a JSON body on
+  GET (§1.5), search, history, `If-Match`;
+- `resource_action`: one line per action endpoint (`POST /v1/{resource}/{id}/{action}`, PUT too), which
+  validates an input serializer, calls the service, and answers the action ack.
+
+Views never hold rules: they parse, call one service with an Actor, and present the result.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DatabaseError, IntegrityError, models
+from django.db.models import Q
+from django.http import Http404, JsonResponse
+from django.utils.http import quote_etag
+from django_fsm import ConcurrentTransition, TransitionNotAllowed
+from django_fsm_log.models import StateLog
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import exceptions, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+from stateset.actors import Actor
+from stateset.errors import DomainError, NotFound
+from stateset.middleware import current_request_id
+
+logger = logging.getLogger("stateset.api")
+
+DEFAULT_LIMIT = 10
+MAX_LIMIT = 100
+
+
+# --------------------------------------------------------------------------------------------------------
+# Errors
+# --------------------------------------------------------------------------------------------------------
+
+
+def error_body(
+    *,
+    status_code: int,
+    type: str,
+    code: str,
+    message: str,
+    path: str = "",
+    detail: str | None = None,
+    errors: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "type": type,
+        "message": message,
+        "code": code,
+        "detail": detail if detail is not None else message,
+        "path": path,
+        "status": status_code,
+        "errors": dict(errors or {}),
+        "request_id": current_request_id(),
+    }
+
+
+def error_json_response(request, status_code: int, type: str, code: str, message: str, **kwargs) -> JsonResponse:
+    """The error shape outside DRF views (middleware, unknown routes)."""
+    body = error_body(status_code=status_code, type=type, code=code, message=message, path=request.path, **kwargs)
+    return JsonResponse(body, status=status_code)
+
+
+def _flatten(detail: Any) -> Any:
+    """DRF's ErrorDetail lists into plain strings (one message per field, or a list for nested lines)."""
+    if isinstance(detail, dict):
+        return {k: _flatten(v) for k, v in detail.items()}
+    if isinstance(detail, list):
+        flat = [_flatten(v) for v in detail]
+        if all(isinstance(v, str) for v in flat):
+            return " ".join(flat)
+        return flat
+    return str(detail)
+
+
+def _first_message(errors: Any) -> str:
+    if isinstance(errors, dict):
+        for field, value in errors.items():
+            inner = _first_message(value)
+            return inner if field == "non_field_errors" else f"{field}: {inner}"
+    if isinstance(errors, list):
+        for value in errors:
+            if value:
+                return _first_message(value)
+    return str(errors)
+
+
+def _codes(codes: Any) -> set[str]:
+    if isinstance(codes, dict):
+        return set().union(*(_codes(v) for v in codes.values())) if codes else set()
+    if isinstance(codes, list):
+        return set().union(*(_codes(v) for v in codes)) if codes else set()
+    return {str(codes)}
+
+
+RETRYABLE_DB_ERRORS = ("lock", "deadlock", "could not serialize", "database is locked", "canceling statement")
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    """Map every exception a view can raise onto the contract's error shape. Nothing here is HTML."""
+    request = context.get("request")
+    path = request.path if request is not None else ""
+    headers: dict[str, str] = {}
+    errors: Any = {}
+    detail = None
+
+    if isinstance(exc, DomainError):
+        status_code, type_, code, message = exc.status, exc.type, exc.code, exc.message
+        errors, detail = exc.errors, exc.detail
+    elif isinstance(exc, exceptions.ValidationError):
+        errors = _flatten(exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail})
+        found = _codes(exc.get_codes())
+        code = next((c for c in ("read_only_field", "unknown_field") if c in found), "validation_error")
+        status_code, type_, message = 400, "invalid_request_error", _first_message(errors)
+    elif isinstance(exc, exceptions.ParseError):
+        status_code, type_, code = 400, "invalid_request_error", "validation_error"
+        message = f"Malformed request body: {exc.detail}"
+    elif isinstance(exc, exceptions.UnsupportedMediaType):
+        status_code, type_, code = 415, "invalid_request_error", "unsupported_media_type"
+        message = f"{exc.detail} Send JSON with 'Content-Type: application/json'."
+    elif isinstance(exc, exceptions.NotAuthenticated):
+        status_code, type_, code = 401, "authentication_error", "missing_api_key"
+        message = "No API key: send 'Authorization: Token <key>' or 'Authorization: Bearer <key>'."
+        headers["WWW-Authenticate"] = 'Token realm="api"'
+    elif isinstance(exc, exceptions.AuthenticationFailed):
+        status_code, type_, code, message = 401, "authentication_error", "invalid_api_key", str(exc.detail)
+        headers["WWW-Authenticate"] = 'Token realm="api"'
+    elif isinstance(exc, exceptions.PermissionDenied):
+        status_code, type_, code, message = (
+            403,
+            "permission_error",
+            "insufficient_permissions",
+            str(exc.detail),
+        )
+    elif isinstance(exc, (Http404, exceptions.NotFound)):
+        status_code, type_, code = 404, "not_found_error", "resource_not_found"
+        message = str(exc) if isinstance(exc, Http404) and str(exc) else "No such resource."
+    elif isinstance(exc, exceptions.MethodNotAllowed):
+        status_code, type_, code, message = (
+            405,
+            "invalid_request_error",
+            "method_not_allowed",
+            str(exc.detail),
+        )
+    elif isinstance(exc, exceptions.Throttled):
+        status_code, type_, code = 429, "rate_limit_error", "rate_limited"
+        message = "Too many requests; slow down."
+        if exc.wait is not None:
+            headers["Retry-After"] = str(max(1, int(exc.wait)))
+    elif isinstance(exc, PreconditionFailed):
+        status_code, type_, code, message = (
+            412,
+            "invalid_request_error",
+            "precondition_failed",
+            str(exc.detail),
+        )
+    elif isinstance(exc, exceptions.APIException):
+        status_code, type_, code, message = (
+            exc.status_code,
+            "invalid_request_error",
+            "validation_error",
+            str(exc.detail),
+        )
+    elif isinstance(exc, ConcurrentTransition):
+        status_code, type_, code = 409, "api_error", "conflict"
+        message = "The document changed while this request ran; retry it."
+    elif isinstance(exc, TransitionNotAllowed):
+        status_code, type_, code, message = 422, "invalid_request_error", "invalid_state_transition", str(exc)
+    elif isinstance(exc, DjangoValidationError):
+        errors = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        errors = _flatten(errors)
+        status_code, type_, code, message = (
+            400,
+            "invalid_request_error",
+            "validation_error",
+            _first_message(errors),
+        )
+    elif isinstance(exc, IntegrityError):
+        # A unique or check constraint caught what validation could not see: a concurrent write won.
+        logger.warning("integrity error answered as 409: %s", exc)
+        status_code, type_, code = 409, "api_error", "conflict"
+        message = "A concurrent change conflicted with this request; retry it."
+    elif isinstance(exc, DatabaseError) and any(s in str(exc).lower() for s in RETRYABLE_DB_ERRORS):
+        logger.warning("lock clash answered as 409: %s", exc)
+        status_code, type_, code = 409, "api_error", "conflict"
+        message = "The data was locked by a concurrent request; retry it."
+    else:
+        logger.exception("unhandled error on %s", path)
+        status_code, type_, code = 500, "api_error", "internal_error"
+        message = f"Internal error. Quote request id {current_request_id()} when reporting it."
+
+    set_rollback()
+    body = error_body(
+        status_code=status_code,
+        type=type_,
+        code=code,
+        message=message,
+        path=path,
+        detail=detail,
+        errors=errors,
+    )
+    return Response(body, status=status_code, headers=headers)
+
+
+class PreconditionFailed(exceptions.APIException):
+    status_code = 412
+    default_detail = "If-Match does not match the current version of the resource."
+
+
+def api_not_found(request, *args, **kwargs) -> JsonResponse:
+    """Unknown routes under /v1: the error shape, never Django's HTML page."""
+    return error_json_response(
+        request, 404, "not_found_error", "resource_not_found", f"No route {request.method} {request.path}."
+    )
+
+
+# --------------------------------------------------------------------------------------------------------
+# Serializers
+# --------------------------------------------------------------------------------------------------------
+
+
+class MoneyField(serializers.DecimalField):
+    """Money in and out as a decimal string with two places; inputs rounded half-up to the cent."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_digits", 12)
+        kwargs.setdefault("decimal_places", 2)
+        kwargs.setdefault("rounding", ROUND_HALF_UP)
+        super().__init__(**kwargs)
+
+    def validate_precision(self, value: Decimal) -> Decimal:
+        return super().validate_precision(value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class ConstantField(serializers.Field):
+    """The `object` key: the resource's type name."""
+
+    def __init__(self, value: str, **kwargs):
+        self.value = value
+        kwargs["read_only"] = True
+        kwargs["source"] = "*"
+        super().__init__(**kwargs)
+
+    def to_representation(self, _):
+        return self.value
+
+
+class StrictInputMixin:
+    """Refuse keys the serializer does not write: 400 naming each one (`unknown_field` / `read_only_field`).
+
+    `Meta.accepted_keys` lists keys tolerated and ignored (identity echoes such as `order_id`, checked by the
+    view against the path).
+    """
+
+    def to_internal_value(self, data):
+        if not isinstance(data, Mapping):
+            raise serializers.ValidationError(
+                {"non_field_errors": ["Expected a JSON object."]}, code="validation_error"
+            )
+        fields = self.fields
+        writable = {f.field_name for f in fields.values() if not f.read_only}
+        read_only = {f.field_name for f in fields.values() if f.read_only}
+        accepted = set(getattr(getattr(self, "Meta", None), "accepted_keys", ()))
+        errors: dict[str, list[serializers.ErrorDetail]] = {}
+        for key in data:
+            if key in writable or key in accepted:
+                continue
+            if key in read_only or key in SERVER_OWNED:
+                errors[key] = [serializers.ErrorDetail(self.read_only_message(key), code="read_only_field")]
+            else:
+                errors[key] = [serializers.ErrorDetail(f"Unknown field '{key}'.", code="unknown_field")]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)
+
+    def read_only_message(self, key: str) -> str:
+        if key == "status":
+            view = self.context.get("view")
+            actions = ", ".join(getattr(view, "action_names", lambda: [])()) if view else ""
+            hint = f" (POST /v1/<resource>/<id>/<action>; this resource's actions: {actions})" if actions else ""
+            return f"'status' is owned by the server; change it by calling an action{hint}."
+        return f"'{key}' is owned by the server and cannot be written."
+
+
+SERVER_OWNED = {"id", "object", "created_at", "updated_at", "status"}
+
+
+class InputSerializer(StrictInputMixin, serializers.Serializer):
+    """Base for action inputs: strict, and MoneyField for money."""
+
+
+class ResourceSerializer(StrictInputMixin, serializers.ModelSerializer):
+    """Base for every resource's one output serializer (also its create/update input)."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DecimalField: MoneyField,
+    }
+
+    def build_standard_field(self, field_name, model_field):
+        field_class, kwargs = super().build_standard_field(field_name, model_field)
+        if field_class is MoneyField:
+            kwargs.pop("decimal_places", None)
+            kwargs.pop("max_digits", None)
+            kwargs["decimal_places"] = model_field.decimal_places
+            kwargs["max_digits"] = model_field.max_digits
+        return field_class, kwargs
+
+
+# --------------------------------------------------------------------------------------------------------
+# Lists
+# --------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ListParams:
+    limit: int
+    offset: int
+    order_by: str
+    descending: bool
+    params: Any  # a QueryDict: the query string, completed by a JSON body sent on GET
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.params.get(key, default)
+
+
+def has_body(request) -> bool:
+    return bool(request._request.body.strip())
+
+
+def _param_text(value: Any) -> str:
+    """A JSON body value as the query string would carry it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(_param_text(v) for v in value)
+    return str(value)
+
+
+def _int_param(raw: Any, name: str, *, minimum: int) -> int:
+    try:
+        value = int(str(raw))
+    except (TypeError, ValueError):
+        raise exceptions.ValidationError({name: [f"'{name}' must be an integer."]})
+    if value < minimum:
+        raise exceptions.ValidationError({name: [f"'{name}' must be at least {minimum}."]})
+    return value
+
+
+def list_params(request, *, ordering_fields: tuple[str, ...], default_order: str = "created_at") -> ListParams:
+    """Parameters from the query string; a JSON body on GET fills in any the query string lacks (§1.3)."""
+    params = request.query_params.copy()
+    body = request.data if request.method == "GET" and has_body(request) else {}
+    if body:
+        if not isinstance(body, Mapping):
+            raise exceptions.ValidationError({"non_field_errors": ["A list request body must be a JSON object."]})
+        for key, value in body.items():
+            if key not in params and value is not None:
+                params[key] = _param_text(value)
+
+    limit = min(_int_param(params.get("limit", DEFAULT_LIMIT), "limit", minimum=1), MAX_LIMIT)
+    offset = _int_param(params.get("offset", 0), "offset", minimum=0)
+    direction = str(params.get("order_direction") or params.get("sort_order") or "desc").lower()
+    if direction not in ("asc", "desc"):
+        raise exceptions.ValidationError({"order_direction": ["'order_direction' must be 'asc' or 'desc'."]})
+    order_by = str(params.get("order_by") or params.get("sort_by") or default_order)
+    if order_by not in ordering_fields:
+        raise exceptions.ValidationError({"order_by": [f"'order_by' must be one of: {', '.join(ordering_fields)}."]})
+    return ListParams(limit=limit, offset=offset, order_by=order_by, descending=direction == "desc", params=params)
+
+
+def search_filter(queryset: models.QuerySet, fields: tuple[str, ...], text: str) -> models.QuerySet:
+    """Every word must appear in at least one of the fields (case-insensitive)."""
+    for term in text.split():
+        q = Q()
+        for field in fields:
+            q |= Q(**{f"{field}__icontains": term})
+        queryset = queryset.filter(q)
+    return queryset
+
+
+# --------------------------------------------------------------------------------------------------------
+# Viewsets
+# --------------------------------------------------------------------------------------------------------
+
+
+class ResourceViewSet(viewsets.GenericViewSet):
+    """The base of every resource. Subclasses set:
+
+    singular / plural      envelope keys (`customer` / `customers`); `object_type` defaults to `singular`
+    serializer_class       the one output serializer (also the create/update input unless overridden)
+    filterset_class        django-filter FilterSet for the list
+    search_fields          fields searched by `?search=` and `/search?query=`
+    ordering_fields        values allowed for `order_by`
+    service_param          the keyword the services take the object by (defaults to `singular`)
+    create_service / update_service / delete_service   the services behind POST / PUT+PATCH / DELETE
+    """
+
+    singular: str = ""
+    plural: str = ""
+    object_type: str = ""
+    service_param: str = ""
+    filterset_class = None
+    search_fields: tuple[str, ...] = ()
+    ordering_fields: tuple[str, ...] = ("created_at", "updated_at", "id")
+    default_order = "created_at"
+    lookup_value_regex = r"\d+"
+    identity_keys: tuple[str, ...] = ()
+    create_serializer_class = None
+    update_serializer_class = None
+    create_service: Callable[..., Any] | None = None
+    update_service: Callable[..., Any] | None = None
+    delete_service: Callable[..., Any] | None = None
+
+    # ---- helpers --------------------------------------------------------------------------------------
+
+    @property
+    def actor(self) -> Actor:
+        return Actor.from_request(self.request)
+
+    @classmethod
+    def get_object_type(cls) -> str:
+        return cls.object_type or cls.singular
+
+    @classmethod
+    def action_names(cls) -> list[str]:
+        return sorted(name for name, fn in vars_all(cls) if getattr(fn, "resource_action", None))
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        context["object_type"] = self.get_object_type()
+        return context
+
+    def present(self, obj: models.Model) -> dict[str, Any]:
+        """One object in its output shape, re-read through the list queryset (its select/prefetch)."""
+        fresh = self.get_queryset().get(pk=obj.pk)
+        return self.get_serializer_class()(fresh, context=self.get_serializer_context()).data
+
+    def envelope(self, obj: models.Model) -> dict[str, Any]:
+        return {self.singular: self.present(obj)}
+
+    def unwrap(self, data: Any, obj: models.Model | None = None) -> Any:
+        """Accept `{"customer": {...}}` or `{"return_id": 7, "return": {...}}` as well as the flat form."""
+        if isinstance(data, Mapping) and isinstance(data.get(self.singular), Mapping):
+            outer = {k: v for k, v in data.items() if k != self.singular}
+            self.check_identity(outer, obj, strict=True)
+            return dict(data[self.singular])
+        return data
+
+    def identity_names(self) -> tuple[str, ...]:
+        return ("id", f"{self.singular}_id", *self.identity_keys)
+
+    def check_identity(self, data: Mapping[str, Any], obj: models.Model | None, *, strict: bool = False) -> None:
+        """An action or update body may repeat the path's id (`{"order_id": 42}`); a different one is a 400."""
+        for key in list(data):
+            if key not in self.identity_names():
+                if strict:
+                    raise exceptions.ValidationError({key: [f"Unknown field '{key}'."]}, code="unknown_field")
+                continue
+            if obj is None:
+                continue
+            attr = "pk" if key in ("id", f"{self.singular}_id") else key
+            if str(data[key]) != str(getattr(obj, attr)):
+                raise exceptions.ValidationError(
+                    {key: [f"'{key}' is {data[key]} but the path names {getattr(obj, attr)}."]}
+                )
+
+    def get_object(self):
+        try:
+            obj = super().get_object()
+        except Http404:
+            pk = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field)
+            raise NotFound(f"{self.get_object_type().replace('_', ' ').capitalize()} {pk} does not exist.")
+        if self.request.method not in ("GET", "HEAD", "OPTIONS"):
+            expected = self.request.headers.get("If-Match")
+            if expected and expected.strip() not in ("*", etag_for(obj)):
+                raise PreconditionFailed()
+        return obj
+
+
+def etag_for(obj: models.Model) -> str:
+    stamp = getattr(obj, "updated_at", None)
+    return quote_etag(f"{obj.pk}-{stamp.timestamp() if stamp else 0}")
+
+
+def vars_all(cls) -> list[tuple[str, Any]]:
+    seen: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):
+        seen.update(vars(klass))
+    return list(seen.items())
+
+
+class ListMixin:
+    def list(self, request, *args, **kwargs):
+        params = list_params(request, ordering_fields=self.ordering_fields, default_order=self.default_order)
+        queryset = self.filtered_queryset(params)
+        total = queryset.count()
+        prefix = "-" if params.descending else ""
+        queryset = queryset.order_by(f"{prefix}{params.order_by}", f"{prefix}pk")
+        page = list(queryset[params.offset : params.offset + params.limit])
+        data = self.get_serializer(page, many=True).data
+        return Response(
+            {
+                self.plural: data,
+                "total_count": total,
+                "limit": params.limit,
+                "offset": params.offset,
+                "has_more": params.offset + len(page) < total,
+            }
+        )
+
+    def filtered_queryset(self, params: ListParams) -> models.QuerySet:
+        queryset = self.get_queryset()
+        if self.filterset_class is not None:
+            filterset = self.filterset_class(data=params.params, queryset=queryset, request=self.request)
+            if not filterset.is_valid():
+                raise exceptions.ValidationError(_flatten(filterset.errors))
+            queryset = filterset.qs
+        text = params.get("search") or params.get("query")
+        if text and self.search_fields:
+            queryset = search_filter(queryset, self.search_fields, str(text))
+        return queryset
+
+
+class SearchMixin:
+    @action(detail=False, methods=["get"], url_path="search")
+    def search(self, request, *args, **kwargs):
+        """`GET /v1/{resource}/search?query=...`: the list, narrowed by the words of `query`."""
+        return self.list(request, *args, **kwargs)
+
+
+class RetrieveMixin:
+    def retrieve(self, request, *args, **kwargs):
+        obj = self.get_object()
+        return Response(self.envelope(obj), headers={"ETag": etag_for(obj)})
+
+
+class CreateMixin:
+    def create(self, request, *args, **kwargs):
+        data = self.unwrap(request.data)
+        serializer = (self.create_serializer_class or self.get_serializer_class())(
+            data=data, context=self.get_serializer_context()
+        )
+        serializer.is_valid(raise_exception=True)
+        obj = type(self).create_service(by=self.actor, **serializer.validated_data)
+        body = self.envelope(obj)
+        location = request.build_absolute_uri(f"{request.path.rstrip('/')}/{obj.pk}")
+        return Response(body, status=status.HTTP_201_CREATED, headers={"Location": location})
+
+
+class UpdateMixin:
+    def update(self, request, *args, **kwargs):
+        obj = self.get_object()
+        data = self.unwrap(request.data, obj)
+        serializer = (self.update_serializer_class or self.get_serializer_class())(
+            obj, data=data, partial=True, context=self.get_serializer_context()
+        )
+        serializer.is_valid(raise_exception=True)
+        param = self.service_param or self.singular
+        obj = type(self).update_service(**{param: obj}, by=self.actor, **serializer.validated_data)
+        return Response(self.envelope(obj))
+
+    def partial_update(self, request, *args, **kwargs):
+        return self.update(request, *args, **kwargs)
+
+
+class DestroyMixin:
+    def destroy(self, request, *args, **kwargs):
+        obj = self.get_object()
+        pk = obj.pk
+        param = self.service_param or self.singular
+        type(self).delete_service(**{param: obj}, by=self.actor)
+        return Response({"id": pk, "object": self.get_object_type(), "deleted": True})
+
+
+class HistoryMixin:
+    @action(detail=True, methods=["get"], url_path="history")
+    def history(self, request, *args, **kwargs):
+        """Every transition and action on this document: who, when, from, to, which, why (§1.8)."""
+        obj = self.get_object()
+        params = list_params(request, ordering_fields=("timestamp",), default_order="timestamp")
+        logs = StateLog.objects.for_(obj).select_related("by")
+        total = logs.count()
+        ordered = logs.order_by(("-" if params.descending else "") + "timestamp", "-pk" if params.descending else "pk")
+        page = list(ordered[params.offset : params.offset + params.limit])
+        return Response(
+            {
+                "history": HistorySerializer(page, many=True).data,
+                "total_count": total,
+                "limit": params.limit,
+                "offset": params.offset,
+                "has_more": params.offset + len(page) < total,
+            }
+        )
+
+
+class HistorySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    object = serializers.SerializerMethodField()
+    transition = serializers.CharField()
+    source_state = serializers.CharField(allow_null=True)
+    state = serializers.CharField()
+    by = serializers.SerializerMethodField()
+    description = serializers.CharField(allow_null=True)
+    timestamp = serializers.DateTimeField()
+
+    def get_object(self, _) -> str:
+        return "transition"
+
+    def get_by(self, log) -> str | None:
+        return log.by.get_username() if log.by else None
+
+
+class CrudViewSet(ListMixin, SearchMixin, RetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin, ResourceViewSet):
+    """Every standard route of §1.1."""
+
+
+class DocumentViewSet(HistoryMixin, CrudViewSet):
+    """A stateful document: the standard routes plus `/history`."""
+
+
+# --------------------------------------------------------------------------------------------------------
+# Actions
+# --------------------------------------------------------------------------------------------------------
+
+
+def resource_action(
+    name: str,
+    *,
+    done: str,
+    service: Callable[..., Any],
+    input: type[serializers.Serializer] | None = None,
+    detail: bool = True,
+    present: Callable[[ResourceViewSet, Any], dict[str, Any]] | None = None,
+    methods: tuple[str, ...] = ("post", "put"),
+    description: str = "",
+):
+    """An action endpoint in one line: `POST /v1/{resource}/{id}/{name}` (and PUT), answering the ack
+
+        {"id": 42, "object": "order", "<done>": true, "success": true, "<singular>": {...}}
+
+    `service` is called as `service(<service_param>=obj, by=actor, **validated_input)` and returns the object
+    (or, with `present`, whatever `present(view, result)` turns into extra keys of the ack).
+    For `detail=False` the service gets no object.
+    """
+    from drf_spectacular.utils import extend_schema
+
+    def handler(self, request, *args, **kwargs):
+        obj = self.get_object() if detail else None
+        raw = request.data if has_body(request) else {}
+        if raw is None or (isinstance(raw, Mapping) and not raw):
+            raw = {}
+        if isinstance(raw, Mapping):
+            raw = dict(raw)
+            identity = {k: raw.pop(k) for k in list(raw) if k in self.identity_names()}
+            self.check_identity(identity, obj)
+        serializer_class = input or EmptyInput
+        serializer = serializer_class(data=raw, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        kwargs_ = dict(serializer.validated_data)
+        if detail:
+            kwargs_[self.service_param or self.singular] = obj
+        result = service(by=self.actor, **kwargs_)
+        subject = result if isinstance(result, models.Model) else obj
+        body: dict[str, Any] = {}
+        if subject is not None:
+            body = {"id": subject.pk, "object": self.get_object_type()}
+        body.update({done: True, "success": True})
+        if subject is not None:
+            body[self.singular] = self.present(subject)
+        if present is not None:
+            body.update(present(self, result))
+        return Response(body)
+
+    handler.__name__ = name
+    handler.__doc__ = description or f"{name.replace('_', ' ').capitalize()} (ack `{done}`)."
+    handler.resource_action = {"name": name, "done": done, "input": input}
+    handler = extend_schema(request=input or EmptyInput, summary=handler.__doc__.split("\n")[0])(handler)
+    return action(detail=detail, methods=list(methods), url_path=name)(handler)
+
+
+class EmptyInput(InputSerializer):
+    """An action that takes no input (an empty body, or no body at all)."""

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class StatesetConfig(AppConfig):
+    name = "stateset"
+    verbose_name = "API access"

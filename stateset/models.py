@@ -1,0 +1,127 @@
+"""Cross-cutting models: API keys, stored idempotent responses, and the abstract bases every app uses."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django_fsm import ConcurrentTransitionMixin
+
+
+class TimeStampedModel(models.Model):
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class NumberedModel(TimeStampedModel):
+    """A business document with a readable number (`ORD-000042`).
+
+    The number is generated from the primary key after the insert, unless the client gave one; numbers of the
+    generated form (`PREFIX-` and digits) are reserved for generation so that the two can never clash.
+    """
+
+    number_prefix: str = ""
+    number_field: str = "number"
+
+    class Meta:
+        abstract = True
+
+    @property
+    def display_number(self) -> str:
+        return getattr(self, self.number_field) or f"#{self.pk}"
+
+    def assign_number(self) -> None:
+        """Give the document its generated number if it has none. Call right after the insert."""
+        if getattr(self, self.number_field):
+            return
+        number = f"{self.number_prefix}-{self.pk:06d}"
+        setattr(self, self.number_field, number)
+        type(self)._default_manager.filter(pk=self.pk).update(**{self.number_field: number})
+
+
+class StatefulModel(ConcurrentTransitionMixin, NumberedModel):
+    """A document whose `status` is a protected FSM field (see each app's `states.py` and `models.py`).
+
+    ConcurrentTransitionMixin makes every save an `UPDATE ... WHERE status = <status when read>`: a
+    transition that lost a race to another one raises ConcurrentTransition (409) instead of overwriting it.
+    """
+
+    class Meta:
+        abstract = True
+
+
+def _hash_key(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class ApiKey(models.Model):
+    """A secret that authenticates API calls as its owner. Only the SHA-256 of the key is stored.
+
+    Keys are 256-bit random strings, so a fast hash is enough (no password stretching is needed); the visible
+    prefix finds the row and the hash is compared in constant time.
+    """
+
+    PREFIX_LENGTH = 11  # "sk_" and eight hex characters
+
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=PREFIX_LENGTH, unique=True, editable=False)
+    hashed_key = models.CharField(max_length=64, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Leave empty for a key that never expires.")
+    revoked = models.BooleanField(default=False, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = "API key"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}...)"
+
+    @staticmethod
+    def new_secret() -> tuple[str, str, str]:
+        """Return (raw key, prefix, hash)."""
+        raw = f"sk_{secrets.token_hex(4)}_{secrets.token_urlsafe(32)}"
+        return raw, raw[: ApiKey.PREFIX_LENGTH], _hash_key(raw)
+
+    def matches(self, raw: str) -> bool:
+        return hmac.compare_digest(self.hashed_key, _hash_key(raw))
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @property
+    def is_active(self) -> bool:
+        return not self.revoked and not self.is_expired
+
+
+class IdempotencyRecord(models.Model):
+    """The first response to a POST carrying `Idempotency-Key`, per API key (or session user)."""
+
+    IN_FLIGHT = "in_flight"
+    COMPLETE = "complete"
+
+    scope = models.CharField(max_length=64)
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    state = models.CharField(max_length=16, default=IN_FLIGHT)
+    response_status = models.PositiveSmallIntegerField(null=True)
+    response_body = models.BinaryField(null=True)
+    response_headers = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["scope", "key"], name="idempotency_scope_key_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.state})"

@@ -1,0 +1,189 @@
+"""OpenAPI for the envelopes: one AutoSchema that knows the shapes `stateset.api` produces.
+
+Every operation documents its success body (object envelope, list page, delete ack, action ack) and the
+error shape for the failures it can answer. Alias routes are left out (they are listed in the README).
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, inline_serializer
+from rest_framework import serializers
+
+from stateset.api import HistorySerializer, ResourceViewSet
+
+
+class ErrorSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(
+        choices=[
+            "invalid_request_error",
+            "authentication_error",
+            "permission_error",
+            "not_found_error",
+            "rate_limit_error",
+            "api_error",
+        ]
+    )
+    message = serializers.CharField()
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    path = serializers.CharField()
+    status = serializers.IntegerField()
+    errors = serializers.DictField(help_text="Field names mapped to messages, for validation errors.")
+    request_id = serializers.CharField()
+
+    class Meta:
+        ref_name = "Error"
+
+
+READ_ERRORS = (401, 403, 404, 429, 500)
+WRITE_ERRORS = (400, 401, 403, 404, 405, 409, 412, 422, 429, 500)
+
+_cache: dict[str, serializers.Serializer] = {}
+
+
+def _named(name: str, fields: dict) -> serializers.Serializer:
+    """inline_serializer, once per component name (drf-spectacular warns when one name gets two classes)."""
+    if name not in _cache:
+        _cache[name] = inline_serializer(name=name, fields=fields)
+    return _cache[name]
+
+
+def _title(view: ResourceViewSet) -> str:
+    return "".join(part.capitalize() for part in view.singular.split("_"))
+
+
+class ResourceAutoSchema(AutoSchema):
+    def _resource_view(self) -> ResourceViewSet | None:
+        return self.view if isinstance(self.view, ResourceViewSet) else None
+
+    def _is_list_view(self, serializer=None) -> bool:
+        # Lists answer an envelope object ({"customers": [...], "total_count": ...}), never a bare array.
+        if self._resource_view() is not None:
+            return False
+        return super()._is_list_view(serializer)
+
+    def get_operation_id(self) -> str:
+        view = self._resource_view()
+        if view is None:
+            return super().get_operation_id()
+        # Actions answer POST and PUT alike; the PUT twin needs its own id.
+        suffix = "_put" if self.method == "PUT" and view.action != "update" else ""
+        return f"{view.plural}_{view.action}{suffix}"
+
+    def get_tags(self) -> list[str]:
+        view = self._resource_view()
+        return [view.plural] if view else super().get_tags()
+
+    def get_response_serializers(self):
+        view = self._resource_view()
+        if view is None:
+            return super().get_response_serializers()
+        name = _title(view)
+        item = view.get_serializer_class()
+        action = view.action
+        errors = WRITE_ERRORS if self.method in ("POST", "PUT", "PATCH", "DELETE") else READ_ERRORS
+        error_responses = dict.fromkeys(errors, ErrorSerializer)
+        page_fields = {
+            "total_count": serializers.IntegerField(),
+            "limit": serializers.IntegerField(),
+            "offset": serializers.IntegerField(),
+            "has_more": serializers.BooleanField(),
+        }
+        if action in ("list", "search"):
+            body = _named(f"{name}List", {view.plural: item(many=True), **page_fields})
+            return {200: body, 400: ErrorSerializer, **error_responses}
+        if action == "history":
+            body = _named("HistoryList", {"history": HistorySerializer(many=True), **page_fields})
+            return {200: body, **error_responses}
+        if action == "destroy":
+            body = _named(
+                "DeleteAck",
+                {
+                    "id": serializers.IntegerField(),
+                    "object": serializers.CharField(),
+                    "deleted": serializers.BooleanField(),
+                },
+            )
+            return {200: body, **error_responses}
+        envelope = _named(f"{name}Envelope", {view.singular: item()})
+        if action == "create":
+            return {201: envelope, **error_responses}
+        if action in ("retrieve", "update", "partial_update"):
+            return {200: envelope, **error_responses}
+        handler = getattr(view, action, None)
+        meta = getattr(handler, "resource_action", None)
+        if meta:
+            extra = getattr(view, "action_extra_schema", {}).get(action, {})
+            body = _named(
+                f"{name}{''.join(p.capitalize() for p in action.split('_'))}Ack",
+                {
+                    "id": serializers.IntegerField(),
+                    "object": serializers.CharField(),
+                    meta["done"]: serializers.BooleanField(),
+                    "success": serializers.BooleanField(),
+                    view.singular: item(),
+                    **extra,
+                },
+            )
+            return {200: body, **error_responses}
+        custom = getattr(view, "custom_response_schemas", {}).get(action)
+        if custom is not None:
+            return {200: custom, **error_responses}
+        return super().get_response_serializers()
+
+    def get_request_serializer(self):
+        view = self._resource_view()
+        if view is not None and self.method in ("POST", "PUT", "PATCH"):
+            if view.action == "create" and view.create_serializer_class:
+                return view.create_serializer_class
+            if view.action in ("update", "partial_update") and view.update_serializer_class:
+                return view.update_serializer_class
+        return super().get_request_serializer()
+
+    def get_override_parameters(self):
+        params = list(super().get_override_parameters())
+        view = self._resource_view()
+        if view is None or self.method != "GET":
+            return params
+        if (
+            view.action in ("list", "search", "history")
+            or getattr(view, "paginated_actions", ())
+            and (view.action in view.paginated_actions)
+        ):
+            params += [
+                OpenApiParameter("limit", int, description="1 to 100 (default 10)"),
+                OpenApiParameter("offset", int, description="default 0"),
+                OpenApiParameter("order_direction", str, enum=["asc", "desc"], description="default desc"),
+            ]
+        if view.action in ("list", "search"):
+            params.append(
+                OpenApiParameter("order_by", str, enum=list(view.ordering_fields), description="default created_at")
+            )
+            params.append(OpenApiParameter("query" if view.action == "search" else "search", str))
+            if view.filterset_class is not None:
+                for fname, ffield in view.filterset_class.base_filters.items():
+                    params.append(
+                        OpenApiParameter(fname, _filter_type(ffield), description=str(ffield.label or "") or None)
+                    )
+        return params
+
+
+def _filter_type(ffield):
+    import django_filters
+
+    if isinstance(ffield, django_filters.BooleanFilter):
+        return OpenApiTypes.BOOL
+    if isinstance(ffield, (django_filters.NumberFilter, django_filters.ModelChoiceFilter)):
+        return OpenApiTypes.INT
+    if isinstance(ffield, (django_filters.IsoDateTimeFilter, django_filters.DateTimeFilter)):
+        return OpenApiTypes.DATETIME
+    return OpenApiTypes.STR
+
+
+def drop_alias_routes(endpoints):
+    """Alias routes serve the same views under documented variant paths; the schema lists each view once."""
+    from stateset.urls import is_alias_path
+
+    return [endpoint for endpoint in endpoints if not is_alias_path(endpoint[0])]

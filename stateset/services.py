@@ -1,0 +1,47 @@
+"""Writes for API access: keys and stored idempotent responses."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from stateset.actors import Actor
+from stateset.errors import NotFound
+from stateset.models import ApiKey, IdempotencyRecord
+
+
+def api_key_create(*, user, name: str, expires_at: datetime | None = None, by: Actor) -> tuple[ApiKey, str]:
+    """Create a key for `user`. Returns the row and the raw key, which is never stored and cannot be shown again."""
+    raw, prefix, hashed = ApiKey.new_secret()
+    key = ApiKey.objects.create(user=user, name=name, prefix=prefix, hashed_key=hashed, expires_at=expires_at)
+    return key, raw
+
+
+def api_key_create_for_username(*, username: str, name: str, by: Actor) -> tuple[ApiKey, str]:
+    try:
+        user = get_user_model().objects.get(username=username)
+    except get_user_model().DoesNotExist:
+        raise NotFound(f"User '{username}' does not exist.")
+    return api_key_create(user=user, name=name, by=by)
+
+
+def api_key_revoke(*, api_key: ApiKey, by: Actor) -> ApiKey:
+    """Revoke a key at once; requests with it answer 401 from now on. Revoking twice is harmless."""
+    with transaction.atomic():
+        key = ApiKey.objects.select_for_update().get(pk=api_key.pk)
+        if not key.revoked:
+            key.revoked = True
+            key.revoked_at = timezone.now()
+            key.save(update_fields=["revoked", "revoked_at"])
+    return key
+
+
+def idempotency_purge(*, older_than: timedelta | None = None, by: Actor) -> int:
+    """Delete stored responses older than the retention (IDEMPOTENCY_TTL_HOURS). Returns how many went."""
+    cutoff = timezone.now() - (older_than or timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS))
+    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

@@ -1,0 +1,78 @@
+"""The whole map: the admin, /healthz, and the API at /v1 (one router, one alias table)."""
+
+from __future__ import annotations
+
+import re
+
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
+
+from crm.api import CustomerViewSet
+from stateset.api import api_not_found
+from stateset.views import healthz
+
+# Canonical resources: (path under /v1, viewset). The middleware makes every route answer with or without
+# a trailing slash, so the router declares none.
+RESOURCES = [
+    ("customers", CustomerViewSet),
+]
+
+# Documented variant paths onto the same views (contract §0). None of them is in the OpenAPI schema.
+# A prefix alias serves every route of the resource under another name.
+PREFIX_ALIASES: dict[str, str] = {}
+
+# A route alias serves one documented path: (path under /v1, canonical resource, {method: viewset action}).
+ROUTE_ALIASES = [
+    ("customers/list", "customers", {"get": "list"}),
+    ("customer/list", "customers", {"get": "list"}),
+]
+
+# Aliases outside /v1 (the documented BOM line create lives at /api/...): (full path, resource, actions).
+ROOT_ALIASES: list[tuple[str, str, dict[str, str]]] = []
+
+router = SimpleRouter(trailing_slash="")
+_viewsets = dict(RESOURCES)
+for prefix, viewset in RESOURCES:
+    router.register(prefix, viewset, basename=viewset.singular)
+for alias, canonical in PREFIX_ALIASES.items():
+    router.register(alias, _viewsets[canonical], basename=f"alias-{alias}")
+
+
+def _alias_view(canonical: str, actions: dict[str, str]):
+    return _viewsets[canonical].as_view(actions)
+
+
+api_patterns = [
+    *[path(alias, _alias_view(canonical, actions)) for alias, canonical, actions in ROUTE_ALIASES],
+    path("schema", SpectacularAPIView.as_view(), name="schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    *router.urls,
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("healthz", healthz, name="healthz"),
+    path("v1/", include(api_patterns)),
+    *[path(full.lstrip("/"), _alias_view(canonical, actions)) for full, canonical, actions in ROOT_ALIASES],
+    re_path(r"^(v1|api)(/.*)?$", api_not_found),
+]
+
+
+def _route_regex(route: str) -> re.Pattern[str]:
+    """`order/<int:pk>/retrieve` -> a regex matching the schema's `/v1/order/{id}/retrieve`."""
+    segments = ("[^/]+" if seg.startswith("<") else re.escape(seg) for seg in route.strip("/").split("/"))
+    return re.compile("^/" + "/".join(segments) + "$")
+
+
+def _alias_regexes() -> list[re.Pattern[str]]:
+    patterns = [re.compile(rf"^/v1/{re.escape(alias)}(/.*)?$") for alias in PREFIX_ALIASES]
+    patterns += [_route_regex(f"v1/{alias}") for alias, _, _ in ROUTE_ALIASES]
+    patterns += [_route_regex(full) for full, _, _ in ROOT_ALIASES]
+    return patterns
+
+
+def is_alias_path(schema_path: str) -> bool:
+    """True for a path of the OpenAPI schema that an alias serves (the schema lists canonical paths only)."""
+    return any(p.match(schema_path) for p in _alias_regexes())
