@@ -52,3 +52,38 @@ def make_customer(**fields):
     fields.setdefault("first_name", "Test")
     fields.setdefault("last_name", "Customer")
     return crm_services.customer_create(by=SYSTEM, **fields)
+
+
+# ---- inventory ---------------------------------------------------------------------------------------------
+
+
+def make_location(code: str | None = None, **fields):
+    from inventory import services as inv
+
+    return inv.location_create(by=SYSTEM, code=code or unique("LOC"), **fields)
+
+
+def make_item(sku: str | None = None, *, on_hand: int = 0, location=None, **fields):
+    """An inventory item, with `on_hand` received at `location` (MAIN by default) through the ledger."""
+    from inventory import services as inv
+
+    item = inv.item_create(by=SYSTEM, sku=sku or unique("SKU-"), **fields)
+    if on_hand:
+        inv.stock_receive(
+            inventory_item=item,
+            location=location or inv.default_location(),
+            quantity=on_hand,
+            source=inv.Source("seed"),
+            by=SYSTEM,
+        )
+    return item
+
+
+def level(item, location=None):
+    """(on_hand, allocated, incoming) of an item at a location (MAIN by default), read fresh."""
+    from inventory import services as inv
+    from inventory.models import StockLevel
+
+    location = location or inv.default_location()
+    row = StockLevel.objects.filter(item=item, location=location).first()
+    return (row.on_hand, row.allocated, row.incoming) if row else (0, 0, 0)

@@ -1,0 +1,592 @@
+"""The only writers of stock. Orders, returns and manufacturing change stock by calling these.
+
+Every function here is one transaction (or joins the caller's), and follows one locking discipline:
+
+1. the caller has locked its own document row (an order, a work order...), which serialises changes to
+   that document's allocations;
+2. the stock levels involved are created if missing, then locked with `SELECT ... FOR UPDATE` in
+   primary-key order (so two writers can never wait on each other in opposite orders);
+3. quantities are checked against the locked rows, then written with `UPDATE ... SET x = x + d`;
+   the CHECK constraints on StockLevel are the last guard (a violation is an IntegrityError, never a
+   negative or over-allocated level).
+
+On SQLite, which has no row locks, every transaction takes the database's write lock at BEGIN
+(settings: `transaction_mode = IMMEDIATE`), which serialises writers completely.
+
+Every change of `on_hand` writes exactly one StockMovement per level with its reason, source document,
+actor and note. Shortages raise InsufficientStock naming every short SKU and location, and nothing moves.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F, Q
+
+from inventory.errors import InsufficientStock, ItemInUse, Shortage, UnknownLocation, UnknownSku
+from inventory.models import Allocation, InventoryItem, Location, StockLevel, StockMovement
+from inventory.states import DEFAULT_LOCATION_CODE, AllocationStatus, MovementReason
+from stateset.actors import Actor
+from stateset.errors import DomainError, PermissionDenied, ValidationFailed
+from stateset.fsm import lock
+
+
+@dataclass(frozen=True)
+class Source:
+    """The document a stock change belongs to, for the ledger (`order` 42 `ORD-000042`)."""
+
+    type: str
+    id: int | None = None
+    number: str = ""
+
+
+@dataclass(frozen=True)
+class LineRef:
+    """A document line that holds allocations (`order`, 42, line 17)."""
+
+    document_type: str
+    document_id: int
+    line_id: int
+
+
+@dataclass(frozen=True)
+class StockRequest:
+    item: InventoryItem
+    location: Location
+    quantity: int
+    line: LineRef | None = None
+
+
+# ---- lookups the other apps use ----------------------------------------------------------------------------
+
+
+def default_location() -> Location:
+    """MAIN. Migration 0002 creates it; it is recreated if a test run emptied the table."""
+    location, _ = Location.objects.get_or_create(code=DEFAULT_LOCATION_CODE, defaults={"name": "Main warehouse"})
+    return location
+
+
+def location_resolve(value: Location | str | int | None) -> Location:
+    """A Location from itself, its code, or its id; None means MAIN."""
+    if isinstance(value, Location):
+        return value
+    if value in (None, ""):
+        return default_location()
+    query = Q(code=str(value))
+    if isinstance(value, int) or str(value).isdigit():
+        query |= Q(pk=int(value))
+    location = Location.objects.filter(query).first()
+    if location is None:
+        raise UnknownLocation(f"Unknown location '{value}'.", errors={"location": f"unknown location '{value}'"})
+    return location
+
+
+def items_by_sku(skus: Iterable[str], *, required: bool = True) -> dict[str, InventoryItem]:
+    """The inventory items for these SKUs in one query; unknown SKUs are a 400 naming them (when required)."""
+    wanted = set(skus)
+    found = {item.sku: item for item in InventoryItem.objects.filter(sku__in=wanted)}
+    missing = sorted(wanted - set(found))
+    if missing and required:
+        raise UnknownSku(
+            f"No inventory item for SKU {', '.join(missing)}.",
+            errors=dict.fromkeys(missing, "no inventory item with this SKU"),
+        )
+    return found
+
+
+# ---- the locking core --------------------------------------------------------------------------------------
+
+
+def _lock_levels(pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], StockLevel]:
+    """Create missing levels, then lock all of them in primary-key order. Keys are (item_id, location_id)."""
+    pairs = set(pairs)
+    if not pairs:
+        return {}
+    StockLevel.objects.bulk_create([StockLevel(item_id=i, location_id=loc) for i, loc in pairs], ignore_conflicts=True)
+    match = Q()
+    for item_id, location_id in pairs:
+        match |= Q(item_id=item_id, location_id=location_id)
+    levels = StockLevel.objects.select_for_update().filter(match).select_related("item", "location").order_by("pk")
+    return {(lvl.item_id, lvl.location_id): lvl for lvl in levels}
+
+
+def _apply(level: StockLevel, *, on_hand: int = 0, allocated: int = 0, incoming: int = 0) -> None:
+    """Write deltas to a locked level with `SET x = x + d`, and keep the Python object in step."""
+    changes = {}
+    if on_hand:
+        changes["on_hand"] = F("on_hand") + on_hand
+        level.on_hand += on_hand
+    if allocated:
+        changes["allocated"] = F("allocated") + allocated
+        level.allocated += allocated
+    if incoming:
+        changes["incoming"] = F("incoming") + incoming
+        level.incoming += incoming
+    if changes:
+        StockLevel.objects.filter(pk=level.pk).update(**changes)
+
+
+def _movement(
+    level: StockLevel,
+    quantity: int,
+    *,
+    reason: str,
+    source: Source | None,
+    by: Actor,
+    note: str = "",
+    reason_text: str = "",
+    metadata: dict[str, Any] | None = None,
+) -> StockMovement:
+    """An unsaved ledger row for a change of `quantity` just applied to `level`."""
+    source = source or Source(type="")
+    return StockMovement(
+        item_id=level.item_id,
+        location_id=level.location_id,
+        quantity=quantity,
+        on_hand_after=level.on_hand,
+        reason=reason,
+        reason_text=reason_text[:200],
+        source_type=source.type,
+        source_id=source.id,
+        source_number=source.number,
+        note=note,
+        metadata=metadata or {},
+        created_by=by.user,
+        actor=by.label[:255],
+    )
+
+
+def _positive(quantity: int, name: str = "quantity") -> int:
+    if not isinstance(quantity, int) or quantity <= 0:
+        raise ValidationFailed(f"'{name}' must be a positive integer.", errors={name: "must be a positive integer"})
+    return quantity
+
+
+def _require(by: Actor, perm: str, what: str) -> None:
+    if not by.has_perm(perm):
+        raise PermissionDenied(f"Your role lacks the permission '{perm}' needed to {what}.")
+
+
+# ---- items -------------------------------------------------------------------------------------------------
+
+
+ITEM_FIELDS = {
+    "sku",
+    "upc",
+    "description",
+    "size",
+    "color",
+    "unit_cost",
+    "reorder_point",
+    "active",
+    "arriving",
+    "arrival_date",
+    "delivery_date",
+    "purchase_order_id",
+    "restock_date",
+}
+
+
+def item_create(*, by: Actor, sku: str, **fields: Any) -> InventoryItem:
+    """Create an item. SKUs are unique (400 otherwise). Stock comes only through movements."""
+    unknown = set(fields) - ITEM_FIELDS
+    if unknown:
+        raise TypeError(f"item fields not known: {sorted(unknown)}")
+    sku = sku.strip()
+    with transaction.atomic():
+        if InventoryItem.objects.filter(sku=sku).exists():
+            raise ValidationFailed(f"An item with SKU '{sku}' already exists.", errors={"sku": "already exists"})
+        return InventoryItem.objects.create(sku=sku, **fields)
+
+
+def item_update(*, inventory_item: InventoryItem, by: Actor, **fields: Any) -> InventoryItem:
+    unknown = set(fields) - ITEM_FIELDS
+    if unknown:
+        raise TypeError(f"item fields not known: {sorted(unknown)}")
+    with transaction.atomic():
+        item = lock(InventoryItem, inventory_item.pk)
+        if "sku" in fields and fields["sku"] != item.sku:
+            if InventoryItem.objects.filter(sku=fields["sku"]).exclude(pk=item.pk).exists():
+                raise ValidationFailed(f"An item with SKU '{fields['sku']}' already exists.", errors={"sku": "exists"})
+        for name, value in fields.items():
+            setattr(item, name, value)
+        item.save()
+    return item
+
+
+def item_delete(*, inventory_item: InventoryItem, by: Actor) -> None:
+    """Delete an item that never moved. One with movements or allocations is a 422: deactivate it instead."""
+    with transaction.atomic():
+        item = lock(InventoryItem, inventory_item.pk)
+        if item.movements.exists() or Allocation.objects.filter(level__item=item).exists():
+            raise ItemInUse(
+                f"Item {item.sku} has stock movements or allocations and cannot be deleted; set active=false instead.",
+                errors={"sku": item.sku},
+            )
+        item.levels.all().delete()
+        item.delete()
+
+
+def location_create(*, by: Actor, code: str, **fields: Any) -> Location:
+    with transaction.atomic():
+        if Location.objects.filter(code=code).exists():
+            raise ValidationFailed(f"A location with code '{code}' already exists.", errors={"code": "exists"})
+        return Location.objects.create(code=code, **fields)
+
+
+def location_update(*, location: Location, by: Actor, **fields: Any) -> Location:
+    with transaction.atomic():
+        location = lock(Location, location.pk)
+        if "code" in fields and Location.objects.filter(code=fields["code"]).exclude(pk=location.pk).exists():
+            raise ValidationFailed(
+                f"A location with code '{fields['code']}' already exists.", errors={"code": "exists"}
+            )
+        for name, value in fields.items():
+            setattr(location, name, value)
+        location.save()
+    return location
+
+
+def location_delete(*, location: Location, by: Actor) -> None:
+    """Delete a location that never held stock (422 otherwise: deactivate it)."""
+    with transaction.atomic():
+        location = lock(Location, location.pk)
+        if location.code == DEFAULT_LOCATION_CODE:
+            raise DomainError("MAIN is the default location and cannot be deleted.", code="location_in_use")
+        if (
+            location.movements.exists()
+            or StockLevel.objects.filter(location=location).exclude(on_hand=0, allocated=0, incoming=0).exists()
+        ):
+            raise DomainError(
+                f"Location {location.code} has stock history; set active=false instead.", code="location_in_use"
+            )
+        StockLevel.objects.filter(location=location).delete()
+        location.delete()
+
+
+# ---- stock on hand -----------------------------------------------------------------------------------------
+
+
+def stock_adjust(
+    *,
+    inventory_item: InventoryItem,
+    quantity: int,
+    by: Actor,
+    location: Location | None = None,
+    reason: str = "",
+    note: str = "",
+    metadata: dict[str, Any] | None = None,
+) -> StockMovement:
+    """Change on hand by a signed, non-zero `quantity` (ledger kind `adjustment`, the caller's `reason`
+    kept as text). A result below zero, or below what is allocated, is InsufficientStock. Needs
+    `inventory.adjust_inventoryitem`."""
+    _require(by, "inventory.adjust_inventoryitem", "adjust stock")
+    if not isinstance(quantity, int) or quantity == 0:
+        raise ValidationFailed("'quantity' must be a non-zero integer.", errors={"quantity": "non-zero integer"})
+    location = location or default_location()
+    with transaction.atomic():
+        level = _lock_levels([(inventory_item.pk, location.pk)])[(inventory_item.pk, location.pk)]
+        if level.on_hand + quantity < level.allocated:
+            available = level.on_hand - level.allocated
+            raise InsufficientStock(
+                [Shortage(inventory_item.sku, location.code, -quantity, available)], action="adjust"
+            )
+        _apply(level, on_hand=quantity)
+        movement = _movement(
+            level,
+            quantity,
+            reason=MovementReason.ADJUSTMENT,
+            source=Source("adjustment"),
+            by=by,
+            note=note,
+            reason_text=reason,
+            metadata=metadata,
+        )
+        movement.save()
+    return movement
+
+
+def stock_set_counted(
+    *, inventory_item: InventoryItem, location: Location, delta: int, source: Source, by: Actor, note: str = ""
+) -> StockMovement | None:
+    """Apply a counted variance (ledger `cycle_count`) to the current on hand. A count that would leave the
+    level below what is allocated is InsufficientStock: release the allocations or recount first."""
+    if delta == 0:
+        return None
+    with transaction.atomic():
+        level = _lock_levels([(inventory_item.pk, location.pk)])[(inventory_item.pk, location.pk)]
+        if level.on_hand + delta < level.allocated:
+            raise InsufficientStock(
+                [Shortage(inventory_item.sku, location.code, -delta, level.on_hand - level.allocated)],
+                action="post the count",
+            )
+        _apply(level, on_hand=delta)
+        movement = _movement(level, delta, reason=MovementReason.CYCLE_COUNT, source=source, by=by, note=note)
+        movement.save()
+    return movement
+
+
+def stock_transfer(
+    *,
+    inventory_item: InventoryItem,
+    from_location: Location,
+    to_location: Location,
+    quantity: int,
+    by: Actor,
+    note: str = "",
+) -> list[StockMovement]:
+    """Move available stock between locations: two `transfer` movements, or nothing. Needs
+    `inventory.transfer_inventoryitem`."""
+    _require(by, "inventory.transfer_inventoryitem", "transfer stock")
+    _positive(quantity)
+    if from_location.pk == to_location.pk:
+        raise ValidationFailed("'from_location' and 'to_location' must differ.", errors={"to_location": "same"})
+    with transaction.atomic():
+        levels = _lock_levels([(inventory_item.pk, from_location.pk), (inventory_item.pk, to_location.pk)])
+        source_level = levels[(inventory_item.pk, from_location.pk)]
+        target_level = levels[(inventory_item.pk, to_location.pk)]
+        if source_level.available < quantity:
+            raise InsufficientStock(
+                [Shortage(inventory_item.sku, from_location.code, quantity, source_level.available)], action="transfer"
+            )
+        _apply(source_level, on_hand=-quantity)
+        _apply(target_level, on_hand=quantity)
+        source = Source("transfer", None, f"{from_location.code}->{to_location.code}")
+        movements = [
+            _movement(source_level, -quantity, reason=MovementReason.TRANSFER, source=source, by=by, note=note),
+            _movement(target_level, quantity, reason=MovementReason.TRANSFER, source=source, by=by, note=note),
+        ]
+        return StockMovement.objects.bulk_create(movements)
+
+
+def stock_receive(
+    *,
+    inventory_item: InventoryItem,
+    location: Location,
+    quantity: int,
+    source: Source,
+    by: Actor,
+    reason: str = MovementReason.RECEIPT,
+    from_incoming: bool = False,
+    note: str = "",
+) -> StockMovement:
+    """Put `quantity` on hand (a receipt, a return restock, production output). With `from_incoming` the
+    quantity also leaves `incoming` (a purchase order or packing list arrival)."""
+    _positive(quantity)
+    with transaction.atomic():
+        level = _lock_levels([(inventory_item.pk, location.pk)])[(inventory_item.pk, location.pk)]
+        if from_incoming and level.incoming < quantity:
+            raise DomainError(
+                f"{inventory_item.sku} at {location.code} has {level.incoming} incoming, fewer than {quantity}.",
+                code="incoming_mismatch",
+            )
+        _apply(level, on_hand=quantity, incoming=-quantity if from_incoming else 0)
+        movement = _movement(level, quantity, reason=reason, source=source, by=by, note=note)
+        movement.save()
+    return movement
+
+
+def stock_incoming(*, inventory_item: InventoryItem, location: Location, delta: int, by: Actor) -> StockLevel:
+    """Raise (an order sent to a supplier) or lower (cancelled, closed short) the expected quantity."""
+    with transaction.atomic():
+        level = _lock_levels([(inventory_item.pk, location.pk)])[(inventory_item.pk, location.pk)]
+        if level.incoming + delta < 0:
+            raise DomainError(
+                f"{inventory_item.sku} at {location.code} has {level.incoming} incoming; cannot remove {-delta}.",
+                code="incoming_mismatch",
+            )
+        _apply(level, incoming=delta)
+    return level
+
+
+def stock_issue(*, requests: Sequence[StockRequest], reason: str, source: Source, by: Actor) -> list[StockMovement]:
+    """Take available stock off hand without an allocation (build to stock consumes this way). All lines or
+    none: any shortage raises InsufficientStock listing every short line."""
+    with transaction.atomic():
+        levels = _lock_levels((r.item.pk, r.location.pk) for r in requests)
+        wanted = _sum_by_level(requests)
+        _check_available(levels, wanted, action="consume")
+        movements = []
+        for key, quantity in wanted.items():
+            level = levels[key]
+            _apply(level, on_hand=-quantity)
+            movements.append(_movement(level, -quantity, reason=reason, source=source, by=by))
+        return StockMovement.objects.bulk_create(movements)
+
+
+# ---- allocations -------------------------------------------------------------------------------------------
+
+
+def _sum_by_level(requests: Iterable[StockRequest]) -> dict[tuple[int, int], int]:
+    wanted: dict[tuple[int, int], int] = defaultdict(int)
+    for request in requests:
+        wanted[(request.item.pk, request.location.pk)] += _positive(request.quantity)
+    return wanted
+
+
+def _check_available(levels: dict[tuple[int, int], StockLevel], wanted: dict[tuple[int, int], int], *, action: str):
+    shortages = [
+        Shortage(levels[key].item.sku, levels[key].location.code, quantity, levels[key].available)
+        for key, quantity in sorted(
+            wanted.items(), key=lambda kv: (levels[kv[0]].item.sku, levels[kv[0]].location.code)
+        )
+        if levels[key].available < quantity
+    ]
+    if shortages:
+        raise InsufficientStock(shortages, action=action)
+
+
+def stock_allocate(*, requests: Sequence[StockRequest], by: Actor) -> list[Allocation]:
+    """Hold stock for document lines: every request or none. Any shortage raises InsufficientStock naming
+    every short SKU and location. A line allocated again at the same level grows its open allocation."""
+    if not requests:
+        return []
+    if any(r.line is None for r in requests):
+        raise TypeError("every allocation request needs the document line it is for")
+    with transaction.atomic():
+        levels = _lock_levels((r.item.pk, r.location.pk) for r in requests)
+        _check_available(levels, _sum_by_level(requests), action="allocate")
+        per_line: dict[tuple[LineRef, int], int] = defaultdict(int)
+        for r in requests:
+            per_line[(r.line, levels[(r.item.pk, r.location.pk)].pk)] += r.quantity
+        by_level_pk = {level.pk: level for level in levels.values()}
+        existing = {
+            (a.document_type, a.line_id, a.level_id): a
+            for a in Allocation.objects.select_for_update().filter(
+                status=AllocationStatus.OPEN,
+                level_id__in=by_level_pk,
+                document_type__in={line.document_type for line, _ in per_line},
+                line_id__in={line.line_id for line, _ in per_line},
+            )
+        }
+        result = []
+        for (line, level_pk), quantity in per_line.items():
+            _apply(by_level_pk[level_pk], allocated=quantity)
+            current = existing.get((line.document_type, line.line_id, level_pk))
+            if current is not None:
+                Allocation.objects.filter(pk=current.pk).update(quantity=F("quantity") + quantity)
+                current.quantity += quantity
+                result.append(current)
+            else:
+                result.append(
+                    Allocation.objects.create(
+                        level_id=level_pk,
+                        document_type=line.document_type,
+                        document_id=line.document_id,
+                        line_id=line.line_id,
+                        quantity=quantity,
+                    )
+                )
+        return result
+
+
+def _open_allocations(lines: Iterable[LineRef]) -> list[Allocation]:
+    lines = list(lines)
+    if not lines:
+        return []
+    match = Q()
+    for line in lines:
+        match |= Q(document_type=line.document_type, line_id=line.line_id)
+    return list(
+        Allocation.objects.filter(match, status=AllocationStatus.OPEN).select_related("level__item", "level__location")
+    )
+
+
+def _lock_for_allocations(allocations: list[Allocation]) -> dict[int, StockLevel]:
+    levels = _lock_levels((a.level.item_id, a.level.location_id) for a in allocations)
+    return {level.pk: level for level in levels.values()}
+
+
+def stock_release(*, lines: Sequence[LineRef], by: Actor, quantity: int | None = None) -> int:
+    """Give back what the lines hold (cancel, remove_item). With `quantity`, release only that much (from
+    one line). Returns the quantity released."""
+    with transaction.atomic():
+        allocations = _open_allocations(lines)
+        levels = _lock_for_allocations(allocations)
+        remaining = quantity
+        released = 0
+        for allocation in sorted(allocations, key=lambda a: a.pk):
+            take = allocation.quantity if remaining is None else min(allocation.quantity, remaining)
+            if take <= 0:
+                continue
+            _apply(levels[allocation.level_id], allocated=-take)
+            _reduce(allocation, take, AllocationStatus.RELEASED)
+            released += take
+            if remaining is not None:
+                remaining -= take
+        if remaining:
+            raise DomainError(
+                f"Only {released} of {quantity} units were allocated to release.", code="allocation_short"
+            )
+        return released
+
+
+def _reduce(allocation: Allocation, quantity: int, closed_status: str) -> None:
+    allocation.quantity -= quantity
+    status = closed_status if allocation.quantity == 0 else AllocationStatus.OPEN
+    Allocation.objects.filter(pk=allocation.pk).update(quantity=F("quantity") - quantity, status=status)
+    allocation.status = status
+
+
+def stock_consume(
+    *, lines: Sequence[LineRef], source: Source, by: Actor, reason: str = MovementReason.SHIPMENT, note: str = ""
+) -> list[StockMovement]:
+    """Take everything the lines hold off hand (ship, start production): on hand and allocated fall together,
+    one movement per level."""
+    with transaction.atomic():
+        allocations = _open_allocations(lines)
+        levels = _lock_for_allocations(allocations)
+        per_level: dict[int, int] = defaultdict(int)
+        for allocation in allocations:
+            per_level[allocation.level_id] += allocation.quantity
+            _reduce(allocation, allocation.quantity, AllocationStatus.CONSUMED)
+        movements = []
+        for level_pk in sorted(per_level):
+            quantity = per_level[level_pk]
+            level = levels[level_pk]
+            _apply(level, on_hand=-quantity, allocated=-quantity)
+            movements.append(_movement(level, -quantity, reason=reason, source=source, by=by, note=note))
+        return StockMovement.objects.bulk_create(movements)
+
+
+def allocation_transfer(*, from_line: LineRef, to_line: LineRef, quantity: int, by: Actor) -> int:
+    """Move `quantity` of what one line holds to another line (split, merge). Level totals do not change."""
+    _positive(quantity)
+    with transaction.atomic():
+        allocations = sorted(_open_allocations([from_line]), key=lambda a: a.pk)
+        held = sum(a.quantity for a in allocations)
+        if held < quantity:
+            raise DomainError(f"The line holds {held}, fewer than {quantity}.", code="allocation_short")
+        _lock_for_allocations(allocations)
+        remaining = quantity
+        for allocation in allocations:
+            take = min(allocation.quantity, remaining)
+            if take <= 0:
+                break
+            _reduce(allocation, take, AllocationStatus.RELEASED)
+            target = (
+                Allocation.objects.select_for_update()
+                .filter(
+                    document_type=to_line.document_type,
+                    line_id=to_line.line_id,
+                    level_id=allocation.level_id,
+                    status=AllocationStatus.OPEN,
+                )
+                .first()
+            )
+            if target is not None:
+                Allocation.objects.filter(pk=target.pk).update(quantity=F("quantity") + take)
+            else:
+                Allocation.objects.create(
+                    level_id=allocation.level_id,
+                    document_type=to_line.document_type,
+                    document_id=to_line.document_id,
+                    line_id=to_line.line_id,
+                    quantity=take,
+                )
+            remaining -= take
+        return quantity
