@@ -209,9 +209,9 @@ def item_update(*, inventory_item: InventoryItem, by: Actor, **fields: Any) -> I
         raise TypeError(f"item fields not known: {sorted(unknown)}")
     with transaction.atomic():
         item = lock(InventoryItem, inventory_item.pk)
-        if "sku" in fields and fields["sku"] != item.sku:
-            if InventoryItem.objects.filter(sku=fields["sku"]).exclude(pk=item.pk).exists():
-                raise ValidationFailed(f"An item with SKU '{fields['sku']}' already exists.", errors={"sku": "exists"})
+        new_sku = fields.get("sku", item.sku)
+        if new_sku != item.sku and InventoryItem.objects.filter(sku=new_sku).exclude(pk=item.pk).exists():
+            raise ValidationFailed(f"An item with SKU '{new_sku}' already exists.", errors={"sku": "exists"})
         for name, value in fields.items():
             setattr(item, name, value)
         item.save()

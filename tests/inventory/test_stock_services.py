@@ -3,14 +3,14 @@
 import threading
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from inventory import selectors
 from inventory import services as inv
 from inventory.errors import InsufficientStock
 from inventory.models import Allocation, StockLevel, StockMovement
 from stateset.actors import Actor
-from stateset.errors import PermissionDenied
+from stateset.errors import DomainError, PermissionDenied
 from tests.factories import SYSTEM, level, make_item, make_location, make_user
 
 pytestmark = pytest.mark.django_db
@@ -133,7 +133,7 @@ def test_receive_from_incoming():
         by=SYSTEM,
     )
     assert level(item) == (4, 0, 6)
-    with pytest.raises(Exception):
+    with pytest.raises(DomainError, match="incoming"):
         inv.stock_incoming(inventory_item=item, location=main, delta=-7, by=SYSTEM)
     assert level(item) == (4, 0, 6)
 
@@ -161,7 +161,7 @@ def test_the_ledger_is_append_only():
     with pytest.raises(TypeError):
         StockMovement.objects.all().delete()
     # and the database itself refuses an UPDATE that bypasses the ORM
-    with pytest.raises(Exception), transaction.atomic(), connection.cursor() as cursor:
+    with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("UPDATE inventory_stockmovement SET quantity = 5 WHERE id = %s", [movement.pk])
     assert StockMovement.objects.get(pk=movement.pk).quantity == 1
 
