@@ -23,8 +23,8 @@ class TimeStampedModel(models.Model):
 class NumberedModel(TimeStampedModel):
     """A business document with a readable number (`ORD-000042`).
 
-    The number is generated from the primary key after the insert, unless the client gave one; numbers of the
-    generated form (`PREFIX-` and digits) are reserved for generation so that the two can never clash.
+    The number is generated from the primary key after the insert, unless the client gave one. Should a client
+    have taken the generated number already, a suffix keeps it unique (`ORD-000042-2`).
     """
 
     number_prefix: str = ""
@@ -41,7 +41,12 @@ class NumberedModel(TimeStampedModel):
         """Give the document its generated number if it has none. Call right after the insert."""
         if getattr(self, self.number_field):
             return
-        number = f"{self.number_prefix}-{self.pk:06d}"
+        base = number = f"{self.number_prefix}-{self.pk:06d}"
+        others = type(self)._default_manager.exclude(pk=self.pk)
+        suffix = 1
+        while others.filter(**{self.number_field: number}).exists():
+            suffix += 1
+            number = f"{base}-{suffix}"
         setattr(self, self.number_field, number)
         type(self)._default_manager.filter(pk=self.pk).update(**{self.number_field: number})
 
