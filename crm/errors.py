@@ -7,3 +7,13 @@ class DuplicateCustomer(ValidationFailed):
 
 class CustomerHasDocuments(DomainError):
     code = "customer_has_orders"
+
+
+class LeadHasNoEmail(DomainError):
+    """A lead becomes a customer by its email; without one there is nothing to create or link."""
+
+    code = "lead_missing_email"
+
+
+class DuplicateCaseNumber(ValidationFailed):
+    """Case numbers are unique, and the generated form (`CASE-` and digits) is reserved for generation."""

@@ -9,7 +9,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from crm.api import CustomerViewSet
+from crm.api import CaseViewSet, CustomerViewSet, LeadViewSet
 from stateset.api import api_not_found
 from stateset.views import healthz
 
@@ -17,6 +17,8 @@ from stateset.views import healthz
 # a trailing slash, so the router declares none.
 RESOURCES = [
     ("customers", CustomerViewSet),
+    ("leads", LeadViewSet),
+    ("cases", CaseViewSet),
 ]
 
 # Documented variant paths onto the same views (contract §0). None of them is in the OpenAPI schema.
@@ -27,6 +29,8 @@ PREFIX_ALIASES: dict[str, str] = {}
 ROUTE_ALIASES = [
     ("customers/list", "customers", {"get": "list"}),
     ("customer/list", "customers", {"get": "list"}),
+    ("leads/<int:pk>/retrieve", "leads", {"get": "retrieve"}),
+    ("cases/list", "cases", {"get": "list"}),
 ]
 
 # Aliases outside /v1 (the documented BOM line create lives at /api/...): (full path, resource, actions).

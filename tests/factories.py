@@ -87,3 +87,39 @@ def level(item, location=None):
     location = location or inv.default_location()
     row = StockLevel.objects.filter(item=item, location=location).first()
     return (row.on_hand, row.allocated, row.incoming) if row else (0, 0, 0)
+
+
+# The services that walk a lead or a case from its first status to the one asked for.
+LEAD_PATHS = {
+    "new": [],
+    "engaged": ["lead_engage"],
+    "accepted": ["lead_engage", "lead_accept"],
+    "rejected": ["lead_reject"],
+    "converted": ["lead_engage", "lead_accept", "lead_convert"],
+}
+CASE_PATHS = {
+    "open": [],
+    "escalated": ["case_escalate"],
+    "resolved": ["case_resolve"],
+    "closed": ["case_close"],
+}
+
+
+def make_lead(status: str = "new", **fields):
+    """A lead brought to `status` through the services (a converted one creates or links its customer)."""
+    fields.setdefault("email", f"{unique('lead')}@example.com")
+    fields.setdefault("first_name", "Lee")
+    fields.setdefault("last_name", "Prospect")
+    lead = crm_services.lead_create(by=SYSTEM, **fields)
+    for name in LEAD_PATHS[status]:
+        lead = getattr(crm_services, name)(lead=lead, by=SYSTEM)
+    return lead
+
+
+def make_case(status: str = "open", **fields):
+    """A case brought to `status` through the services."""
+    fields.setdefault("case_name", unique("Case "))
+    case = crm_services.case_create(by=SYSTEM, **fields)
+    for name in CASE_PATHS[status]:
+        case = getattr(crm_services, name)(case=case, by=SYSTEM)
+    return case
