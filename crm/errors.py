@@ -16,4 +16,4 @@ class LeadHasNoEmail(DomainError):
 
 
 class DuplicateCaseNumber(ValidationFailed):
-    """Case numbers are unique, and the generated form (`CASE-` and digits) is reserved for generation."""
+    """Case numbers are unique (compared case-insensitively when a client chooses one)."""

@@ -3,7 +3,6 @@ status changes go through `stateset.fsm.apply_transition` (permission, source st
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
@@ -254,20 +253,15 @@ CASE_FIELDS = {
     "supplier_id",
     "customer",
 }
-GENERATED_CASE_NUMBER = re.compile(rf"^{re.escape(Case.number_prefix)}-\d+$", re.IGNORECASE)
 
 
 def case_number_check(number: str, *, case: Case | None = None) -> str:
-    """A client-chosen case number, stripped; 400 if another case has it or if it has the reserved generated
-    form. A case keeping its own number (a PUT echoing the whole case) passes."""
+    """A client-chosen case number, stripped; 400 if another case has it. A case keeping its own number (a
+    PUT echoing the whole case) passes. A number of the generated form is allowed: should generation reach
+    it later, stateset.models.NumberedModel gives the generated one a suffix."""
     number = number.strip()
     if case is not None and case.case_number == number:
         return number
-    if GENERATED_CASE_NUMBER.match(number):
-        raise DuplicateCaseNumber(
-            f"'{number}' has the form of a generated case number; leave caseNumber out to get one.",
-            errors={"caseNumber": "reserved for generated numbers"},
-        )
     others = Case.objects.exclude(pk=case.pk) if case is not None else Case.objects.all()
     if others.filter(case_number__iexact=number).exists():
         raise DuplicateCaseNumber(
@@ -277,8 +271,8 @@ def case_number_check(number: str, *, case: Case | None = None) -> str:
 
 
 def case_create(*, by: Actor, case_name: str, case_number: str | None = None, **fields: Any) -> Case:
-    """Open a case. Its number is the client's (unique; the `CASE-000042` form is reserved) or, when none
-    is given, generated from its id as `CASE-000042`."""
+    """Open a case. Its number is the client's (unique) or, when none is given, generated from its id as
+    `CASE-000042`."""
     _check_fields(fields, CASE_FIELDS, "case")
     with transaction.atomic():
         number = case_number_check(case_number) if case_number else None

@@ -110,14 +110,21 @@ def test_client_chosen_case_numbers(api):
         "validation_error",
     )
     assert "caseNumber" in body["errors"]
-    body = assert_error(
-        api.post("/v1/cases", {"caseName": "c", "caseNumber": "CASE-000777"}),
+    assert Case.objects.count() == 1
+
+
+def test_a_client_number_of_the_generated_form_never_clashes_with_generation(api):
+    first = api.post("/v1/cases", {"caseName": "a"}).json()["case"]
+    taken = f"CASE-{first['id'] + 1:06d}"
+    assert api.post("/v1/cases", {"caseName": "b", "caseNumber": taken}).json()["case"]["caseNumber"] == taken
+    third = api.post("/v1/cases", {"caseName": "c"}).json()["case"]
+    assert third["caseNumber"] == f"CASE-{third['id']:06d}"
+    assert_error(
+        api.post("/v1/cases", {"caseName": "d", "caseNumber": first["caseNumber"]}),
         400,
         "invalid_request_error",
         "validation_error",
     )
-    assert "reserved" in body["errors"]["caseNumber"]
-    assert Case.objects.count() == 1
 
 
 def test_a_put_echoing_the_case_keeps_its_number_and_an_empty_one_regenerates_it(api):
