@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db import transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django_fsm import ConcurrentTransition
 from django_fsm.admin import FSMAdminMixin
 from django_fsm_log.admin import StateLogInline
@@ -30,12 +30,17 @@ class StatefulAdmin(FSMAdminMixin, admin.ModelAdmin):
     fsm_default_disallow_transition = False
     inlines = [StateLogInline]
 
+    def get_inlines(self, request, obj):
+        # A document being added has no history yet (and the inline's formset would demand its fields).
+        inlines = super().get_inlines(request, obj)
+        return inlines if obj is not None else [i for i in inlines if i is not StateLogInline]
+
     def _apply_fsm_transition(self, *, obj, transition_name, request, kwargs=None) -> bool:
         try:
             with transaction.atomic():
                 locked = lock(type(obj), obj.pk)
                 apply_transition(locked, transition_name, by=Actor.admin(request), **(kwargs or {}))
-        except (DomainError, ConcurrentTransition) as exc:
+        except (DomainError, ConcurrentTransition, IntegrityError, OperationalError) as exc:
             self.message_user(request, str(exc), level=messages.ERROR)
             return False
         self.message_user(request, f"{transition_name.replace('_', ' ').capitalize()}: done.", messages.SUCCESS)
@@ -53,13 +58,13 @@ def run_service_action(
     **kwargs: Any,
 ) -> None:
     """An admin action over the selected rows: one service call per row, each its own transaction, with
-    the service's own error message for every row it refuses."""
+    the service's own error message for every row it refuses (a lost race shows as a message too)."""
     done, failed = 0, 0
     for obj in queryset.order_by("pk"):
         try:
             service(**{param: obj}, by=Actor.admin(request), **kwargs)
             done += 1
-        except (DomainError, ConcurrentTransition) as exc:
+        except (DomainError, ConcurrentTransition, IntegrityError, OperationalError) as exc:
             failed += 1
             label = getattr(obj, "display_number", None) or obj.pk
             modeladmin.message_user(request, f"{label}: {exc}", level=messages.ERROR)

@@ -35,7 +35,7 @@ class NumberedModel(TimeStampedModel):
 
     @property
     def display_number(self) -> str:
-        return getattr(self, self.number_field) or f"#{self.pk}"
+        return getattr(self, self.number_field, None) or f"#{self.pk}"
 
     def assign_number(self) -> None:
         """Give the document its generated number if it has none. Call right after the insert."""
