@@ -439,7 +439,9 @@ class ResourceViewSet(viewsets.GenericViewSet):
 
     @classmethod
     def action_names(cls) -> list[str]:
-        return sorted(name for name, fn in vars_all(cls) if getattr(fn, "resource_action", None))
+        return sorted(
+            {fn.resource_action["name"] for _, fn in vars_all(cls) if getattr(fn, "resource_action", None)}
+        )
 
     def get_serializer_context(self):
         context = super().get_serializer_context()
@@ -649,6 +651,7 @@ def resource_action(
     present: Callable[[ResourceViewSet, Any], dict[str, Any]] | None = None,
     methods: tuple[str, ...] = ("post", "put"),
     description: str = "",
+    url_path: str | None = None,
 ):
     """An action endpoint in one line: `POST /v1/{resource}/{id}/{name}` (and PUT), answering the ack
 
@@ -656,7 +659,8 @@ def resource_action(
 
     `service` is called as `service(<service_param>=obj, by=actor, **validated_input)` and returns the object
     (or, with `present`, whatever `present(view, result)` turns into extra keys of the ack).
-    For `detail=False` the service gets no object.
+    For `detail=False` the service gets no object. `url_path` serves the action under another path than its
+    attribute name (`return_` at `.../return`; a detail and a list action both at `.../merge`).
     """
     from drf_spectacular.utils import extend_schema
 
@@ -689,9 +693,9 @@ def resource_action(
 
     handler.__name__ = name
     handler.__doc__ = description or f"{name.replace('_', ' ').capitalize()} (ack `{done}`)."
-    handler.resource_action = {"name": name, "done": done, "input": input}
+    handler.resource_action = {"name": url_path or name, "done": done, "input": input}
     handler = extend_schema(request=input or EmptyInput, summary=handler.__doc__.split("\n")[0])(handler)
-    return action(detail=detail, methods=list(methods), url_path=name)(handler)
+    return action(detail=detail, methods=list(methods), url_path=url_path or name)(handler)
 
 
 class EmptyInput(InputSerializer):

@@ -158,7 +158,12 @@ SPECTACULAR_SETTINGS = {
     },
     "SECURITY": [{"ApiKey": []}],
     "AUTHENTICATION_WHITELIST": [],
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        # Several resources call their status field `status`; name each vocabulary once.
+        "OrderStatusEnum": "orders.states.OrderStatus",
+        "OrderLineStatusEnum": "orders.states.LineStatus",
+        "WholesaleOrderStatusEnum": "orders.states.WholesaleStatus",
+    },
     "DISABLE_ERRORS_AND_WARNINGS": False,
 }
 

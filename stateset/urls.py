@@ -10,6 +10,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from crm.api import CaseViewSet, CustomerViewSet, LeadViewSet
+from orders.api import OrderViewSet, PromotionViewSet, WholesaleOrderViewSet
 from stateset.api import api_not_found
 from stateset.views import healthz
 
@@ -19,11 +20,17 @@ RESOURCES = [
     ("customers", CustomerViewSet),
     ("leads", LeadViewSet),
     ("cases", CaseViewSet),
+    ("orders", OrderViewSet),
+    ("promotions", PromotionViewSet),
+    ("wholesale_orders", WholesaleOrderViewSet),
 ]
 
 # Documented variant paths onto the same views (contract §0). None of them is in the OpenAPI schema.
 # A prefix alias serves every route of the resource under another name.
-PREFIX_ALIASES: dict[str, str] = {}
+PREFIX_ALIASES: dict[str, str] = {
+    "order": "orders",
+    "wholesale_order": "wholesale_orders",
+}
 
 # A route alias serves one documented path: (path under /v1, canonical resource, {method: viewset action}).
 ROUTE_ALIASES = [
@@ -31,6 +38,7 @@ ROUTE_ALIASES = [
     ("customer/list", "customers", {"get": "list"}),
     ("leads/<int:pk>/retrieve", "leads", {"get": "retrieve"}),
     ("cases/list", "cases", {"get": "list"}),
+    ("order/<int:pk>/retrieve", "orders", {"get": "retrieve"}),
 ]
 
 # Aliases outside /v1 (the documented BOM line create lives at /api/...): (full path, resource, actions).

@@ -123,3 +123,59 @@ def make_case(status: str = "open", **fields):
     for name in CASE_PATHS[status]:
         case = getattr(crm_services, name)(case=case, by=SYSTEM)
     return case
+
+
+# ---- orders ------------------------------------------------------------------------------------------------
+
+
+def make_order(*lines, customer=None, status: str = "pending", by=SYSTEM, **fields):
+    """An order of `lines` [(item or SKU, quantity[, unit price]), ...] (unit price 10.00 by default), for
+    `customer` (a new one by default), brought to `status` through the services: pending, processing,
+    on_hold, shipped, delivered, cancelled, returned (every unit), refunded (in full), exchanged, merged
+    (into a new order of the same customer)."""
+    from decimal import Decimal
+
+    from orders import services as orders
+
+    specs = []
+    for line in lines:
+        item, quantity, *price = line
+        sku = item if isinstance(item, str) else item.sku
+        specs.append({"sku": sku, "quantity": quantity, "unit_price": Decimal(str(price[0] if price else "10.00"))})
+    if customer is None and "customer_email" not in fields:
+        customer = make_customer()
+    order = orders.order_create(by=by, customer=customer, order_line_items=specs, **fields)
+    if status in ("processing",):
+        order = orders.order_process(order=order, by=by)
+    elif status == "on_hold":
+        order = orders.order_hold(order=order, by=by, reason="test hold")
+    elif status in ("shipped", "delivered", "returned", "refunded", "exchanged"):
+        order = orders.order_ship(order=order, by=by, tracking_number="T1", carrier="UPS")
+        if status == "delivered":
+            order = orders.order_deliver(order=order, by=by)
+        elif status == "returned":
+            quantities = {line.pk: line.quantity for line in order.order_line_items.all()}
+            order = orders.order_lines_add_returned(order=order, quantities=quantities, by=by)
+        elif status == "refunded":
+            order = orders.order_refund(order=order, by=by, amount=order.total)
+        elif status == "exchanged":
+            order = orders.order_mark_exchanged(order=order, by=by)
+    elif status == "cancelled":
+        order = orders.order_cancel(order=order, by=by)
+    elif status == "merged":
+        target = orders.order_create(by=by, customer=order.customer, order_line_items=specs[:1])
+        orders.order_merge(order=target, order_ids=[order.pk], by=by)
+        order = type(order).objects.get(pk=order.pk)
+    elif status != "pending":
+        raise ValueError(f"unknown order status {status}")
+    return order
+
+
+def make_promotion(code: str | None = None, *, type: str = "percentage", value="10", **fields):
+    from decimal import Decimal
+
+    from orders import services as orders
+
+    return orders.promotion_create(
+        by=SYSTEM, code=code or unique("PROMO"), type=type, value=Decimal(str(value)), **fields
+    )

@@ -1,0 +1,391 @@
+"""The orders back office. Staff obey the API's rules: every change goes through `orders.services`.
+
+- Transition buttons (django-fsm-2's FSMAdminMixin) only for hold (a small form asks the reason), release,
+  process and deliver: no stock or money moves.
+- Ship, cancel and merge are admin actions over the selected orders; split is a small form on the order
+  page ("Split a line off"). Each calls its service, which checks the named permission.
+- Lines, discounts, tags, refunds and shipments are shown read-only; totals are read-only.
+- Orders come from the API (or seed_demo): the admin edits their header fields, it does not add orders.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.db import IntegrityError, OperationalError
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django_fsm import ConcurrentTransition
+from django_fsm_log.admin import StateLogInline
+
+from orders import services
+from orders.models import (
+    Order,
+    OrderDiscount,
+    OrderLineItem,
+    OrderTag,
+    Promotion,
+    Refund,
+    Shipment,
+    WholesaleOrder,
+    WholesaleOrderLineItem,
+)
+from orders.states import EDITABLE, WHOLESALE_EDITABLE
+from stateset.actors import Actor
+from stateset.admin import StatefulAdmin, run_service_action
+from stateset.errors import DomainError
+
+ADMIN_ERRORS = (DomainError, ConcurrentTransition, IntegrityError, OperationalError)
+
+
+class HoldForm(forms.Form):
+    """The hold button asks why (the API requires a reason too)."""
+
+    hold_reason = forms.CharField(label="Reason", max_length=1000, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class OrderLineInline(ReadOnlyInline):
+    model = OrderLineItem
+    fields = (
+        "sku",
+        "product_name",
+        "quantity",
+        "unit_price",
+        "discount_total",
+        "total",
+        "quantity_shipped",
+        "quantity_returned",
+        "status",
+        "requires_inventory",
+    )
+
+
+class OrderDiscountInline(ReadOnlyInline):
+    model = OrderDiscount
+    fk_name = "order"
+    fields = ("type", "value", "description", "line", "amount", "created_by")
+
+
+class OrderTagInline(ReadOnlyInline):
+    model = OrderTag
+    fields = ("tag_name", "tag_value", "created_by", "created_at")
+
+
+class RefundInline(ReadOnlyInline):
+    model = Refund
+    fields = ("amount", "reason", "reference", "actor", "created_at")
+
+
+class ShipmentInline(ReadOnlyInline):
+    model = Shipment
+    fields = ("tracking_number", "carrier", "shipped_at", "actor")
+
+
+class SplitForm(forms.Form):
+    line = forms.ModelChoiceField(queryset=OrderLineItem.objects.none(), label="Line")
+    quantity = forms.IntegerField(min_value=1)
+
+    def __init__(self, *args, order: Order, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["line"].queryset = OrderLineItem.objects.filter(order=order).order_by("pk")
+
+
+EDITABLE_IN_ADMIN = (
+    "name",
+    "customer_email",
+    "customer_name",
+    "ordered_by",
+    "shipping_address",
+    "billing_address",
+    "delivery_address",
+    "delivery_date",
+    "delivery_type",
+    "fulfillment_type",
+    "shipping_method",
+    "notes",
+    "seller_note",
+    "shipping_amount",
+    "tax_amount",
+)
+TOTALS = (
+    "subtotal",
+    "discount_total",
+    "promotion",
+    "promotion_discount",
+    "shipping_total",
+    "tax_total",
+    "total",
+    "amount_refunded",
+)
+RECORD = (
+    "status",
+    "order_number",
+    "customer",
+    "location",
+    "currency",
+    "hold_reason",
+    "cancel_reason",
+    "cancellation_initiator",
+    "tracking_number",
+    "carrier",
+    "shipped_at",
+    "delivered_at",
+    "split_from",
+    "merged_into",
+    "exchange_for",
+    "is_replacement_order",
+    "order_links",
+    "created_at",
+    "updated_at",
+)
+
+
+@admin.register(Order)
+class OrderAdmin(StatefulAdmin):
+    list_display = ("order_number", "status", "customer", "customer_email", "location", "total", "created_at")
+    list_filter = ("status", "location", "is_replacement_order", "created_at")
+    list_select_related = ("customer", "location")
+    search_fields = ("order_number", "customer_email", "customer_name", "customer__email", "order_line_items__sku")
+    date_hierarchy = "created_at"
+    fieldsets = [
+        (None, {"fields": RECORD}),
+        ("Header", {"fields": EDITABLE_IN_ADMIN}),
+        ("Totals", {"fields": TOTALS}),
+    ]
+    inlines = [OrderLineInline, OrderDiscountInline, OrderTagInline, RefundInline, ShipmentInline, StateLogInline]
+    actions = ["ship_orders", "cancel_orders", "merge_orders"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        locked = RECORD + TOTALS
+        if obj is None or obj.status not in EDITABLE:
+            locked += EDITABLE_IN_ADMIN
+        return locked
+
+    @admin.display(description="Operations")
+    def order_links(self, obj):
+        if obj is None or obj.pk is None or obj.status not in EDITABLE:
+            return "-"
+        url = reverse("admin:orders_order_split", args=[obj.pk])
+        return format_html('<a class="button" href="{}">Split a line off…</a>', url)
+
+    def save_model(self, request, obj, form, change):
+        """Header changes through `order_update`, like `PUT /v1/orders/{id}`."""
+        fields = {n: form.cleaned_data[n] for n in form.changed_data if n in EDITABLE_IN_ADMIN}
+        if not fields:
+            return
+        try:
+            services.order_update(order=obj, by=Actor.admin(request), **fields)
+        except ADMIN_ERRORS as exc:
+            self.message_user(request, f"Not saved: {exc}", level=messages.ERROR)
+
+    def _apply_fsm_transition(self, *, obj, transition_name, request, kwargs=None) -> bool:
+        kwargs = dict(kwargs or {})
+        if "hold_reason" in kwargs:
+            kwargs["reason"] = kwargs["hold_reason"]  # also the history row's reason
+        return super()._apply_fsm_transition(obj=obj, transition_name=transition_name, request=request, kwargs=kwargs)
+
+    # ---- service-backed operations ---------------------------------------------------------------------
+
+    @admin.action(description="Ship the selected orders (consumes their stock)", permissions=["change"])
+    def ship_orders(self, request, queryset):
+        run_service_action(self, request, queryset, services.order_ship, param="order", verb="Shipped")
+
+    @admin.action(description="Cancel the selected orders (releases their stock)", permissions=["change"])
+    def cancel_orders(self, request, queryset):
+        run_service_action(
+            self, request, queryset, services.order_cancel, param="order", verb="Cancelled", reason="in the admin"
+        )
+
+    @admin.action(description="Merge the selected orders into the first (lowest id)", permissions=["change"])
+    def merge_orders(self, request, queryset):
+        ids = list(queryset.order_by("pk").values_list("pk", flat=True))
+        if len(ids) < 2:
+            self.message_user(request, "Select at least two orders to merge.", level=messages.WARNING)
+            return
+        try:
+            target = services.order_merge_many(by=Actor.admin(request), order_ids=ids)
+        except ADMIN_ERRORS as exc:
+            self.message_user(request, str(exc), level=messages.ERROR)
+            return
+        self.message_user(request, f"Merged {len(ids) - 1} order(s) into {target.display_number}.", messages.SUCCESS)
+
+    def get_urls(self):
+        return [
+            path("<int:pk>/split/", self.admin_site.admin_view(self.split_view), name="orders_order_split"),
+            *super().get_urls(),
+        ]
+
+    def split_view(self, request, pk: int):
+        order = get_object_or_404(Order, pk=pk)
+        if not self.has_change_permission(request, order):
+            self.message_user(request, "You may not change this order.", level=messages.ERROR)
+            return redirect("admin:orders_order_change", pk)
+        form = SplitForm(request.POST or None, order=order)
+        if request.method == "POST" and form.is_valid():
+            try:
+                result = services.order_split(
+                    order=order,
+                    by=Actor.admin(request),
+                    splits=[[(form.cleaned_data["line"].pk, form.cleaned_data["quantity"])]],
+                )
+            except ADMIN_ERRORS as exc:
+                self.message_user(request, str(exc), level=messages.ERROR)
+            else:
+                names = ", ".join(o.display_number for o in result.orders)
+                self.message_user(request, f"Split into {names}.", level=messages.SUCCESS)
+                return redirect("admin:orders_order_change", pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": order,
+            "title": f"Split a line off {order.display_number}",
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/orders/order/split.html", context)
+
+
+@admin.register(Promotion)
+class PromotionAdmin(admin.ModelAdmin):
+    list_display = ("code", "type", "value", "active", "times_used", "usage_limit", "starts_at", "ends_at")
+    list_filter = ("active", "type")
+    search_fields = ("code", "name")
+    readonly_fields = ("times_used", "created_at", "updated_at")
+
+    def save_model(self, request, obj, form, change):
+        by = Actor.admin(request)
+        fields = {n: form.cleaned_data[n] for n in form.changed_data if n in services.PROMOTION_FIELDS}
+        if change:
+            saved = services.promotion_update(promotion=obj, by=by, **fields)
+        else:
+            data = {n: v for n, v in form.cleaned_data.items() if n in services.PROMOTION_FIELDS}
+            saved = services.promotion_create(by=by, **data)
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+
+    def delete_model(self, request, obj):
+        services.promotion_delete(promotion=obj, by=Actor.admin(request))
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset.order_by("pk"):
+            self.delete_model(request, obj)
+
+
+class WholesaleLineInline(ReadOnlyInline):
+    model = WholesaleOrderLineItem
+    fields = ("sku", "product_name", "quantity", "unit_price", "total", "quantity_fulfilled")
+
+
+WHOLESALE_EDITABLE_FIELDS = (
+    "name",
+    "customer_number",
+    "payment_terms",
+    "order_financial_status",
+    "delivery_date",
+    "delivery_address",
+    "memo",
+)
+
+
+@admin.register(WholesaleOrder)
+class WholesaleOrderAdmin(StatefulAdmin):
+    list_display = (
+        "order_number",
+        "status",
+        "customer",
+        "location",
+        "payment_terms",
+        "order_financial_status",
+        "order_fulfillment_status",
+        "total",
+        "created_at",
+    )
+    list_filter = ("status", "payment_terms", "order_financial_status", "location")
+    list_select_related = ("customer", "location")
+    search_fields = ("order_number", "name", "customer_number", "customer__email")
+    date_hierarchy = "created_at"
+    inlines = [WholesaleLineInline, StateLogInline]
+    actions = ["approve_orders", "fulfill_orders", "cancel_orders"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_fields(self, request, obj=None):
+        return (
+            "status",
+            "order_number",
+            "customer",
+            "location",
+            "currency",
+            *WHOLESALE_EDITABLE_FIELDS,
+            "order_fulfillment_status",
+            "subtotal",
+            "total",
+            "approved_at",
+            "fulfilled_at",
+            "cancelled_at",
+            "cancel_reason",
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = self.get_fields(request, obj)
+        if obj is not None and obj.status in WHOLESALE_EDITABLE:
+            return tuple(f for f in fields if f not in WHOLESALE_EDITABLE_FIELDS)
+        return fields
+
+    def save_model(self, request, obj, form, change):
+        fields = {n: form.cleaned_data[n] for n in form.changed_data if n in WHOLESALE_EDITABLE_FIELDS}
+        if not fields:
+            return
+        try:
+            services.wholesale_order_update(wholesale_order=obj, by=Actor.admin(request), **fields)
+        except ADMIN_ERRORS as exc:
+            self.message_user(request, f"Not saved: {exc}", level=messages.ERROR)
+
+    @admin.action(description="Approve the selected orders (allocates their stock)", permissions=["change"])
+    def approve_orders(self, request, queryset):
+        run_service_action(
+            self, request, queryset, services.wholesale_order_approve, param="wholesale_order", verb="Approved"
+        )
+
+    @admin.action(description="Fulfil the selected orders (consumes their stock)", permissions=["change"])
+    def fulfill_orders(self, request, queryset):
+        run_service_action(
+            self, request, queryset, services.wholesale_order_fulfill, param="wholesale_order", verb="Fulfilled"
+        )
+
+    @admin.action(description="Cancel the selected orders (releases their stock)", permissions=["change"])
+    def cancel_orders(self, request, queryset):
+        run_service_action(
+            self,
+            request,
+            queryset,
+            services.wholesale_order_cancel,
+            param="wholesale_order",
+            verb="Cancelled",
+            reason="in the admin",
+        )

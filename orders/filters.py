@@ -1,0 +1,72 @@
+"""List filters (contract §1.5): status (comma separated), customer, customer_email, tag, location, number,
+created range (also `start_date` / `end_date` as dates, as the 2024 docs name them)."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import Exists, OuterRef, Q
+
+from orders.models import Order, OrderTag, Promotion, WholesaleOrder
+from orders.states import OrderStatus, PromotionType, WholesaleStatus
+from stateset.filters import ResourceFilterSet, status_filter
+
+
+def _location(queryset, name, value):
+    query = Q(location__code__iexact=value)
+    if str(value).isdigit():
+        query |= Q(location_id=int(value))
+    return queryset.filter(query)
+
+
+class OrderFilter(ResourceFilterSet):
+    status = status_filter(OrderStatus.choices)
+    customer = django_filters.NumberFilter(field_name="customer_id")
+    customer_email = django_filters.CharFilter(method="filter_customer_email")
+    tag = django_filters.CharFilter(method="filter_tag", label="tag name")
+    location = django_filters.CharFilter(method="filter_location", label="location code or id")
+    number = django_filters.CharFilter(field_name="order_number", lookup_expr="iexact")
+    order_number = django_filters.CharFilter(field_name="order_number", lookup_expr="iexact")
+    start_date = django_filters.DateFilter(field_name="created_at", lookup_expr="date__gte")
+    end_date = django_filters.DateFilter(field_name="created_at", lookup_expr="date__lte")
+    is_replacement_order = django_filters.BooleanFilter()
+    split_from = django_filters.NumberFilter(field_name="split_from_id")
+    merged_into = django_filters.NumberFilter(field_name="merged_into_id")
+    exchange_for = django_filters.NumberFilter(field_name="exchange_for_id")
+
+    class Meta:
+        model = Order
+        fields = []
+
+    def filter_customer_email(self, queryset, name, value):
+        return queryset.filter(Q(customer_email__iexact=value) | Q(customer__email__iexact=value))
+
+    def filter_tag(self, queryset, name, value):
+        return queryset.filter(Exists(OrderTag.objects.filter(order=OuterRef("pk"), tag_name=value)))
+
+    def filter_location(self, queryset, name, value):
+        return _location(queryset, name, value)
+
+
+class PromotionFilter(ResourceFilterSet):
+    code = django_filters.CharFilter(lookup_expr="iexact")
+    type = django_filters.ChoiceFilter(choices=PromotionType.choices)
+    active = django_filters.BooleanFilter()
+
+    class Meta:
+        model = Promotion
+        fields = []
+
+
+class WholesaleOrderFilter(ResourceFilterSet):
+    status = status_filter(WholesaleStatus.choices)
+    customer = django_filters.NumberFilter(field_name="customer_id")
+    location = django_filters.CharFilter(method="filter_location", label="location code or id")
+    number = django_filters.CharFilter(field_name="order_number", lookup_expr="iexact")
+    payment_terms = django_filters.CharFilter()
+
+    class Meta:
+        model = WholesaleOrder
+        fields = []
+
+    def filter_location(self, queryset, name, value):
+        return _location(queryset, name, value)
