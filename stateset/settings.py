@@ -159,7 +159,13 @@ SPECTACULAR_SETTINGS = {
     "SECURITY": [{"ApiKey": []}],
     "AUTHENTICATION_WHITELIST": [],
     "ENUM_NAME_OVERRIDES": {
-        # Several resources call their status field `status`; name each vocabulary once.
+        # Several resources call their status field `status` / `line_status`; name each vocabulary once.
+        "BomStatusEnum": "manufacturing.states.BomStatus",
+        "BomLineStatusEnum": "manufacturing.states.BomLineStatus",
+        "WorkOrderStatusEnum": "manufacturing.states.WorkOrderStatus",
+        "WorkOrderLineStatusEnum": "manufacturing.states.WorkOrderLineStatus",
+        "ManufactureOrderStatusEnum": "manufacturing.states.ManufactureOrderStatus",
+        "ManufactureOrderLineStatusEnum": "manufacturing.states.ManufactureOrderLineStatus",
         "OrderStatusEnum": "orders.states.OrderStatus",
         "OrderLineStatusEnum": "orders.states.LineStatus",
         "WholesaleOrderStatusEnum": "orders.states.WholesaleStatus",

@@ -10,6 +10,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from crm.api import CaseViewSet, CustomerViewSet, LeadViewSet
+from manufacturing.api import (
+    BillOfMaterialsLineItemViewSet,
+    BillOfMaterialsViewSet,
+    ManufactureOrderLineItemViewSet,
+    ManufactureOrderViewSet,
+    WorkOrderLineItemViewSet,
+    WorkOrderViewSet,
+)
 from orders.api import OrderViewSet, PromotionViewSet, WholesaleOrderViewSet
 from stateset.api import api_not_found
 from stateset.views import healthz
@@ -20,6 +28,12 @@ RESOURCES = [
     ("customers", CustomerViewSet),
     ("leads", LeadViewSet),
     ("cases", CaseViewSet),
+    ("bill_of_materials", BillOfMaterialsViewSet),
+    ("bill_of_materials_line_items", BillOfMaterialsLineItemViewSet),
+    ("work_orders", WorkOrderViewSet),
+    ("work_order_line_items", WorkOrderLineItemViewSet),
+    ("manufacture_orders", ManufactureOrderViewSet),
+    ("manufacture_order_line_items", ManufactureOrderLineItemViewSet),
     ("orders", OrderViewSet),
     ("promotions", PromotionViewSet),
     ("wholesale_orders", WholesaleOrderViewSet),
@@ -28,6 +42,7 @@ RESOURCES = [
 # Documented variant paths onto the same views (contract §0). None of them is in the OpenAPI schema.
 # A prefix alias serves every route of the resource under another name.
 PREFIX_ALIASES: dict[str, str] = {
+    "work-orders": "work_orders",
     "order": "orders",
     "wholesale_order": "wholesale_orders",
 }
@@ -38,11 +53,16 @@ ROUTE_ALIASES = [
     ("customer/list", "customers", {"get": "list"}),
     ("leads/<int:pk>/retrieve", "leads", {"get": "retrieve"}),
     ("cases/list", "cases", {"get": "list"}),
+    ("bill_of_materials/list", "bill_of_materials", {"get": "list"}),
+    ("work_order/list", "work_orders", {"get": "list"}),
+    ("manufacture_orders/list", "manufacture_orders", {"get": "list"}),
     ("order/<int:pk>/retrieve", "orders", {"get": "retrieve"}),
 ]
 
 # Aliases outside /v1 (the documented BOM line create lives at /api/...): (full path, resource, actions).
-ROOT_ALIASES: list[tuple[str, str, dict[str, str]]] = []
+ROOT_ALIASES: list[tuple[str, str, dict[str, str]]] = [
+    ("/api/bill_of_materials_line_items", "bill_of_materials_line_items", {"post": "create"}),
+]
 
 router = SimpleRouter(trailing_slash="")
 _viewsets = dict(RESOURCES)
