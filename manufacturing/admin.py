@@ -1,0 +1,590 @@
+"""The manufacturing back office. Every save, delete, button and action goes through manufacturing.services,
+so staff obey the rules the API obeys (draft-only lines, cycles, one active BOM, stock all or nothing, the
+named permissions). Buttons are the transitions with no input and no stock effect; the stock-moving ones
+(release, start, complete, cancel, build to stock, submit) are admin actions that show the service's
+messages. The BOM page shows its explosion as an indented table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db import IntegrityError, OperationalError
+from django.forms.models import BaseInlineFormSet
+from django.template.response import TemplateResponse
+from django.utils.html import format_html, format_html_join
+from django_fsm import ConcurrentTransition
+from django_fsm_log.admin import StateLogInline
+
+from inventory.models import Location
+from manufacturing import selectors, services
+from manufacturing.models import (
+    BillOfMaterials,
+    BillOfMaterialsLineItem,
+    ManufactureOrder,
+    ManufactureOrderLineItem,
+    WorkOrder,
+    WorkOrderLineItem,
+)
+from manufacturing.states import BomStatus, ManufactureOrderStatus, WorkOrderStatus
+from stateset.actors import Actor
+from stateset.admin import StatefulAdmin, run_service_action
+from stateset.errors import DomainError
+
+
+class ServiceAdmin(StatefulAdmin):
+    """Saves, deletes and transition buttons through the services.
+
+    `create_service(by=, **create_kwargs(form))`, `update_service(<param>=obj, by=, **update_kwargs(form))`,
+    `delete_service(<param>=obj, by=)`; a button named N calls `button_services[N](<param>=obj, by=)`.
+    """
+
+    service_param = ""
+    create_service: Callable[..., Any] | None = None
+    update_service: Callable[..., Any] | None = None
+    delete_service: Callable[..., Any] | None = None
+    button_services: dict[str, Callable[..., Any]] = {}
+
+    def create_kwargs(self, form) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def update_kwargs(self, form) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def save_model(self, request, obj, form, change):
+        by = Actor.admin(request)
+        if change:
+            saved = type(self).update_service(**{self.service_param: obj}, by=by, **self.update_kwargs(form))
+        else:
+            saved = type(self).create_service(by=by, **self.create_kwargs(form))
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+
+    def delete_model(self, request, obj):
+        type(self).delete_service(**{self.service_param: obj}, by=Actor.admin(request))
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset.order_by("pk"):
+            self.delete_model(request, obj)
+
+    def _apply_fsm_transition(self, *, obj, transition_name, request, kwargs=None) -> bool:
+        service = self.button_services.get(transition_name)
+        if service is None:
+            return super()._apply_fsm_transition(
+                obj=obj, transition_name=transition_name, request=request, kwargs=kwargs
+            )
+        try:
+            result = service(**{self.service_param: obj}, by=Actor.admin(request), **(kwargs or {}))
+        except (DomainError, ConcurrentTransition, IntegrityError, OperationalError) as exc:
+            self.message_user(request, str(exc), level=messages.ERROR)
+            return False
+        done = f"{transition_name.replace('_', ' ').capitalize()}: done."
+        if isinstance(result, type(obj)) and result.pk != obj.pk:
+            done = f"{done} Created {result}."
+        self.message_user(request, done, messages.SUCCESS)
+        return True
+
+
+def _changed(form, names) -> dict[str, Any]:
+    return {name: form.cleaned_data[name] for name in form.changed_data if name in names}
+
+
+class ServiceLineFormSet(BaseInlineFormSet):
+    """An inline whose rows are checked by a service (`check_line(parent, form)` raises DomainError) before
+    anything is saved; the parent admin saves them through the services (save_formset)."""
+
+    def clean(self):
+        super().clean()
+        check = getattr(self, "check_line", None)
+        if check is None:
+            return
+        for form in self.forms:
+            if not form.has_changed() or self._should_delete_form(form) or not form.is_valid():
+                continue
+            try:
+                check(self.instance, form)
+            except DomainError as exc:
+                form.add_error(None, str(exc))
+
+
+def save_lines(formset, *, create, update, delete, line_param: str, by: Actor, data: Callable, parent: dict):
+    """Deletes, then changes, then additions, each one service call."""
+    formset.save(commit=False)
+    for line in formset.deleted_objects:
+        delete(**{line_param: line}, by=by)
+    for line, changed in formset.changed_objects:
+        form = next(f for f in formset.forms if f.instance is line)
+        update(**{line_param: line}, by=by, **data(form, changed))
+    for line in formset.new_objects:
+        form = next(f for f in formset.forms if f.instance is line)
+        create(by=by, **parent, **data(form, form.cleaned_data.keys()))
+
+
+# ---- bills of materials ------------------------------------------------------------------------------------
+
+
+class BomLineFormSet(ServiceLineFormSet):
+    @staticmethod
+    def check_line(bom, form):
+        item = form.cleaned_data.get("item")
+        if item is not None:
+            services.bom_line_check(bill_of_materials=bom, item=item)
+
+
+class BomLineInline(admin.TabularInline):
+    """Editable while the BOM is a draft; read-only after (revise it instead)."""
+
+    model = BillOfMaterialsLineItem
+    formset = BomLineFormSet
+    fields = ("item", "part_name", "line_type", "purchase_supply_type", "quantity", "status")
+    raw_id_fields = ("item",)
+    extra = 0
+
+    def _editable(self, obj) -> bool:
+        return obj is None or obj.status == BomStatus.DRAFT
+
+    def has_add_permission(self, request, obj=None):
+        return self._editable(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._editable(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._editable(obj) and super().has_delete_permission(request, obj)
+
+
+class BuildToStockForm(forms.Form):
+    quantity = forms.IntegerField(min_value=1, initial=1)
+    location = forms.ModelChoiceField(
+        queryset=Location.objects.filter(active=True), required=False, help_text="MAIN when empty."
+    )
+
+
+@admin.register(BillOfMaterials)
+class BillOfMaterialsAdmin(ServiceAdmin):
+    list_display = ("number", "name", "part", "revision", "status", "valid", "created_at")
+    list_filter = ("status", "valid", "created_at")
+    search_fields = ("number", "name", "description", "part__sku")
+    list_select_related = ("part",)
+    raw_id_fields = ("part",)
+    date_hierarchy = "created_at"
+    inlines = [BomLineInline, StateLogInline]
+    actions = ["build_to_stock"]
+
+    service_param = "bill_of_materials"
+    create_service = services.bom_create
+    update_service = services.bom_update
+    delete_service = services.bom_delete
+    button_services = {
+        "activate": services.bom_activate,
+        "obsolete": services.bom_obsolete,
+        "revise": services.bom_revise,
+    }
+
+    def get_fields(self, request, obj=None):
+        fields = ["number", "name", "description", "groups", "valid", "part"]
+        if obj is not None:
+            fields += ["revision", "revised_from", "status", "explosion", "created_at", "updated_at"]
+        return fields
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            fields += ["number", "revision", "revised_from", "explosion", "created_at", "updated_at"]
+            if obj.status != BomStatus.DRAFT:
+                fields.append("part")
+        return tuple(dict.fromkeys(fields))
+
+    def create_kwargs(self, form):
+        data = {n: form.cleaned_data[n] for n in services.BOM_FIELDS if n in form.cleaned_data}
+        part = form.cleaned_data.get("part")
+        return {**data, "number": form.cleaned_data.get("number") or None, "part": part.sku if part else None}
+
+    def update_kwargs(self, form):
+        data = _changed(form, services.BOM_FIELDS)
+        if "part" in form.changed_data and form.cleaned_data.get("part"):
+            data["part"] = form.cleaned_data["part"].sku
+        return data
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not BillOfMaterialsLineItem:
+            return super().save_formset(request, form, formset, change)
+
+        def data(line_form, names):
+            values = {n: line_form.cleaned_data[n] for n in names if n in services.BOM_LINE_FIELDS}
+            if "item" in names:
+                values["part_number"] = line_form.cleaned_data["item"].sku
+            return values
+
+        save_lines(
+            formset,
+            create=services.bom_line_create,
+            update=services.bom_line_update,
+            delete=services.bom_line_delete,
+            line_param="bill_of_materials_line_item",
+            by=Actor.admin(request),
+            data=data,
+            parent={"bill_of_materials_number": form.instance},
+        )
+
+    @admin.display(description="Requirements for one unit (multi-level)")
+    def explosion(self, obj):
+        """The BOM tree: each line indented by level, sub-assemblies exploded through their active BOMs,
+        with the quantity for one unit, the stock available over all locations and the shortage."""
+        if obj is None or obj.pk is None:
+            return "-"
+        try:
+            explosion = selectors.bom_explode(bill_of_materials=obj, quantity=1)
+        except DomainError as exc:
+            return str(exc)
+        if not explosion["tree"]:
+            return "No lines yet."
+        rows = format_html_join(
+            "",
+            '<tr><td style="padding-left:{}em">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>'
+            "<td>{}</td></tr>",
+            (
+                (
+                    (row["level"] - 1) * 1.5,
+                    row["part_number"],
+                    row["part_name"],
+                    row["quantity_per"],
+                    row["quantity"],
+                    row["bill_of_materials_number"] or "",
+                    row["available"],
+                    "" if row["shortage"] is None else row["shortage"],
+                )
+                for row in explosion["tree"]
+            ),
+        )
+        header = format_html(
+            "<tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+            "Part",
+            "Name",
+            "Per parent",
+            "Total",
+            "Own BOM",
+            "Available",
+            "Shortage",
+        )
+        return format_html('<table class="bom-explosion"><thead>{}</thead><tbody>{}</tbody></table>', header, rows)
+
+    def has_buildtostock_permission(self, request) -> bool:
+        return request.user.has_perm("manufacturing.buildtostock_billofmaterials")
+
+    @admin.action(description="Build to stock…", permissions=["buildtostock"])
+    def build_to_stock(self, request, queryset):
+        """A small form (quantity, location), then one build per selected BOM through the service."""
+        form = BuildToStockForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            run_service_action(
+                self,
+                request,
+                queryset,
+                services.bom_build_to_stock,
+                param="bill_of_materials",
+                verb="Built to stock",
+                quantity=form.cleaned_data["quantity"],
+                location=form.cleaned_data["location"],
+            )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Build to stock",
+            "opts": self.model._meta,
+            "form": form,
+            "queryset": queryset,
+            "action_name": "build_to_stock",
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/manufacturing/billofmaterials/build_to_stock.html", context)
+
+
+# ---- work orders -------------------------------------------------------------------------------------------
+
+
+class WorkOrderLineInline(admin.TabularInline):
+    """Copied from the BOM; read-only here (the API's work order line items change them while planned)."""
+
+    model = WorkOrderLineItem
+    fields = ("item", "part_name", "line_type", "unit_quantity", "total_quantity")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class WorkOrderForm(forms.ModelForm):
+    class Meta:
+        model = WorkOrder
+        fields = [
+            "number",
+            "bill_of_materials",
+            "quantity",
+            "location",
+            "site",
+            "work_order_type",
+            "order_number",
+            "priority",
+            "issue_date",
+            "expected_completion_date",
+            "memo",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "bill_of_materials" in self.fields:
+            self.fields["bill_of_materials"].queryset = BillOfMaterials.objects.filter(status=BomStatus.ACTIVE)
+            self.fields["bill_of_materials"].required = self.instance.pk is None
+        if "location" in self.fields:
+            self.fields["location"].required = False
+            self.fields["location"].help_text = "MAIN when empty."
+
+
+def _complete_remaining(*, work_order: WorkOrder, by: Actor) -> WorkOrder:
+    return services.work_order_complete(
+        work_order=work_order, by=by, quantity_completed=max(work_order.quantity_remaining, 1)
+    )
+
+
+@admin.register(WorkOrder)
+class WorkOrderAdmin(ServiceAdmin):
+    form = WorkOrderForm
+    list_display = (
+        "number",
+        "part",
+        "quantity",
+        "quantity_completed",
+        "quantity_scrapped",
+        "status",
+        "location",
+        "bill_of_materials",
+        "manufacture_order",
+        "expected_completion_date",
+    )
+    list_filter = ("status", "location", "created_at")
+    search_fields = ("number", "part__sku", "bill_of_materials__number", "order_number", "memo")
+    list_select_related = ("part", "location", "bill_of_materials", "manufacture_order")
+    raw_id_fields = ("bill_of_materials",)
+    date_hierarchy = "created_at"
+    inlines = [WorkOrderLineInline, StateLogInline]
+    actions = ["release_work_orders", "start_work_orders", "complete_work_orders", "cancel_work_orders"]
+
+    service_param = "work_order"
+    create_service = services.work_order_create
+    update_service = services.work_order_update
+    delete_service = services.work_order_delete
+    button_services = {"hold": services.work_order_hold, "resume": services.work_order_resume}
+
+    def get_fields(self, request, obj=None):
+        fields = [
+            "number",
+            "bill_of_materials",
+            "part",
+            "quantity",
+            "location",
+            "site",
+            "work_order_type",
+            "order_number",
+            "priority",
+            "issue_date",
+            "expected_completion_date",
+            "memo",
+        ]
+        if obj is not None:
+            fields += [
+                "status",
+                "quantity_completed",
+                "quantity_scrapped",
+                "manufacture_order",
+                "created_by",
+                "started_at",
+                "completed_at",
+            ]
+        return fields
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        fields.append("part")
+        if obj is not None:
+            fields += [
+                "number",
+                "bill_of_materials",
+                "quantity_completed",
+                "quantity_scrapped",
+                "manufacture_order",
+                "created_by",
+                "started_at",
+                "completed_at",
+            ]
+            if obj.status != WorkOrderStatus.PLANNED:
+                fields += ["quantity", "location"]
+        return tuple(dict.fromkeys(fields))
+
+    def create_kwargs(self, form):
+        data = {n: form.cleaned_data[n] for n in services.WORK_ORDER_FIELDS if n in form.cleaned_data}
+        return {
+            **data,
+            "number": form.cleaned_data.get("number") or None,
+            "bill_of_materials": form.cleaned_data["bill_of_materials"],
+            "quantity": form.cleaned_data["quantity"],
+            "location": form.cleaned_data.get("location"),
+        }
+
+    def update_kwargs(self, form):
+        return _changed(form, services.WORK_ORDER_FIELDS | services.WORK_ORDER_PLAN_FIELDS)
+
+    def _run(self, request, queryset, service, verb):
+        run_service_action(self, request, queryset, service, param="work_order", verb=verb)
+
+    def has_release_permission(self, request) -> bool:
+        return request.user.has_perm("manufacturing.release_workorder")
+
+    def has_start_permission(self, request) -> bool:
+        return request.user.has_perm("manufacturing.start_workorder")
+
+    def has_complete_permission(self, request) -> bool:
+        return request.user.has_perm("manufacturing.complete_workorder")
+
+    def has_cancel_permission(self, request) -> bool:
+        return request.user.has_perm("manufacturing.cancel_workorder")
+
+    @admin.action(description="Release (allocate components)", permissions=["release"])
+    def release_work_orders(self, request, queryset):
+        self._run(request, queryset, services.work_order_release, "Released")
+
+    @admin.action(description="Start (consume components)", permissions=["start"])
+    def start_work_orders(self, request, queryset):
+        self._run(request, queryset, services.work_order_start, "Started")
+
+    @admin.action(description="Complete the remaining quantity", permissions=["complete"])
+    def complete_work_orders(self, request, queryset):
+        self._run(request, queryset, _complete_remaining, "Completed")
+
+    @admin.action(description="Cancel (release allocations)", permissions=["cancel"])
+    def cancel_work_orders(self, request, queryset):
+        self._run(request, queryset, services.work_order_cancel, "Cancelled")
+
+
+# ---- manufacture orders ------------------------------------------------------------------------------------
+
+
+class ManufactureOrderLineFormSet(ServiceLineFormSet):
+    @staticmethod
+    def check_line(mo, form):
+        services.manufacture_order_line_check(bill_of_materials=form.cleaned_data.get("bill_of_materials"))
+
+
+class ManufactureOrderLineInline(admin.TabularInline):
+    """Editable while the order is a draft; each line's work order appears once it is submitted."""
+
+    model = ManufactureOrderLineItem
+    formset = ManufactureOrderLineFormSet
+    fields = (
+        "bill_of_materials",
+        "quantity",
+        "expected_date",
+        "priority",
+        "site",
+        "yield_location",
+        "line_type",
+        "output_type",
+        "work_order",
+    )
+    readonly_fields = ("work_order",)
+    raw_id_fields = ("bill_of_materials",)
+    extra = 0
+
+    def _editable(self, obj) -> bool:
+        return obj is None or obj.status == ManufactureOrderStatus.DRAFT
+
+    def has_add_permission(self, request, obj=None):
+        return self._editable(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._editable(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._editable(obj) and super().has_delete_permission(request, obj)
+
+
+@admin.register(ManufactureOrder)
+class ManufactureOrderAdmin(ServiceAdmin):
+    list_display = ("number", "status", "priority", "site", "yield_location", "expected_completion_date", "issued_on")
+    list_filter = ("status", "created_at")
+    search_fields = ("number", "memo", "site")
+    list_select_related = ("yield_location",)
+    date_hierarchy = "created_at"
+    inlines = [ManufactureOrderLineInline, StateLogInline]
+    actions = ["submit_orders", "cancel_orders"]
+
+    service_param = "manufacture_order"
+    create_service = services.manufacture_order_create
+    update_service = services.manufacture_order_update
+    delete_service = services.manufacture_order_delete
+    button_services = {"hold": services.manufacture_order_hold, "resume": services.manufacture_order_resume}
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = [*super().get_readonly_fields(request, obj), "held_from_status"]
+        if obj is not None:
+            fields.append("number")
+            if obj.status != ManufactureOrderStatus.DRAFT:
+                fields.append("yield_location")
+        return tuple(dict.fromkeys(fields))
+
+    def create_kwargs(self, form):
+        data = {n: form.cleaned_data[n] for n in services.MANUFACTURE_ORDER_FIELDS if n in form.cleaned_data}
+        return {
+            **data,
+            "number": form.cleaned_data.get("number") or None,
+            "yield_location": form.cleaned_data.get("yield_location"),
+        }
+
+    def update_kwargs(self, form):
+        data = _changed(form, services.MANUFACTURE_ORDER_FIELDS)
+        if "yield_location" in form.changed_data:
+            data["yield_location"] = form.cleaned_data["yield_location"] or ""
+        return data
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not ManufactureOrderLineItem:
+            return super().save_formset(request, form, formset, change)
+        names = services.MO_LINE_FIELDS | {"bill_of_materials", "yield_location"}
+
+        def data(line_form, changed):
+            values = {n: line_form.cleaned_data[n] for n in changed if n in names}
+            if "yield_location" in values:
+                values["yield_location"] = values["yield_location"] or ""
+            return values
+
+        save_lines(
+            formset,
+            create=services.manufacture_order_line_create,
+            update=services.manufacture_order_line_update,
+            delete=services.manufacture_order_line_delete,
+            line_param="manufacture_order_line_item",
+            by=Actor.admin(request),
+            data=data,
+            parent={"manufacture_order_number": form.instance},
+        )
+
+    @admin.action(description="Submit (create the work orders)", permissions=["change"])
+    def submit_orders(self, request, queryset):
+        """Not a button: submitting creates the work orders, which only the service does."""
+        run_service_action(
+            self, request, queryset, services.manufacture_order_submit, param="manufacture_order", verb="Submitted"
+        )
+
+    @admin.action(description="Cancel (and the work orders not started)", permissions=["change"])
+    def cancel_orders(self, request, queryset):
+        run_service_action(
+            self, request, queryset, services.manufacture_order_cancel, param="manufacture_order", verb="Cancelled"
+        )
