@@ -179,3 +179,31 @@ def make_promotion(code: str | None = None, *, type: str = "percentage", value="
     return orders.promotion_create(
         by=SYSTEM, code=code or unique("PROMO"), type=type, value=Decimal(str(value)), **fields
     )
+
+
+# ---- manufacturing -----------------------------------------------------------------------------------------
+
+
+def make_bom(part, lines, *, activate: bool = True, **fields):
+    """A BOM making `part` (an item or SKU) from `lines` [(item or SKU, quantity per unit), ...], active
+    unless `activate=False`."""
+    from manufacturing import services as mfg
+
+    def sku(value):
+        return value if isinstance(value, str) else value.sku
+
+    bom = mfg.bom_create(
+        by=SYSTEM,
+        part=sku(part),
+        line_items=[{"part_number": sku(item), "quantity": quantity} for item, quantity in lines],
+        **fields,
+    )
+    if activate:
+        bom = mfg.bom_activate(bill_of_materials=bom, by=SYSTEM)
+    return bom
+
+
+def make_work_order(bom, quantity: int = 1, **fields):
+    from manufacturing import services as mfg
+
+    return mfg.work_order_create(by=SYSTEM, bill_of_materials=bom, quantity=quantity, **fields)
