@@ -50,3 +50,33 @@ class OverReceipt(DomainError):
 
 class AlreadyArrived(DomainError):
     code = "already_arrived"
+
+
+class NotEditable(DomainError):
+    """The document's status no longer allows this change (lines after submit, location after send...)."""
+
+    code = "not_editable"
+
+
+class EmptyDocument(DomainError):
+    code = "document_empty"
+
+
+class DocumentInUse(DomainError):
+    code = "document_in_use"
+
+
+class SkuNotOnPurchaseOrder(DomainError):
+    code = "sku_not_on_purchase_order"
+
+
+class PurchaseOrderNotReceiving(DomainError):
+    code = "purchase_order_not_receiving"
+
+
+class CountIncomplete(DomainError):
+    code = "count_incomplete"
+
+
+class UnknownPurchaseOrder(ValidationFailed):
+    code = "unknown_purchase_order"
