@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE := stateset.settings
 
-.PHONY: run test install install-dev lint format schema check clean
+.PHONY: run test install lint format schema check bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -45,6 +45,10 @@ schema: install
 check: lint schema
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python manage.py check
+
+# Workload W1 through the HTTP API beside the peer's embedded engine, in the same run (see bench/w1_http.py).
+bench: install
+	$(BIN)/python bench/w1_http.py $${N:-1000}
 
 clean:
 	rm -rf $(VENV) var/*.sqlite3 var/static
