@@ -5,7 +5,19 @@ from __future__ import annotations
 from django.db.models import F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
-from inventory.models import Allocation, InventoryItem, Location, StockLevel, StockMovement
+from inventory.models import (
+    Allocation,
+    CycleCount,
+    CycleCountLineItem,
+    InventoryItem,
+    Location,
+    PackingList,
+    PackingListItem,
+    PurchaseOrder,
+    PurchaseOrderLineItem,
+    StockLevel,
+    StockMovement,
+)
 from inventory.states import AllocationStatus
 
 
@@ -42,6 +54,43 @@ def location_list() -> QuerySet[Location]:
 
 def movement_list() -> QuerySet[StockMovement]:
     return StockMovement.objects.select_related("item", "location", "created_by")
+
+
+def item_movements(item: InventoryItem) -> QuerySet[StockMovement]:
+    """One item's ledger, at every location."""
+    return movement_list().filter(item=item)
+
+
+def purchase_order_list() -> QuerySet[PurchaseOrder]:
+    return PurchaseOrder.objects.select_related("location").prefetch_related(
+        Prefetch("lines", queryset=PurchaseOrderLineItem.objects.select_related("item").order_by("pk"))
+    )
+
+
+def packing_list_list() -> QuerySet[PackingList]:
+    return PackingList.objects.select_related("location", "purchase_order").prefetch_related(
+        Prefetch("items", queryset=PackingListItem.objects.select_related("item").order_by("pk"))
+    )
+
+
+def packing_list_item_list() -> QuerySet[PackingListItem]:
+    return PackingListItem.objects.select_related("item", "packing_list")
+
+
+def cycle_count_list() -> QuerySet[CycleCount]:
+    return CycleCount.objects.select_related("location").prefetch_related(
+        Prefetch("lines", queryset=CycleCountLineItem.objects.select_related("item", "location").order_by("pk"))
+    )
+
+
+def cycle_count_discrepancies(cycle_count: CycleCount) -> QuerySet[CycleCountLineItem]:
+    """The lines whose count differs from the snapshot (a non-zero variance)."""
+    return (
+        CycleCountLineItem.objects.filter(cycle_count=cycle_count, variance_quantity__isnull=False)
+        .exclude(variance_quantity=0)
+        .select_related("item", "location")
+        .order_by("pk")
+    )
 
 
 def level_for(item: InventoryItem, location: Location) -> StockLevel | None:

@@ -171,6 +171,13 @@ def _require(by: Actor, perm: str, what: str) -> None:
         raise PermissionDenied(f"Your role lacks the permission '{perm}' needed to {what}.")
 
 
+def stock_lock(pairs: Iterable[tuple[InventoryItem, Location]]) -> None:
+    """Create and lock every level a multi-line document is about to change, in primary-key order, before
+    calling the stock functions line by line (they lock again, which is then a no-op). This keeps the one
+    lock order of this module when a purchase order or cycle count touches several levels."""
+    _lock_levels((item.pk, location.pk) for item, location in pairs)
+
+
 # ---- items -------------------------------------------------------------------------------------------------
 
 

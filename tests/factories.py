@@ -89,6 +89,54 @@ def level(item, location=None):
     return (row.on_hand, row.allocated, row.incoming) if row else (0, 0, 0)
 
 
+PO_PATHS = {
+    "draft": [],
+    "submitted": ["purchase_order_submit"],
+    "approved": ["purchase_order_submit", "purchase_order_approve"],
+    "ordered": ["purchase_order_submit", "purchase_order_approve", "purchase_order_send"],
+}
+
+
+def make_purchase_order(lines, status: str = "draft", **fields):
+    """A purchase order of `lines` [(item or SKU, quantity ordered[, unit cost]), ...], brought to `status`
+    (draft, submitted, approved, ordered) through the services."""
+    from inventory import purchasing
+
+    specs = []
+    for line in lines:
+        item, quantity, *cost = line
+        spec = {"sku": item if isinstance(item, str) else item.sku, "quantity_ordered": quantity}
+        if cost:
+            spec["unit_cost"] = cost[0]
+        specs.append(spec)
+    po = purchasing.purchase_order_create(by=SYSTEM, lines=specs, **fields)
+    for name in PO_PATHS[status]:
+        po = getattr(purchasing, name)(purchase_order=po, by=SYSTEM)
+    return po
+
+
+def make_packing_list(items, *, submit: bool = False, **fields):
+    """A packing list of `items` [(item or SKU, quantity), ...], submitted when asked."""
+    from inventory import purchasing
+
+    specs = [{"sku": i if isinstance(i, str) else i.sku, "quantity": q} for i, q in items]
+    pl = purchasing.packing_list_create(by=SYSTEM, items=specs, **fields)
+    if submit:
+        pl = purchasing.packing_list_submit(packing_list=pl, by=SYSTEM)
+    return pl
+
+
+def make_cycle_count(parts, *, start: bool = False, **fields):
+    """A cycle count of `parts` (items or SKUs) at its location (MAIN by default), started when asked."""
+    from inventory import counting
+
+    specs = [{"part": p if isinstance(p, str) else p.sku} for p in parts]
+    cc = counting.cycle_count_create(by=SYSTEM, lines=specs, **fields)
+    if start:
+        cc = counting.cycle_count_start(cycle_count=cc, by=SYSTEM)
+    return cc
+
+
 # The services that walk a lead or a case from its first status to the one asked for.
 LEAD_PATHS = {
     "new": [],
@@ -123,6 +171,34 @@ def make_case(status: str = "open", **fields):
     for name in CASE_PATHS[status]:
         case = getattr(crm_services, name)(case=case, by=SYSTEM)
     return case
+
+
+# ---- manufacturing -----------------------------------------------------------------------------------------
+
+
+def make_bom(part, lines, *, activate: bool = True, **fields):
+    """A BOM making `part` (an item or SKU) from `lines` [(item or SKU, quantity per unit), ...], active
+    unless `activate=False`."""
+    from manufacturing import services as mfg
+
+    def sku(value):
+        return value if isinstance(value, str) else value.sku
+
+    bom = mfg.bom_create(
+        by=SYSTEM,
+        part=sku(part),
+        line_items=[{"part_number": sku(item), "quantity": quantity} for item, quantity in lines],
+        **fields,
+    )
+    if activate:
+        bom = mfg.bom_activate(bill_of_materials=bom, by=SYSTEM)
+    return bom
+
+
+def make_work_order(bom, quantity: int = 1, **fields):
+    from manufacturing import services as mfg
+
+    return mfg.work_order_create(by=SYSTEM, bill_of_materials=bom, quantity=quantity, **fields)
 
 
 # ---- orders ------------------------------------------------------------------------------------------------
@@ -179,31 +255,3 @@ def make_promotion(code: str | None = None, *, type: str = "percentage", value="
     return orders.promotion_create(
         by=SYSTEM, code=code or unique("PROMO"), type=type, value=Decimal(str(value)), **fields
     )
-
-
-# ---- manufacturing -----------------------------------------------------------------------------------------
-
-
-def make_bom(part, lines, *, activate: bool = True, **fields):
-    """A BOM making `part` (an item or SKU) from `lines` [(item or SKU, quantity per unit), ...], active
-    unless `activate=False`."""
-    from manufacturing import services as mfg
-
-    def sku(value):
-        return value if isinstance(value, str) else value.sku
-
-    bom = mfg.bom_create(
-        by=SYSTEM,
-        part=sku(part),
-        line_items=[{"part_number": sku(item), "quantity": quantity} for item, quantity in lines],
-        **fields,
-    )
-    if activate:
-        bom = mfg.bom_activate(bill_of_materials=bom, by=SYSTEM)
-    return bom
-
-
-def make_work_order(bom, quantity: int = 1, **fields):
-    from manufacturing import services as mfg
-
-    return mfg.work_order_create(by=SYSTEM, bill_of_materials=bom, quantity=quantity, **fields)
