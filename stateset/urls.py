@@ -10,6 +10,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from crm.api import CaseViewSet, CustomerViewSet, LeadViewSet
+from inventory.api import (
+    CycleCountViewSet,
+    InventoryItemViewSet,
+    LocationViewSet,
+    PackingListItemViewSet,
+    PackingListViewSet,
+    PurchaseOrderViewSet,
+)
 from manufacturing.api import (
     BillOfMaterialsLineItemViewSet,
     BillOfMaterialsViewSet,
@@ -28,6 +36,12 @@ RESOURCES = [
     ("customers", CustomerViewSet),
     ("leads", LeadViewSet),
     ("cases", CaseViewSet),
+    ("inventory_items", InventoryItemViewSet),
+    ("locations", LocationViewSet),
+    ("purchase_orders", PurchaseOrderViewSet),
+    ("packing_lists", PackingListViewSet),
+    ("packing_list_items", PackingListItemViewSet),
+    ("cycle_counts", CycleCountViewSet),
     ("bill_of_materials", BillOfMaterialsViewSet),
     ("bill_of_materials_line_items", BillOfMaterialsLineItemViewSet),
     ("work_orders", WorkOrderViewSet),
@@ -42,6 +56,9 @@ RESOURCES = [
 # Documented variant paths onto the same views (contract §0). None of them is in the OpenAPI schema.
 # A prefix alias serves every route of the resource under another name.
 PREFIX_ALIASES: dict[str, str] = {
+    "inventory": "inventory_items",
+    "purchase-orders": "purchase_orders",
+    "cycle-counts": "cycle_counts",
     "work-orders": "work_orders",
     "order": "orders",
     "wholesale_order": "wholesale_orders",
@@ -53,6 +70,7 @@ ROUTE_ALIASES = [
     ("customer/list", "customers", {"get": "list"}),
     ("leads/<int:pk>/retrieve", "leads", {"get": "retrieve"}),
     ("cases/list", "cases", {"get": "list"}),
+    ("purchase_orders/list", "purchase_orders", {"get": "list"}),
     ("bill_of_materials/list", "bill_of_materials", {"get": "list"}),
     ("work_order/list", "work_orders", {"get": "list"}),
     ("manufacture_orders/list", "manufacture_orders", {"get": "list"}),
