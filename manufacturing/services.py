@@ -314,10 +314,11 @@ def bom_activate(
                     f"(revision {current.revision}); obsolete it first, or activate with supersede=true.",
                     errors={"part": f"active bill of materials {current.display_number}"},
                 )
-            # Both rows, in primary-key order; the other one is re-read under its lock.
-            locked = {pk: lock(BillOfMaterials, pk) for pk in sorted([bom.pk, current.pk])}
-            bom, current = locked[bom.pk], locked[current.pk]
-            apply_transition(current, "obsolete", by=by, reason=f"superseded by {bom.display_number}")
+            # The other one is locked second and re-read under its lock. Only another activation locks two
+            # BOMs, and activations are serialised above, so the two orders cannot deadlock.
+            current = lock(BillOfMaterials, current.pk)
+            if current.status == BomStatus.ACTIVE:
+                apply_transition(current, "obsolete", by=by, reason=f"superseded by {bom.display_number}")
         apply_transition(bom, "activate", by=by, reason=reason)
     return bom
 
