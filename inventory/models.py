@@ -199,7 +199,13 @@ def main_location_id() -> int:
 
 
 def _has_lines(document) -> bool:
+    """The condition of submit and start: a document needs at least one line (its services say so first,
+    with a clearer error; this keeps the admin's buttons from offering it)."""
     return document.pk is not None and document.lines.exists()
+
+
+def _has_items(packing_list) -> bool:
+    return packing_list.pk is not None and packing_list.items.exists()
 
 
 class PurchaseOrder(StatefulModel):
@@ -404,7 +410,7 @@ class PackingList(StatefulModel):
         return self.display_number
 
     @transition(
-        field=status, source=PackingListStatus.DRAFT, target=PackingListStatus.SUBMITTED, conditions=[_has_lines]
+        field=status, source=PackingListStatus.DRAFT, target=PackingListStatus.SUBMITTED, conditions=[_has_items]
     )
     def submit(self, incoming_added: bool) -> None:
         self.incoming_added = incoming_added
@@ -431,10 +437,6 @@ class PackingList(StatefulModel):
     @transition(field=status, source=PL_CANCELLABLE, target=PackingListStatus.CANCELLED)
     def cancel(self) -> None:
         """Items not arrived will not come (their incoming is given back by the service)."""
-
-    @property
-    def lines(self):
-        return self.items
 
 
 class PackingListItem(TimeStampedModel):

@@ -18,7 +18,7 @@ Stock effects:
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -96,7 +96,7 @@ def _resolve_skus(specs: Sequence[Mapping[str, Any]], key: str) -> dict[str, Inv
     skus = [str(spec.get("sku") or "").strip() for spec in specs]
     if any(not sku for sku in skus):
         raise ValidationFailed("Every line needs a 'sku'.", errors={key: "every line needs a sku"})
-    repeated = sorted({sku for sku in skus if skus.count(sku) > 1})
+    repeated = sorted(sku for sku, n in Counter(skus).items() if n > 1)
     if repeated:
         raise ValidationFailed(
             f"SKU {', '.join(repeated)} appears on more than one line; put each SKU on one line.",
