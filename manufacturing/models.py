@@ -202,6 +202,7 @@ class ManufactureOrder(StatefulModel):
         field=status,
         source=MO_RUNNING,
         target=RETURN_VALUE(*MO_RUNNING, ManufactureOrderStatus.COMPLETED, ManufactureOrderStatus.CANCELLED),
+        custom={"internal": True},
     )
     def sync_status(self, status: str) -> str:
         """Follow the work orders: in_production once one started, completed once all finished."""

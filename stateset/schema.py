@@ -37,7 +37,7 @@ class ErrorSerializer(serializers.Serializer):
         ref_name = "Error"
 
 
-READ_ERRORS = (401, 403, 404, 429, 500)
+READ_ERRORS = (400, 401, 403, 404, 429, 500)  # 400: a bad list or query parameter
 WRITE_ERRORS = (400, 401, 403, 404, 405, 409, 412, 422, 429, 500)
 
 _cache: dict[str, serializers.Serializer] = {}
