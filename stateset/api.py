@@ -439,9 +439,7 @@ class ResourceViewSet(viewsets.GenericViewSet):
 
     @classmethod
     def action_names(cls) -> list[str]:
-        return sorted(
-            {fn.resource_action["name"] for _, fn in vars_all(cls) if getattr(fn, "resource_action", None)}
-        )
+        return sorted({fn.resource_action["name"] for _, fn in vars_all(cls) if getattr(fn, "resource_action", None)})
 
     def get_serializer_context(self):
         context = super().get_serializer_context()
@@ -680,7 +678,10 @@ def resource_action(
         if detail:
             kwargs_[self.service_param or self.singular] = obj
         result = service(by=self.actor, **kwargs_)
-        subject = result if isinstance(result, models.Model) else obj
+        # The ack shows the document the action is about: the returned object when it is one of this
+        # resource's (a merge answers its target), else the object of the path (an adjust returns a ledger row).
+        model = self.get_queryset().model
+        subject = result if isinstance(result, model) else obj
         body: dict[str, Any] = {}
         if subject is not None:
             body = {"id": subject.pk, "object": self.get_object_type()}
