@@ -1156,8 +1156,9 @@ def order_lines_add_returned(
     """Count units as under a return: `quantities` maps line ids to units. The order must be shipped or
     delivered (422 `invalid_state_transition`); a line not on the order is a 400; more than the line shipped
     and has not had returned is a 422 `return_exceeds_shipped` and nothing changes. A line whose shipped units
-    are all returned becomes `returned`; when every shipped unit of the order is (and `mark_returned`), the
-    order moves to `returned`. The returns app calls this when it creates a return, inside its transaction."""
+    are all returned becomes `returned`; when every shipped unit of the order's goods is (lines that need no
+    stock do not count) and `mark_returned`, the order moves to `returned`. The returns app calls this when
+    it creates a return, inside its transaction."""
     with transaction.atomic():
         order = lock(Order, order.pk)
         _require_status(order, RETURNABLE, "return")
@@ -1188,7 +1189,9 @@ def order_lines_add_returned(
                 line.status = LineStatus.RETURNED
             line.save(update_fields=["quantity_returned", "status", "updated_at"])
         summary = ", ".join(f"{q} x line {pk}" for pk, q in quantities.items())
-        everything = all(line.quantity_returned >= line.quantity_shipped for line in lines.values())
+        # Lines that need no stock (gift wrap, services) cannot come back: the goods decide.
+        goods = [line for line in lines.values() if line.requires_inventory] or list(lines.values())
+        everything = all(line.quantity_returned >= line.quantity_shipped for line in goods)
         if mark_returned and everything:
             apply_transition(order, "mark_returned", by=by, reason=_join(reason, f"returned {summary}"))
         else:

@@ -158,3 +158,19 @@ def test_a_customer_with_orders_cannot_be_deleted(api):
     )
     assert "orders" in error["message"]
     assert fresh(order).customer_id is not None
+
+
+def test_lines_that_need_no_stock_do_not_hold_an_order_back_from_returned():
+    stock()
+    order = services.order_create(
+        by=SYSTEM,
+        order_line_items=[
+            {"sku": "A", "quantity": 2, "unit_price": Decimal("10")},
+            {"sku": "WRAP", "quantity": 1, "unit_price": Decimal("2"), "requires_inventory": False},
+        ],
+    )
+    order = services.order_ship(order=order, by=SYSTEM)
+    goods, wrap = lines_of(order)
+    assert (goods.quantity_shipped, wrap.quantity_shipped) == (2, 1)
+    order = services.order_lines_add_returned(order=order, quantities={goods.pk: 2}, by=SYSTEM)
+    assert order.status == "returned"
