@@ -267,15 +267,21 @@ class Order(StatefulModel):
         self.amount_refunded += amount
         return OrderStatus.REFUNDED if self.amount_refunded >= self.total else self.status
 
-    @transition(field=status, source=RETURNABLE, target=OrderStatus.RETURNED)
+    @transition(field=status, source=RETURNABLE, target=OrderStatus.RETURNED, custom={"action": "return"})
     def mark_returned(self) -> None:
         """Every shipped unit is under a return (the returns app calls orders.services.order_mark_returned)."""
 
-    @transition(field=status, source=EXCHANGEABLE, target=OrderStatus.EXCHANGED)
+    @transition(field=status, source=EXCHANGEABLE, target=OrderStatus.EXCHANGED, custom={"action": "exchange"})
     def mark_exchanged(self) -> None:
         """The returns app recorded an exchange (orders.services.order_mark_exchanged)."""
 
-    @transition(field=status, source=MERGEABLE, target=OrderStatus.MERGED, permission="orders.merge_order")
+    @transition(
+        field=status,
+        source=MERGEABLE,
+        target=OrderStatus.MERGED,
+        permission="orders.merge_order",
+        custom={"internal": True},  # a source of `merge`, never called by itself
+    )
     def merge_into(self, target: Order) -> None:
         """This order's lines and allocations now live on `target`; it is kept as the record."""
         self.merged_into = target

@@ -28,9 +28,10 @@ def transition_meta(obj: models.Model, name: str):
 
 def allowed_actions(obj: models.Model, field: str = "status") -> list[str]:
     """Names of the transitions a client may call from the object's current status. Transitions declared
-    with `custom={"internal": True}` (run by other services, such as a status sync) are not offered."""
+    with `custom={"internal": True}` (run by other services, such as a status sync) are not offered; one
+    declared with `custom={"action": "return"}` is offered under the endpoint that runs it."""
     available = getattr(obj, f"get_available_{field}_transitions")()
-    return sorted({t.name for t in available if not t.custom.get("internal")})
+    return sorted({t.custom.get("action", t.name) for t in available if not t.custom.get("internal")})
 
 
 def check_transition(obj: models.Model, name: str, *, by: Actor) -> None:

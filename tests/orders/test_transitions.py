@@ -105,15 +105,15 @@ def test_the_refusal_names_the_actions_allowed_from_the_status(api):
     error = assert_error(
         api.post(f"/v1/orders/{order.pk}/cancel"), 422, "invalid_request_error", "invalid_state_transition"
     )
-    assert error["errors"]["allowed_actions"] == [
-        "deliver",
-        "mark_exchanged",
-        "mark_returned",
-        "refund",
-        "tag",
-        "untag",
-    ]
+    # named as the endpoints that run them: return and exchange are the returns app's order actions
+    assert error["errors"]["allowed_actions"] == ["deliver", "exchange", "refund", "return", "tag", "untag"]
     assert "Cannot cancel order" in error["message"]
+    pending = order_in("pending")
+    error = assert_error(
+        api.post(f"/v1/orders/{pending.pk}/deliver"), 422, "invalid_request_error", "invalid_state_transition"
+    )
+    assert "merge" in error["errors"]["allowed_actions"]
+    assert "merge_into" not in error["errors"]["allowed_actions"]
 
 
 def test_hold_remembers_processing_and_release_goes_back(api):
