@@ -192,8 +192,8 @@ class CaseAdmin(ThroughServicesMixin, StatefulAdmin):
     list_display = ("case_number", "case_name", "status", "priority", "customer", "is_escalated", "is_closed")
     list_filter = ("status", "priority", "is_escalated", "is_closed", "is_deleted", "created_at")
     search_fields = ("case_number", "case_name", "submitter", "resolver", "customer__email")
-    list_select_related = ("customer",)
-    autocomplete_fields = ("customer",)
+    list_select_related = ("customer", "order")
+    autocomplete_fields = ("customer", "order")
     date_hierarchy = "created_at"
 
     create_service = services.case_create

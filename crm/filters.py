@@ -32,8 +32,9 @@ class CaseFilter(ResourceFilterSet):
     caseNumber = django_filters.CharFilter(field_name="case_number", lookup_expr="iexact")
     number = django_filters.CharFilter(field_name="case_number", lookup_expr="iexact")
     customer = django_filters.NumberFilter(field_name="customer_id")
+    order = django_filters.NumberFilter(field_name="order_id")
     email = django_filters.CharFilter(field_name="customer__email", lookup_expr="iexact")
 
     class Meta:
         model = Case
-        fields = ["status", "caseStatus", "priority", "caseNumber", "number", "customer", "email"]
+        fields = ["status", "caseStatus", "priority", "caseNumber", "number", "customer", "order", "email"]

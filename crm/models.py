@@ -151,8 +151,8 @@ class Case(StatefulModel):
     closed → open (reopen). `is_escalated` is true exactly while the status is escalated and `is_closed`
     exactly while it is closed: the transitions set them and CHECK constraints guarantee it.
 
-    The optional link to an order (contract §6) is not here yet: the orders app adds the foreign key
-    (`order`, PROTECT, null) when it exists, since crm must not depend on orders.
+    `order` is the optional link to an order (contract §6). It is the one foreign key from crm to orders, by
+    name only: crm imports nothing from orders, and the order's admin page lists its cases.
     """
 
     number_prefix = "CASE"
@@ -175,6 +175,7 @@ class Case(StatefulModel):
     vendor_id = models.CharField(max_length=255, blank=True)
     supplier_id = models.CharField(max_length=255, blank=True)
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, null=True, blank=True, related_name="cases")
+    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, null=True, blank=True, related_name="cases")
 
     class Meta:
         constraints = [

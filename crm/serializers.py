@@ -132,6 +132,7 @@ class CaseSerializer(ResourceSerializer):
             "vendor_id",
             "supplier_id",
             "customer",
+            "order",
             "createdDate",
             "updatedDate",
             "created_at",

@@ -252,6 +252,7 @@ CASE_FIELDS = {
     "vendor_id",
     "supplier_id",
     "customer",
+    "order",
 }
 
 

@@ -32,7 +32,7 @@ DOCUMENTED = {
     "vendor_id",
     "supplier_id",
 }
-OURS = {"object", "status", "customer", "created_at", "updated_at"}
+OURS = {"object", "status", "customer", "order", "created_at", "updated_at"}
 
 ACKS = {"escalate": "escalated", "resolve": "resolved", "close": "closed", "reopen": "reopened"}
 ALLOWED = {
@@ -318,3 +318,17 @@ def test_list_costs_the_same_queries_for_1_and_50_rows(api):
     assert_list_queries_constant(
         api, "/v1/cases?limit=100", "cases", lambda: make_case("escalated", customer=customer, priority="high")
     )
+
+
+def test_a_case_links_an_order_and_filters_by_it(api):
+    from tests.factories import make_item, make_order
+
+    order = make_order((make_item(on_hand=1), 1))
+    response = api.post("/v1/cases", {"caseName": "Late parcel", "order": order.pk})
+    assert response.status_code == 201, response.content
+    case_id = response.json()["case"]["id"]
+    assert response.json()["case"]["order"] == order.pk
+    api.post("/v1/cases", {"caseName": "Other"})
+    listed = api.get(f"/v1/cases?order={order.pk}").json()["cases"]
+    assert [c["id"] for c in listed] == [case_id]
+    assert api.post("/v1/cases", {"caseName": "Bad", "order": 999999}).status_code == 400
