@@ -39,6 +39,7 @@ format: install
 	$(BIN)/ruff check --fix .
 
 schema: install
+	@mkdir -p var
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file var/openapi.yaml
 
 # What CI checks besides the tests.
