@@ -177,6 +177,10 @@ SPECTACULAR_SETTINGS = {
         "OrderStatusEnum": "orders.states.OrderStatus",
         "OrderLineStatusEnum": "orders.states.LineStatus",
         "WholesaleOrderStatusEnum": "orders.states.WholesaleStatus",
+        "ReturnStatusEnum": "returns.states.ReturnStatus",
+        "ReturnLineStatusEnum": "returns.states.ReturnLineStatus",
+        "WarrantyStatusEnum": "returns.states.WarrantyStatus",
+        "ReturnConditionEnum": "returns.states.Condition",
     },
     "DISABLE_ERRORS_AND_WARNINGS": False,
 }

@@ -26,7 +26,14 @@ from manufacturing.api import (
     WorkOrderLineItemViewSet,
     WorkOrderViewSet,
 )
-from orders.api import OrderViewSet, PromotionViewSet, WholesaleOrderViewSet
+from orders.api import PromotionViewSet, WholesaleOrderViewSet
+from returns.api import (
+    OrdersWithReturnsViewSet,
+    ReturnLineItemViewSet,
+    ReturnViewSet,
+    WarrantyLineItemViewSet,
+    WarrantyViewSet,
+)
 from stateset.api import api_not_found
 from stateset.views import healthz
 
@@ -48,9 +55,14 @@ RESOURCES = [
     ("work_order_line_items", WorkOrderLineItemViewSet),
     ("manufacture_orders", ManufactureOrderViewSet),
     ("manufacture_order_line_items", ManufactureOrderLineItemViewSet),
-    ("orders", OrderViewSet),
+    # The orders viewset extended by the returns app with `return` and `exchange` (see returns/api.py).
+    ("orders", OrdersWithReturnsViewSet),
     ("promotions", PromotionViewSet),
     ("wholesale_orders", WholesaleOrderViewSet),
+    ("returns", ReturnViewSet),
+    ("return_line_items", ReturnLineItemViewSet),
+    ("warranties", WarrantyViewSet),
+    ("warranty_line_items", WarrantyLineItemViewSet),
 ]
 
 # Documented variant paths onto the same views (contract §0). None of them is in the OpenAPI schema.
@@ -62,6 +74,10 @@ PREFIX_ALIASES: dict[str, str] = {
     "work-orders": "work_orders",
     "order": "orders",
     "wholesale_order": "wholesale_orders",
+    "return": "returns",
+    "return_line_item": "return_line_items",
+    "warranty": "warranties",
+    "warranty_line_item": "warranty_line_items",
 }
 
 # A route alias serves one documented path: (path under /v1, canonical resource, {method: viewset action}).
@@ -75,6 +91,9 @@ ROUTE_ALIASES = [
     ("work_order/list", "work_orders", {"get": "list"}),
     ("manufacture_orders/list", "manufacture_orders", {"get": "list"}),
     ("order/<int:pk>/retrieve", "orders", {"get": "retrieve"}),
+    ("return/<int:pk>/retrieve", "returns", {"get": "retrieve"}),
+    ("return_line_items/create", "return_line_items", {"post": "create"}),
+    ("warranty/list", "warranties", {"get": "list"}),
 ]
 
 # Aliases outside /v1 (the documented BOM line create lives at /api/...): (full path, resource, actions).

@@ -1,0 +1,84 @@
+"""List filters (contract §1.5): status (comma separated), the order (`order_id` or `order`, an id or order
+number), the customer (`customer` or `customer_id`), created and updated ranges, and the natural keys."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import Q
+
+from returns.models import Return, ReturnLineItem, Warranty, WarrantyLineItem
+from returns.states import Condition, ReturnLineStatus, ReturnStatus, WarrantyStatus
+from stateset.filters import ResourceFilterSet, status_filter
+
+
+def _order(queryset, name, value):
+    """An order by id or by number."""
+    query = Q(order__order_number__iexact=value)
+    if str(value).isdigit():
+        query |= Q(order_id=int(value))
+    return queryset.filter(query)
+
+
+def _email(queryset, name, value):
+    return queryset.filter(Q(customer_email__iexact=value) | Q(customer__email__iexact=value))
+
+
+class ReturnFilter(ResourceFilterSet):
+    status = status_filter(ReturnStatus.choices)
+    order_id = django_filters.CharFilter(method=_order, label="order id or number")
+    order = django_filters.CharFilter(method=_order, label="order id or number")
+    customer = django_filters.NumberFilter(field_name="customer_id")
+    customer_id = django_filters.NumberFilter(field_name="customer_id")
+    customer_email = django_filters.CharFilter(method=_email, label="customer email (case-insensitive)")
+    location = django_filters.CharFilter(field_name="location__code", lookup_expr="iexact", label="location code")
+    rma = django_filters.CharFilter(lookup_expr="iexact")
+    number = django_filters.CharFilter(field_name="rma", lookup_expr="iexact")
+    tracking_number = django_filters.CharFilter(lookup_expr="iexact")
+    serial_number = django_filters.CharFilter(lookup_expr="iexact")
+    replacement_order = django_filters.NumberFilter(field_name="replacement_order_id")
+
+    class Meta:
+        model = Return
+        fields = []
+
+
+class ReturnLineItemFilter(ResourceFilterSet):
+    status = status_filter(ReturnLineStatus.choices)
+    return_id = django_filters.NumberFilter(field_name="parent_return_id")
+    order_line_item = django_filters.NumberFilter(field_name="order_line_item_id")
+    sku = django_filters.CharFilter(lookup_expr="iexact")
+    condition = status_filter(Condition.choices, field_name="condition")
+    restocked = django_filters.BooleanFilter()
+
+    class Meta:
+        model = ReturnLineItem
+        fields = []
+
+
+class WarrantyFilter(ResourceFilterSet):
+    status = status_filter(WarrantyStatus.choices)
+    order_id = django_filters.CharFilter(method=_order, label="order id or number")
+    order = django_filters.CharFilter(method=_order, label="order id or number")
+    customer = django_filters.NumberFilter(field_name="customer_id")
+    customer_id = django_filters.NumberFilter(field_name="customer_id")
+    customer_email = django_filters.CharFilter(method=_email, label="customer email (case-insensitive)")
+    number = django_filters.CharFilter(field_name="warranty_number", lookup_expr="iexact")
+    warrantyNumber = django_filters.CharFilter(field_name="warranty_number", lookup_expr="iexact")  # noqa: N815
+    serial_number = django_filters.CharFilter(lookup_expr="iexact")
+    rma = django_filters.CharFilter(lookup_expr="iexact")
+    advanced_replacement = django_filters.BooleanFilter()
+    replacement_order_created = django_filters.BooleanFilter()
+
+    class Meta:
+        model = Warranty
+        fields = []
+
+
+class WarrantyLineItemFilter(ResourceFilterSet):
+    warranty_id = django_filters.NumberFilter(field_name="warranty_id")
+    sku = django_filters.CharFilter(lookup_expr="iexact")
+    serial_number = django_filters.CharFilter(lookup_expr="iexact")
+
+    class Meta:
+        model = WarrantyLineItem
+        fields = []
