@@ -1,0 +1,526 @@
+"""The returns and warranties back office. Staff obey the API's rules: every add, change, delete, button and
+action goes through `returns.services`.
+
+- A return is added with its lines (the inline) in one `return_create` call, so the admin cannot return more
+  than the order shipped and has not had returned either: the inline shows that rule's message before saving
+  (`return_lines_check`), and the service checks it again under the order's lock. Lines are edited inline
+  while the return is requested, each change through the line services.
+- Buttons (transitions declared `custom={"admin": True}`): approve, reject (asks the reason), cancel, close,
+  reopen for returns; deny (asks the reason), complete, reopen for warranties. They move no stock and no
+  money, and run through the services (cancel and reopen give units back to the order or take them again).
+- Receive (restocks) and refund (the default amount) are changelist actions, like approving claims (with or
+  without a replacement order) and cancelling them (which may cancel a replacement order).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db import IntegrityError, OperationalError
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpResponseRedirect
+from django_fsm import ConcurrentTransition
+from django_fsm_log.admin import StateLogInline
+
+from returns import services
+from returns.models import Return, ReturnLineItem, Warranty, WarrantyLineItem
+from returns.states import (
+    RETURN_DELETABLE,
+    RETURN_FEE_EDITABLE,
+    RETURN_LINES_EDITABLE,
+    RETURN_LOCATION_EDITABLE,
+    WARRANTY_DELETABLE,
+    WARRANTY_LINES_EDITABLE,
+)
+from stateset.actors import Actor
+from stateset.admin import StatefulAdmin, run_service_action
+from stateset.errors import DomainError
+
+ADMIN_ERRORS = (DomainError, ConcurrentTransition, IntegrityError, OperationalError)
+
+
+class ReasonForm(forms.Form):
+    """The reject and deny buttons ask why (the API requires a reason too)."""
+
+    reason = forms.CharField(label="Reason", max_length=1000, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class ServiceDocumentAdmin(StatefulAdmin):
+    """Adds (with the lines inline), header changes, deletes and buttons through the services.
+
+    `create(by, form, lines)` makes the document from the add form and the inline's rows in one service
+    call; `update_service(<param>=obj, by=, **changed header fields)`; `delete_service(<param>=obj, by=)`;
+    a button named N runs `button_services[N](<param>=obj, by=, **its form's data)`.
+    """
+
+    service_param = ""
+    line_model: type | None = None
+    header_fields: tuple[str, ...] = ()
+    update_service: Callable[..., Any] | None = None
+    delete_service: Callable[..., Any] | None = None
+    button_services: dict[str, Callable[..., Any]] = {}
+    line_services: dict[str, Callable[..., Any]] = {}
+    line_param = ""
+    parent_param = ""
+    line_fields: tuple[str, ...] = ()
+    fixed: tuple[str, ...] = ()  # line fields that never change once saved
+
+    def create(self, by: Actor, form, lines: list[dict[str, Any]]):
+        raise NotImplementedError
+
+    def deletable(self, obj) -> bool:
+        return True
+
+    # ---- add and change ----------------------------------------------------------------------------------
+
+    def save_model(self, request, obj, form, change):
+        """A change saves the header through the update service; an add waits for the lines (save_related)."""
+        if not change:
+            return
+        fields = {n: form.cleaned_data[n] for n in form.changed_data if n in self.header_fields}
+        if not fields:
+            return
+        try:
+            type(self).update_service(**{self.service_param: obj}, by=Actor.admin(request), **fields)
+        except ADMIN_ERRORS as exc:
+            self.message_user(request, f"Not saved: {exc}", level=messages.ERROR)
+
+    def save_related(self, request, form, formsets, change):
+        by = Actor.admin(request)
+        lines_formset = next((f for f in formsets if f.model is self.line_model), None)
+        for formset in formsets:
+            formset.save(commit=False)  # the change message reads new/changed/deleted objects
+        if not change:
+            lines = self._line_data(lines_formset.forms if lines_formset else [], new_only=False)
+            try:
+                saved = self.create(by, form, lines)
+            except ADMIN_ERRORS as exc:
+                self.message_user(request, f"Not created: {exc}", level=messages.ERROR)
+                return
+            form.instance.pk = saved.pk
+            form.instance.refresh_from_db()
+            return
+        if lines_formset is not None:
+            self._save_lines(request, lines_formset, by=by)
+
+    def _line_data(self, forms_, *, new_only: bool) -> list[dict[str, Any]]:
+        rows = []
+        for line_form in forms_:
+            if not getattr(line_form, "cleaned_data", None) or line_form.cleaned_data.get("DELETE"):
+                continue
+            if new_only and line_form.instance.pk:
+                continue
+            if not line_form.has_changed() and not line_form.instance.pk:
+                continue
+            rows.append({n: line_form.cleaned_data[n] for n in self.line_fields if n in line_form.cleaned_data})
+        return rows
+
+    def _save_lines(self, request, formset, *, by: Actor) -> None:
+        """Deletes, then changes, then additions, each one service call (each refusal is a message)."""
+        calls = [(self.line_services["delete"], {self.line_param: line}) for line in formset.deleted_objects]
+        for line, changed in formset.changed_objects:
+            line_form = next(f for f in formset.forms if f.instance is line)
+            data = {n: line_form.cleaned_data[n] for n in changed if n in self.line_fields and n not in self.fixed}
+            calls.append((self.line_services["update"], {self.line_param: line, **data}))
+        for spec in self._line_data(formset.forms, new_only=True):
+            calls.append((self.line_services["create"], {self.parent_param: formset.instance, **spec}))
+        for service, kwargs in calls:
+            try:
+                service(by=by, **kwargs)
+            except ADMIN_ERRORS as exc:
+                self.message_user(request, f"Line not saved: {exc}", level=messages.ERROR)
+
+    def log_addition(self, request, obj, message):
+        if obj.pk is not None:  # the service refused: nothing was added
+            return super().log_addition(request, obj, message)
+        return None
+
+    def response_add(self, request, obj, post_url_continue=None):
+        if obj.pk is None:
+            return HttpResponseRedirect(request.path)
+        return super().response_add(request, obj, post_url_continue)
+
+    # ---- delete -----------------------------------------------------------------------------------------
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and (obj is None or self.deletable(obj))
+
+    def delete_model(self, request, obj):
+        try:
+            type(self).delete_service(**{self.service_param: obj}, by=Actor.admin(request))
+        except ADMIN_ERRORS as exc:
+            self.message_user(request, f"{obj}: {exc}", level=messages.ERROR)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset.order_by("pk"):
+            self.delete_model(request, obj)
+
+    # ---- buttons ----------------------------------------------------------------------------------------
+
+    def _apply_fsm_transition(self, *, obj, transition_name, request, kwargs=None) -> bool:
+        service = self.button_services.get(transition_name)
+        if service is None:
+            return super()._apply_fsm_transition(
+                obj=obj, transition_name=transition_name, request=request, kwargs=kwargs
+            )
+        if not self.has_change_permission(request, obj):
+            self.message_user(request, f"You may not change this {obj._meta.verbose_name}.", level=messages.ERROR)
+            return False
+        try:
+            service(**{self.service_param: obj}, by=Actor.admin(request), **(kwargs or {}))
+        except ADMIN_ERRORS as exc:
+            self.message_user(request, str(exc), level=messages.ERROR)
+            return False
+        self.message_user(request, f"{transition_name.replace('_', ' ').capitalize()}: done.", messages.SUCCESS)
+        return True
+
+
+class ServiceLineFormSet(BaseInlineFormSet):
+    """Checks the rows with `check(formset)` (raising DomainError) before anything is saved."""
+
+    def clean(self):
+        super().clean()
+        if any(self.errors):
+            return
+        try:
+            self.check()
+        except DomainError as exc:
+            raise forms.ValidationError(str(exc))
+
+    def check(self) -> None:
+        pass
+
+    def kept_forms(self):
+        """The rows that will exist after the save (not deleted, not an untouched extra row)."""
+        return [f for f in self.forms if getattr(f, "cleaned_data", None) and not self._should_delete_form(f)]
+
+
+class EditableWhile:
+    """An inline editable only while its document is in `editable_statuses` (and while it is being added)."""
+
+    editable_statuses: tuple[str, ...] = ()
+
+    def _editable(self, obj) -> bool:
+        return obj is None or obj.status in self.editable_statuses
+
+    def has_add_permission(self, request, obj=None):
+        return self._editable(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._editable(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._editable(obj) and super().has_delete_permission(request, obj)
+
+
+# ---- returns -------------------------------------------------------------------------------------------------
+
+
+class ReturnLineFormSet(ServiceLineFormSet):
+    def check(self) -> None:
+        ret = self.instance
+        if not ret.order_id:
+            return  # the add form's own error (no order) shows instead
+        holding = list(ReturnLineItem.objects.filter(parent_return=ret)) if ret.pk else []
+        lines = []
+        for f in self.kept_forms():
+            if f.instance.pk and "order_line_item" in f.changed_data:
+                raise forms.ValidationError("A line's order line is fixed: delete the line and add another.")
+            line = f.cleaned_data.get("order_line_item")
+            quantity = f.cleaned_data.get("quantity")
+            if line is None or not quantity:
+                raise forms.ValidationError("Each line needs an order line item and a quantity.")
+            lines.append({"order_line_item": line, "quantity": quantity})
+        if lines:
+            services.return_lines_check(order=ret.order, lines=lines, holding=holding)
+
+
+class ReturnLineInline(EditableWhile, admin.TabularInline):
+    """Editable while the return is requested (each change through the line services); a record after."""
+
+    model = ReturnLineItem
+    fk_name = "parent_return"
+    formset = ReturnLineFormSet
+    editable_statuses = RETURN_LINES_EDITABLE
+    fields = (
+        "order_line_item",
+        "sku",
+        "quantity",
+        "condition",
+        "restock",
+        "reason",
+        "price",
+        "amount",
+        "quantity_received",
+        "restocked",
+        "status",
+    )
+    readonly_fields = ("sku", "price", "amount", "quantity_received", "restocked", "status")
+    raw_id_fields = ("order_line_item",)
+    extra = 0
+
+
+class ReturnForm(forms.ModelForm):
+    class Meta:
+        model = Return
+        fields = ("order", "location", "restocking_fee")  # the admin adds the fieldsets' own
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "location" in self.fields:
+            self.fields["location"].required = False
+            self.fields["location"].help_text = "Where restocked goods go (empty: the order's location)."
+
+    def clean(self):
+        data = super().clean()
+        if "location" in self.fields and not data.get("location") and data.get("order"):
+            data["location"] = data["order"].location
+            self.instance.location = data["location"]
+        return data
+
+
+DESCRIPTIVE = (
+    "customer_email",
+    "entered_by",
+    "description",
+    "issue",
+    "reason_category",
+    "reported_condition",
+    "condition",
+    "action_needed",
+    "tracking_number",
+    "zendesk_number",
+    "serial_number",
+    "scanned_serial_number",
+    "country",
+)
+RETURN_RECORD = (
+    "rma",
+    "status",
+    "order",
+    "customer",
+    "amount",
+    "total_refunded",
+    "order_refunded",
+    "received_by",
+    "warehouse_received_date",
+    "refunded_date",
+    "approval_notes",
+    "rejection_reason",
+    "cancel_reason",
+    "replacement_order",
+    "exchange_price_difference",
+    "created_at",
+    "updated_at",
+)
+
+
+@admin.register(Return)
+class ReturnAdmin(ServiceDocumentAdmin):
+    form = ReturnForm
+    list_display = ("rma", "status", "order", "customer", "location", "amount", "total_refunded", "created_at")
+    list_filter = ("status", "location", "created_at")
+    list_select_related = ("order", "customer", "location")
+    search_fields = ("rma", "tracking_number", "customer_email", "customer__email", "order__order_number")
+    autocomplete_fields = ("order",)
+    date_hierarchy = "created_at"
+    inlines = [ReturnLineInline, StateLogInline]
+    actions = ["receive_returns", "refund_returns"]
+
+    service_param = "return_"
+    parent_param = "parent_return"
+    line_model = ReturnLineItem
+    line_param = "return_line_item"
+    line_fields = ("order_line_item", "quantity", "condition", "restock", "reason")
+    fixed = ("order_line_item",)
+    header_fields = (*DESCRIPTIVE, "location", "restocking_fee")
+    update_service = services.return_update
+    delete_service = services.return_delete
+    button_services = {
+        "approve": services.return_approve,
+        "reject": services.return_reject,
+        "cancel": services.return_cancel,
+        "close": services.return_close,
+        "reopen": services.return_reopen,
+    }
+    line_services = {
+        "create": services.return_line_item_create,
+        "update": services.return_line_item_update,
+        "delete": services.return_line_item_delete,
+    }
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [(None, {"fields": ("order", "location", "restocking_fee")}), ("Report", {"fields": DESCRIPTIVE})]
+        return [
+            (None, {"fields": (*RETURN_RECORD[:4], "location", "restocking_fee", *RETURN_RECORD[4:])}),
+            ("Report", {"fields": DESCRIPTIVE}),
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ("status",)
+        fields = list(RETURN_RECORD)
+        if obj.status not in RETURN_LOCATION_EDITABLE:
+            fields.append("location")
+        if obj.status not in RETURN_FEE_EDITABLE:
+            fields.append("restocking_fee")
+        return tuple(fields)
+
+    def deletable(self, obj) -> bool:
+        return obj.status in RETURN_DELETABLE
+
+    def create(self, by, form, lines):
+        data = form.cleaned_data
+        fields = {n: data[n] for n in DESCRIPTIVE if n in data}
+        return services.return_create(
+            by=by,
+            order=data["order"],
+            location=data.get("location"),
+            restocking_fee=data.get("restocking_fee") or 0,
+            return_line_items=lines,
+            reason="in the admin",
+            **fields,
+        )
+
+    @admin.action(description="Receive the selected returns (restocks new and like-new goods)", permissions=["change"])
+    def receive_returns(self, request, queryset):
+        run_service_action(self, request, queryset, services.return_receive, param="return_", verb="Received")
+
+    @admin.action(description="Refund the selected returns (the default amount)", permissions=["change"])
+    def refund_returns(self, request, queryset):
+        run_service_action(self, request, queryset, services.return_refund, param="return_", verb="Refunded")
+
+
+# ---- warranties ----------------------------------------------------------------------------------------------
+
+
+class WarrantyLineInline(EditableWhile, admin.TabularInline):
+    model = WarrantyLineItem
+    formset = ServiceLineFormSet
+    editable_statuses = WARRANTY_LINES_EDITABLE
+    fields = ("sku", "name", "quantity", "serial_number", "condition", "price", "amount")
+    extra = 0
+
+
+WARRANTY_DESCRIPTIVE = (
+    "customer_email",
+    "entered_by",
+    "warranty_name",
+    "warranty_type",
+    "expiration_date",
+    "description",
+    "issue",
+    "reason_category",
+    "reported_condition",
+    "condition",
+    "serial_number",
+    "advanced_replacement",
+    "tracking_number",
+    "zendesk_number",
+    "rma",
+)
+WARRANTY_RECORD = (
+    "warranty_number",
+    "status",
+    "order",
+    "customer",
+    "replacement_order",
+    "replacement_order_created",
+    "approved_at",
+    "completed_at",
+    "approval_notes",
+    "denial_reason",
+    "cancel_reason",
+    "created_at",
+    "updated_at",
+)
+
+
+@admin.register(Warranty)
+class WarrantyAdmin(ServiceDocumentAdmin):
+    list_display = (
+        "warranty_number",
+        "status",
+        "order",
+        "customer",
+        "serial_number",
+        "advanced_replacement",
+        "replacement_order",
+        "created_at",
+    )
+    list_filter = ("status", "advanced_replacement", "replacement_order_created", "created_at")
+    list_select_related = ("order", "customer", "replacement_order")
+    search_fields = ("warranty_number", "serial_number", "customer_email", "customer__email", "order__order_number")
+    autocomplete_fields = ("order", "customer")
+    date_hierarchy = "created_at"
+    inlines = [WarrantyLineInline, StateLogInline]
+    actions = ["approve_claims", "approve_with_replacement", "cancel_claims"]
+
+    service_param = "warranty"
+    parent_param = "warranty"
+    line_model = WarrantyLineItem
+    line_param = "warranty_line_item"
+    line_fields = ("sku", "name", "quantity", "serial_number", "condition", "price", "amount")
+    header_fields = WARRANTY_DESCRIPTIVE
+    update_service = services.warranty_update
+    delete_service = services.warranty_delete
+    button_services = {
+        "deny": services.warranty_deny,
+        "complete": services.warranty_complete,
+        "reopen": services.warranty_reopen,
+    }
+    line_services = {
+        "create": services.warranty_line_item_create,
+        "update": services.warranty_line_item_update,
+        "delete": services.warranty_line_item_delete,
+    }
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [(None, {"fields": ("order", "customer")}), ("Claim", {"fields": WARRANTY_DESCRIPTIVE})]
+        return [(None, {"fields": WARRANTY_RECORD}), ("Claim", {"fields": WARRANTY_DESCRIPTIVE})]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("status",) if obj is None else WARRANTY_RECORD
+
+    def deletable(self, obj) -> bool:
+        return obj.status in WARRANTY_DELETABLE
+
+    def create(self, by, form, lines):
+        data = form.cleaned_data
+        fields = {n: data[n] for n in WARRANTY_DESCRIPTIVE if n in data}
+        return services.warranty_create(
+            by=by, order=data.get("order"), customer=data.get("customer"), warranty_line_items=lines, **fields
+        )
+
+    @admin.action(description="Approve the selected claims (a replacement where they ask one)", permissions=["change"])
+    def approve_claims(self, request, queryset):
+        run_service_action(self, request, queryset, services.warranty_approve, param="warranty", verb="Approved")
+
+    @admin.action(description="Approve the selected claims with a replacement order", permissions=["change"])
+    def approve_with_replacement(self, request, queryset):
+        run_service_action(
+            self,
+            request,
+            queryset,
+            services.warranty_approve,
+            param="warranty",
+            verb="Approved with a replacement",
+            create_replacement=True,
+        )
+
+    @admin.action(description="Cancel the selected claims (and replacements not shipped)", permissions=["change"])
+    def cancel_claims(self, request, queryset):
+        run_service_action(
+            self,
+            request,
+            queryset,
+            services.warranty_cancel,
+            param="warranty",
+            verb="Cancelled",
+            reason="in the admin",
+        )
