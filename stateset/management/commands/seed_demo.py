@@ -7,7 +7,7 @@ from stateset.actors import Actor
 
 # Each app's `demo.seed(by=..., progress=...)`, in dependency order. Each one writes through its services
 # and skips what is already there, so running the command twice is harmless.
-DEMO_MODULES = ["crm.demo", "inventory.demo", "orders.demo", "manufacturing.demo"]
+DEMO_MODULES = ["crm.demo", "inventory.demo", "orders.demo", "returns.demo", "manufacturing.demo"]
 
 
 class Command(BaseCommand):
