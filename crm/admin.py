@@ -162,6 +162,12 @@ class LeadAdmin(ThroughServicesMixin, StatefulAdmin):
     delete_service = services.lead_delete
     service_param = "lead"
     service_fields = services.LEAD_FIELDS
+    button_services = {
+        "engage": services.lead_engage,
+        "accept": services.lead_accept,
+        "reject": services.lead_reject,
+        "unconvert": services.lead_unconvert,  # its history row names the customer
+    }
 
     @admin.action(description="Convert the selected leads into customers", permissions=["convert"])
     def convert_leads(self, request, queryset):
@@ -201,6 +207,12 @@ class CaseAdmin(ThroughServicesMixin, StatefulAdmin):
     delete_service = services.case_delete
     service_param = "case"
     service_fields = services.CASE_FIELDS | {"case_number"}
+    button_services = {
+        "escalate": services.case_escalate,
+        "resolve": services.case_resolve,
+        "close": services.case_close,
+        "reopen": services.case_reopen,
+    }
 
     form = CaseAdminForm
     fieldsets = [

@@ -307,6 +307,7 @@ class PurchaseOrderAdmin(DocumentAdmin):
     update_service = purchasing.purchase_order_update
     delete_service = purchasing.purchase_order_delete
     service_param = "purchase_order"
+    button_services = {"submit": purchasing.purchase_order_submit, "approve": purchasing.purchase_order_approve}
     service_fields = (*sorted(purchasing.PO_FIELDS), "purchase_order_number")
 
     def save_lines(self, request, document, formset):
@@ -383,6 +384,7 @@ class PackingListAdmin(DocumentAdmin):
     update_service = purchasing.packing_list_update
     delete_service = purchasing.packing_list_delete
     service_param = "packing_list"
+    button_services = {"ship": purchasing.packing_list_ship}
     service_fields = (*sorted(purchasing.PL_FIELDS), "number", "purchase_order", "location")
 
     def save_lines(self, request, document, formset):
@@ -396,7 +398,9 @@ class PackingListAdmin(DocumentAdmin):
         ]
         purchasing.packing_list_update(packing_list=document, items=items, by=Actor.admin(request))
 
-    @admin.action(description="Submit (items become incoming unless their purchase order counts them)")
+    @admin.action(
+        description="Submit (items become incoming unless their purchase order counts them)", permissions=["change"]
+    )
     def submit_lists(self, request, queryset):
         run_service_action(
             self, request, queryset, purchasing.packing_list_submit, param="packing_list", verb="Submitted"
@@ -425,11 +429,15 @@ class PackingListItemAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ("packing_list", "item")
     actions = ["arrive_items"]
 
-    @admin.action(description="Arrive (incoming → on hand, once)")
+    @admin.action(description="Arrive (incoming → on hand, once)", permissions=["arrive"])
     def arrive_items(self, request, queryset):
         run_service_action(
             self, request, queryset, purchasing.packing_list_item_arrive, param="packing_list_item", verb="Arrived"
         )
+
+    def has_arrive_permission(self, request) -> bool:
+        # The rows are read-only here; arriving is the service's, with its own permission.
+        return request.user.has_perm("inventory.receive_packinglist")
 
 
 class CycleCountLineInline(LineInline):
@@ -480,6 +488,7 @@ class CycleCountAdmin(DocumentAdmin):
     update_service = counting.cycle_count_update
     delete_service = counting.cycle_count_delete
     service_param = "cycle_count"
+    button_services = {"cancel": counting.cycle_count_cancel}
     service_fields = (*sorted(counting.CC_FIELDS), "cycle_count_number", "location")
 
     def save_lines(self, request, document, formset):

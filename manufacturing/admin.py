@@ -10,13 +10,11 @@ from collections.abc import Callable
 from typing import Any
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.admin import helpers
-from django.db import IntegrityError, OperationalError
 from django.forms.models import BaseInlineFormSet
 from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
-from django_fsm import ConcurrentTransition
 from django_fsm_log.admin import StateLogInline
 
 from inventory.models import Location
@@ -39,14 +37,13 @@ class ServiceAdmin(StatefulAdmin):
     """Saves, deletes and transition buttons through the services.
 
     `create_service(by=, **create_kwargs(form))`, `update_service(<param>=obj, by=, **update_kwargs(form))`,
-    `delete_service(<param>=obj, by=)`; a button named N calls `button_services[N](<param>=obj, by=)`.
+    `delete_service(<param>=obj, by=)`; a button named N calls `button_services[N](<param>=obj, by=)`
+    (StatefulAdmin).
     """
 
-    service_param = ""
     create_service: Callable[..., Any] | None = None
     update_service: Callable[..., Any] | None = None
     delete_service: Callable[..., Any] | None = None
-    button_services: dict[str, Callable[..., Any]] = {}
 
     def create_kwargs(self, form) -> dict[str, Any]:
         raise NotImplementedError
@@ -69,23 +66,6 @@ class ServiceAdmin(StatefulAdmin):
     def delete_queryset(self, request, queryset):
         for obj in queryset.order_by("pk"):
             self.delete_model(request, obj)
-
-    def _apply_fsm_transition(self, *, obj, transition_name, request, kwargs=None) -> bool:
-        service = self.button_services.get(transition_name)
-        if service is None:
-            return super()._apply_fsm_transition(
-                obj=obj, transition_name=transition_name, request=request, kwargs=kwargs
-            )
-        try:
-            result = service(**{self.service_param: obj}, by=Actor.admin(request), **(kwargs or {}))
-        except (DomainError, ConcurrentTransition, IntegrityError, OperationalError) as exc:
-            self.message_user(request, str(exc), level=messages.ERROR)
-            return False
-        done = f"{transition_name.replace('_', ' ').capitalize()}: done."
-        if isinstance(result, type(obj)) and result.pk != obj.pk:
-            done = f"{done} Created {result}."
-        self.message_user(request, done, messages.SUCCESS)
-        return True
 
 
 def _changed(form, names) -> dict[str, Any]:

@@ -10,13 +10,14 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django import forms
 from django.contrib import admin, messages
 from django.db import IntegrityError, OperationalError
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
 from django_fsm import ConcurrentTransition
 from django_fsm_log.admin import StateLogInline
 
@@ -32,7 +33,7 @@ from orders.models import (
     WholesaleOrder,
     WholesaleOrderLineItem,
 )
-from orders.states import EDITABLE, WHOLESALE_EDITABLE
+from orders.states import EDITABLE, REFUNDABLE, WHOLESALE_EDITABLE
 from stateset.actors import Actor
 from stateset.admin import StatefulAdmin, run_service_action
 from stateset.errors import DomainError
@@ -97,6 +98,13 @@ class ShipmentInline(ReadOnlyInline):
     fields = ("tracking_number", "carrier", "shipped_at", "actor")
 
 
+class RefundForm(forms.Form):
+    """Money back to the customer: `order_refund`, within the order's balance (the API's refund)."""
+
+    amount = forms.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
+    reason = forms.CharField(max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
 class SplitForm(forms.Form):
     line = forms.ModelChoiceField(queryset=OrderLineItem.objects.none(), label="Line")
     quantity = forms.IntegerField(min_value=1)
@@ -150,7 +158,6 @@ RECORD = (
     "merged_into",
     "exchange_for",
     "is_replacement_order",
-    "order_links",
     "created_at",
     "updated_at",
 )
@@ -158,6 +165,7 @@ RECORD = (
 
 @admin.register(Order)
 class OrderAdmin(StatefulAdmin):
+    change_form_template = "admin/orders/order/change_form.html"  # the buttons, plus split and refund
     list_display = ("order_number", "status", "customer", "customer_email", "location", "total", "created_at")
     list_filter = ("status", "location", "is_replacement_order", "created_at")
     list_select_related = ("customer", "location")
@@ -170,6 +178,13 @@ class OrderAdmin(StatefulAdmin):
     ]
     inlines = [OrderLineInline, OrderDiscountInline, OrderTagInline, RefundInline, ShipmentInline, StateLogInline]
     actions = ["ship_orders", "cancel_orders", "merge_orders"]
+    service_param = "order"
+    button_services = {
+        "process": services.order_process,
+        "hold": services.order_hold,
+        "release": services.order_release,
+        "deliver": services.order_deliver,
+    }
 
     def has_add_permission(self, request):
         return False
@@ -183,12 +198,23 @@ class OrderAdmin(StatefulAdmin):
             locked += EDITABLE_IN_ADMIN
         return locked
 
-    @admin.display(description="Operations")
-    def order_links(self, obj):
-        if obj is None or obj.pk is None or obj.status not in EDITABLE:
-            return "-"
-        url = reverse("admin:orders_order_split", args=[obj.pk])
-        return format_html('<a class="button" href="{}">Split a line off…</a>', url)
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        order = self.get_object(request, object_id)
+        if order is not None:
+            extra_context["order_operations"] = self.operations(request, order)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def operations(self, request, order: Order) -> list[tuple[str, str]]:
+        """The forms this user may open on this order now (shown as buttons at the top of its page)."""
+        if not self.has_change_permission(request, order):
+            return []
+        found = []
+        if order.status in EDITABLE and request.user.has_perm("orders.split_order"):
+            found.append(("Split a line off…", reverse("admin:orders_order_split", args=[order.pk])))
+        if order.status in REFUNDABLE and request.user.has_perm("orders.refund_order"):
+            found.append(("Refund…", reverse("admin:orders_order_refund", args=[order.pk])))
+        return found
 
     def save_model(self, request, obj, form, change):
         """Header changes through `order_update`, like `PUT /v1/orders/{id}`."""
@@ -203,7 +229,7 @@ class OrderAdmin(StatefulAdmin):
     def _apply_fsm_transition(self, *, obj, transition_name, request, kwargs=None) -> bool:
         kwargs = dict(kwargs or {})
         if "hold_reason" in kwargs:
-            kwargs["reason"] = kwargs["hold_reason"]  # also the history row's reason
+            kwargs["reason"] = kwargs.pop("hold_reason")  # order_hold keeps it as hold_reason and in the history
         return super()._apply_fsm_transition(obj=obj, transition_name=transition_name, request=request, kwargs=kwargs)
 
     # ---- service-backed operations ---------------------------------------------------------------------
@@ -234,6 +260,7 @@ class OrderAdmin(StatefulAdmin):
     def get_urls(self):
         return [
             path("<int:pk>/split/", self.admin_site.admin_view(self.split_view), name="orders_order_split"),
+            path("<int:pk>/refund/", self.admin_site.admin_view(self.refund_view), name="orders_order_refund"),
             *super().get_urls(),
         ]
 
@@ -264,6 +291,39 @@ class OrderAdmin(StatefulAdmin):
             "form": form,
         }
         return TemplateResponse(request, "admin/orders/order/split.html", context)
+
+    def refund_view(self, request, pk: int):
+        order = get_object_or_404(Order, pk=pk)
+        if not self.has_change_permission(request, order):
+            self.message_user(request, "You may not change this order.", level=messages.ERROR)
+            return redirect("admin:orders_order_change", pk)
+        form = RefundForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                order = services.order_refund(
+                    order=order,
+                    by=Actor.admin(request),
+                    amount=form.cleaned_data["amount"],
+                    reason=form.cleaned_data["reason"],
+                )
+            except ADMIN_ERRORS as exc:
+                self.message_user(request, str(exc), level=messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    f"Refunded {form.cleaned_data['amount']} on {order.display_number} "
+                    f"({order.amount_refunded} of {order.total} refunded).",
+                    level=messages.SUCCESS,
+                )
+                return redirect("admin:orders_order_change", pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": order,
+            "title": f"Refund {order.display_number}",
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/orders/order/refund.html", context)
 
 
 @admin.register(Promotion)
@@ -327,6 +387,8 @@ class WholesaleOrderAdmin(StatefulAdmin):
     date_hierarchy = "created_at"
     inlines = [WholesaleLineInline, StateLogInline]
     actions = ["approve_orders", "fulfill_orders", "cancel_orders"]
+    service_param = "wholesale_order"
+    button_services = {"submit": services.wholesale_order_submit, "close": services.wholesale_order_close}
 
     def has_add_permission(self, request):
         return False

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, OperationalError, transaction
 from django_fsm import ConcurrentTransition
 from django_fsm.admin import FSMAdminMixin
@@ -22,13 +23,33 @@ class StatefulAdmin(FSMAdminMixin, admin.ModelAdmin):
     """A document with a status: the status is read-only, history is inline, and the transition buttons run
     through `stateset.fsm.apply_transition` (row lock, permission, audit row), like the API.
 
-    Only transitions declared with `custom={"admin": True}` get a button: those that need no input and have
-    no effect beyond the status. Everything else is an admin action or form calling its service.
+    Only transitions declared with `custom={"admin": True}` get a button: those that need no input (or ask
+    for it in a small form, `custom={"form": ...}`) and move no stock or money. A button is shown only to a
+    user who may change the document and holds the transition's permission. A button whose service does more
+    than the transition (a history note, a rule of its own) runs that service: `button_services` maps the
+    transition's name to it, called as `service(<service_param>=obj, by=...)`. Everything else is an admin
+    action or form calling its service.
     """
 
     fsm_fields = ["status"]
     fsm_default_disallow_transition = False
     inlines = [StateLogInline]
+    button_services: dict[str, Callable[..., Any]] = {}
+    service_param = ""
+
+    def _get_fsm_extra_context(self, *, request, obj):
+        # A button changes the document: only for those who may change it (django-fsm-2 checks the
+        # transition's own permission only, so a view-only user would otherwise see the buttons).
+        if obj is None or not self.has_change_permission(request, obj):
+            return iter(())
+        return super()._get_fsm_extra_context(request=request, obj=obj)
+
+    def fsm_transition_view(self, request, object_id, transition_name, **kwargs):
+        # The form of a button that asks for input (e.g. an order's hold reason): the same rule.
+        obj = self.get_object(request, object_id)
+        if obj is not None and not self.has_change_permission(request, obj):
+            raise PermissionDenied
+        return super().fsm_transition_view(request, object_id, transition_name, **kwargs)
 
     def get_inlines(self, request, obj):
         # A document being added has no history yet (and the inline's formset would demand its fields).
@@ -36,14 +57,24 @@ class StatefulAdmin(FSMAdminMixin, admin.ModelAdmin):
         return inlines if obj is not None else [i for i in inlines if i is not StateLogInline]
 
     def _apply_fsm_transition(self, *, obj, transition_name, request, kwargs=None) -> bool:
+        if not self.has_change_permission(request, obj):
+            self.message_user(request, f"You may not change this {obj._meta.verbose_name}.", level=messages.ERROR)
+            return False
+        by = Actor.admin(request)
+        service = self.button_services.get(transition_name)
         try:
-            with transaction.atomic():
-                locked = lock(type(obj), obj.pk)
-                apply_transition(locked, transition_name, by=Actor.admin(request), **(kwargs or {}))
+            if service is not None:
+                result = service(**{self.service_param: obj}, by=by, **(kwargs or {}))
+            else:
+                with transaction.atomic():
+                    result = apply_transition(lock(type(obj), obj.pk), transition_name, by=by, **(kwargs or {}))
         except (DomainError, ConcurrentTransition, IntegrityError, OperationalError) as exc:
             self.message_user(request, str(exc), level=messages.ERROR)
             return False
-        self.message_user(request, f"{transition_name.replace('_', ' ').capitalize()}: done.", messages.SUCCESS)
+        done = f"{transition_name.replace('_', ' ').capitalize()}: done."
+        if isinstance(result, type(obj)) and result.pk != obj.pk:
+            done = f"{done} Created {result}."  # e.g. a BOM's revise makes a new draft
+        self.message_user(request, done, messages.SUCCESS)
         return True
 
 
