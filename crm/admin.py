@@ -6,8 +6,9 @@ from django.utils.html import format_html_join
 
 from crm import selectors, services
 from crm.models import Case, Customer, Lead
+from crm.resources import CustomerResource
 from stateset.actors import Actor
-from stateset.admin import StatefulAdmin, run_service_action
+from stateset.admin import ImportExportAdminMixin, StatefulAdmin, run_service_action
 from stateset.errors import DomainError
 
 
@@ -30,13 +31,14 @@ class CustomerCaseInline(admin.TabularInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(ImportExportAdminMixin, admin.ModelAdmin):
     list_display = ("email", "first_name", "last_name", "sso_id", "phone", "created_at")
     search_fields = ("email", "first_name", "last_name", "sso_id", "phone", "stripe_customer_id")
     list_filter = ("created_at",)
     date_hierarchy = "created_at"
     readonly_fields = ("created_at", "updated_at", "related_documents")
     inlines = [CustomerCaseInline]
+    resource_classes = [CustomerResource]
 
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else []  # a customer being added has no cases yet

@@ -31,9 +31,10 @@ from inventory.models import (
     StockLevel,
     StockMovement,
 )
+from inventory.resources import InventoryItemResource
 from inventory.states import CycleCountStatus, PackingListStatus, PurchaseOrderStatus
 from stateset.actors import Actor
-from stateset.admin import StatefulAdmin, run_service_action
+from stateset.admin import ImportExportAdminMixin, StatefulAdmin, run_service_action
 from stateset.errors import DomainError
 
 
@@ -147,12 +148,13 @@ class LowStockFilter(admin.SimpleListFilter):
 
 
 @admin.register(InventoryItem)
-class InventoryItemAdmin(ThroughServicesAdmin):
+class InventoryItemAdmin(ImportExportAdminMixin, ThroughServicesAdmin):
     list_display = ("sku", "description", "warehouse", "available", "allocated", "incoming", "reorder_point", "active")
     list_filter = (LowStockFilter, "active", "created_at")
     search_fields = ("sku", "upc", "description")
     readonly_fields = ("created_at", "updated_at")
     inlines = [LevelInline]
+    resource_classes = [InventoryItemResource]
     create_service = services.item_create
     update_service = services.item_update
     delete_service = services.item_delete

@@ -33,9 +33,10 @@ from orders.models import (
     WholesaleOrder,
     WholesaleOrderLineItem,
 )
+from orders.resources import PromotionResource
 from orders.states import EDITABLE, REFUNDABLE, WHOLESALE_EDITABLE
 from stateset.actors import Actor
-from stateset.admin import StatefulAdmin, run_service_action
+from stateset.admin import ImportExportAdminMixin, StatefulAdmin, run_service_action
 from stateset.errors import DomainError
 
 ADMIN_ERRORS = (DomainError, ConcurrentTransition, IntegrityError, OperationalError)
@@ -327,11 +328,12 @@ class OrderAdmin(StatefulAdmin):
 
 
 @admin.register(Promotion)
-class PromotionAdmin(admin.ModelAdmin):
+class PromotionAdmin(ImportExportAdminMixin, admin.ModelAdmin):
     list_display = ("code", "type", "value", "active", "times_used", "usage_limit", "starts_at", "ends_at")
     list_filter = ("active", "type")
     search_fields = ("code", "name")
     readonly_fields = ("times_used", "created_at", "updated_at")
+    resource_classes = [PromotionResource]
 
     def save_model(self, request, obj, form, change):
         by = Actor.admin(request)

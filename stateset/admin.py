@@ -8,9 +8,14 @@ from typing import Any
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, OperationalError, transaction
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 from django_fsm import ConcurrentTransition
 from django_fsm.admin import FSMAdminMixin
 from django_fsm_log.admin import StateLogInline
+from import_export.admin import ExportMixin, ImportMixin
+from import_export.formats.base_formats import CSV, XLSX
+from import_export.resources import modelresource_factory
 
 from stateset import services
 from stateset.actors import Actor
@@ -101,6 +106,58 @@ def run_service_action(
             modeladmin.message_user(request, f"{label}: {exc}", level=messages.ERROR)
     if done:
         modeladmin.message_user(request, f"{verb}: {done} done.", level=messages.SUCCESS)
+
+
+# Never exported, whatever the model: secrets, and stored API responses.
+EXPORT_NEVER = {"password", "hashed_key", "response_body", "response_headers"}
+
+
+class ExportAdminMixin(ExportMixin):
+    """Export of the changelist's rows, as filtered and searched there, to CSV or XLSX (django-import-export's
+    Export button). Needs the model's view permission (IMPORT_EXPORT_EXPORT_PERMISSION_CODE); a user who
+    cannot see the changelist cannot export it. The back office's site puts this mixin on every ModelAdmin
+    (stateset.admin_site); a model without a resource of its own exports its concrete fields, foreign keys as
+    ids, less the EXPORT_NEVER fields."""
+
+    formats = [CSV, XLSX]
+
+    def get_resource_classes(self, request):
+        if self.resource_classes:
+            return self.resource_classes
+        opts = self.model._meta
+        exclude = [f.name for f in opts.get_fields() if f.name in EXPORT_NEVER or f.many_to_many]
+        return [modelresource_factory(self.model, meta_options={"exclude": exclude})]
+
+
+class ImportExportAdminMixin(ImportMixin, ExportAdminMixin):
+    """Import with a preview (a dry run: every row is checked by the services and rolled back), per-row
+    errors, and nothing half-imported: the confirmed import is one transaction that rolls back whole when
+    any row fails. Needs the model's add and change permissions. The `resource_classes` decide the columns
+    and write through the app's services (stateset.resources.ServiceResource)."""
+
+    import_export_change_list_template = "admin/import_export/change_list_import_export.html"
+    import_error_display = ("message", "row")
+
+    def has_import_permission(self, request):
+        opts = self.model._meta
+        return request.user.has_perms(
+            [f"{opts.app_label}.add_{opts.model_name}", f"{opts.app_label}.change_{opts.model_name}"]
+        )
+
+    def process_result(self, result, request):
+        # The rows were checked at the preview, but the data may have changed since: a row that fails now has
+        # rolled the whole import back, so say that instead of "Import finished".
+        if result.has_errors() or result.has_validation_errors():
+            problems = [f"row {row.number}: {'; '.join(_row_messages(row))}" for row in result.invalid_rows]
+            problems += [f"row {number}: {errors[0].error}" for number, errors in result.row_errors()]
+            self.message_user(request, "Nothing was imported. " + " · ".join(problems), level=messages.ERROR)
+            info = self.model._meta.app_label, self.model._meta.model_name
+            return HttpResponseRedirect(reverse("admin:{}_{}_import".format(*info), current_app=self.admin_site.name))
+        return super().process_result(result, request)
+
+
+def _row_messages(invalid_row) -> list[str]:
+    return [f"{field}: {m}" if field != "__all__" else m for field, ms in invalid_row.error_dict.items() for m in ms]
 
 
 @admin.register(ApiKey)

@@ -32,7 +32,8 @@ SECRET_KEY = os.environ.get("SECRET_KEY") or DEV_SECRET_KEY
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1").split(",") if h.strip()]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin with the back office's site (the dashboard index, export on every changelist).
+    "stateset.admin_site.BackOfficeAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -44,6 +45,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_fsm",
     "django_fsm_log",
+    "import_export",
     "stateset",
     "crm",
     "inventory",
@@ -189,6 +191,13 @@ SPECTACULAR_SETTINGS = {
 DJANGO_FSM_LOG_STORAGE_METHOD = "django_fsm_log.backends.SimpleBackend"
 # Transition buttons in the admin show only where a transition says custom={"admin": True}.
 FSM_ADMIN_FORCE_PERMIT = False
+
+# django-import-export (the back office's import and export): exporting needs the model's view permission;
+# importing needs add and change (stateset.admin.ImportExportAdminMixin). An import is one transaction, so a
+# row that fails leaves nothing written (the resources in stateset/resources.py insist on it too).
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
+IMPORT_EXPORT_USE_TRANSACTIONS = True
+IMPORT_EXPORT_SKIP_ADMIN_LOG = False
 
 # Stored responses for Idempotency-Key are kept at least this long (contract §1.7).
 IDEMPOTENCY_TTL_HOURS = int(os.environ.get("IDEMPOTENCY_TTL_HOURS", "24"))
