@@ -1,4 +1,4 @@
-"""The back office's admin site: Django's admin with export on every changelist.
+"""The back office's admin site: Django's admin with the dashboard as its index and export on every changelist.
 
 `BackOfficeAdminConfig` replaces "django.contrib.admin" in INSTALLED_APPS and makes `BackOfficeSite` the
 default site, so every app's `@admin.register(...)` (and django.contrib.auth's) registers here unchanged.
@@ -13,6 +13,8 @@ from django.contrib.admin.apps import AdminConfig
 class BackOfficeSite(admin.AdminSite):
     site_header = "StateSet back office"
     site_title = "StateSet back office"
+    index_title = "Dashboard"
+    index_template = "admin/dashboard.html"
 
     def register(self, model_or_iterable, admin_class=None, **options):
         """Every ModelAdmin registered here can export its changelist's filtered rows (CSV, XLSX): one that
@@ -31,6 +33,12 @@ class BackOfficeSite(admin.AdminSite):
                 {"__module__": admin_class.__module__, "__doc__": admin_class.__doc__},
             )
         return super().register(model_or_iterable, admin_class, **options)
+
+    def index(self, request, extra_context=None):
+        from stateset import dashboard
+
+        context = {"figures": dashboard.figures(request.user), **(extra_context or {})}
+        return super().index(request, extra_context=context)
 
 
 class BackOfficeAdminConfig(AdminConfig):
