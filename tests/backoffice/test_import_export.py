@@ -97,9 +97,7 @@ def upload(client, model_path: str, text: str):
     form = page.context["form"]
     csv_format = next(value for value, label in form.fields["format"].choices if label == "csv")
     file = SimpleUploadedFile("rows.csv", text.encode(), content_type="text/csv")
-    return client.post(
-        f"/admin/{model_path}/import/", {"import_file": file, "format": csv_format, "resource": "0"}
-    )
+    return client.post(f"/admin/{model_path}/import/", {"import_file": file, "format": csv_format, "resource": "0"})
 
 
 def confirm(client, model_path: str, preview):
@@ -159,7 +157,9 @@ def test_a_row_failing_at_the_confirm_step_rolls_the_whole_import_back(admin_cli
     Promotion.objects.filter(pk=spring.pk).update(times_used=3)
     response = confirm(admin_client, "orders/promotion", preview)
     messages = messages_of(response)
-    assert any(m.startswith("Nothing was imported.") and "row 2: Already used 3 times." in m for m in messages), messages
+    assert any(m.startswith("Nothing was imported.") and "row 2: Already used 3 times." in m for m in messages), (
+        messages
+    )
     assert not Promotion.objects.filter(code="FRESH").exists()
     assert Promotion.objects.get(pk=spring.pk).usage_limit == 5
 
