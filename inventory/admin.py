@@ -276,6 +276,7 @@ class PurchaseOrderAdmin(DocumentAdmin):
     list_filter = ("status", "financed", "location", "created_at")
     search_fields = ("purchase_order_number", "purchase_order_name", "vendor", "lines__item__sku")
     list_select_related = ("location",)
+    autocomplete_fields = ("location",)
     date_hierarchy = "created_at"
     inlines = [PurchaseOrderLineInline, StateLogInline]
     fields = (
@@ -361,7 +362,7 @@ class PackingListAdmin(DocumentAdmin):
     list_filter = ("status", "location", "created_at")
     search_fields = ("number", "invoice_number", "tracking_number", "purchase_order__purchase_order_number")
     list_select_related = ("purchase_order", "location")
-    autocomplete_fields = ("purchase_order",)
+    autocomplete_fields = ("purchase_order", "location")
     date_hierarchy = "created_at"
     inlines = [PackingListItemInline, StateLogInline]
     fields = (
@@ -458,7 +459,7 @@ class CycleCountLineInline(LineInline):
         "explanation",
         "status",
     )
-    autocomplete_fields = ("item",)
+    autocomplete_fields = ("item", "location")
     editable_status = (CycleCountStatus.OPEN, CycleCountStatus.IN_PROGRESS)
 
     def get_readonly_fields(self, request, obj=None):
@@ -480,6 +481,7 @@ class CycleCountAdmin(DocumentAdmin):
     list_filter = ("status", "location", "created_at")
     search_fields = ("cycle_count_number", "assigned_user", "site", "lines__item__sku")
     list_select_related = ("location",)
+    autocomplete_fields = ("location",)
     date_hierarchy = "created_at"
     inlines = [CycleCountLineInline, StateLogInline]
     readonly_fields = ("completed_date", "accuracy_rate")

@@ -120,7 +120,7 @@ class BomLineInline(admin.TabularInline):
     model = BillOfMaterialsLineItem
     formset = BomLineFormSet
     fields = ("item", "part_name", "line_type", "purchase_supply_type", "quantity", "status")
-    raw_id_fields = ("item",)
+    autocomplete_fields = ("item",)
     extra = 0
 
     def _editable(self, obj) -> bool:
@@ -149,7 +149,7 @@ class BillOfMaterialsAdmin(ServiceAdmin):
     list_filter = ("status", "valid", "created_at")
     search_fields = ("number", "name", "description", "part__sku")
     list_select_related = ("part",)
-    raw_id_fields = ("part",)
+    autocomplete_fields = ("part",)
     date_hierarchy = "created_at"
     inlines = [BomLineInline, StateLogInline]
     actions = ["build_to_stock"]
@@ -353,7 +353,8 @@ class WorkOrderAdmin(ServiceAdmin):
     list_filter = ("status", "location", "created_at")
     search_fields = ("number", "part__sku", "bill_of_materials__number", "order_number", "memo")
     list_select_related = ("part", "location", "bill_of_materials", "manufacture_order")
-    raw_id_fields = ("bill_of_materials",)
+    raw_id_fields = ("bill_of_materials",)  # a raw id: the form offers active BOMs only
+    autocomplete_fields = ("location",)
     date_hierarchy = "created_at"
     inlines = [WorkOrderLineInline, StateLogInline]
     actions = ["release_work_orders", "start_work_orders", "complete_work_orders", "cancel_work_orders"]
@@ -481,6 +482,7 @@ class ManufactureOrderLineInline(admin.TabularInline):
     )
     readonly_fields = ("work_order",)
     raw_id_fields = ("bill_of_materials",)
+    autocomplete_fields = ("yield_location",)
     extra = 0
 
     def _editable(self, obj) -> bool:
@@ -502,6 +504,7 @@ class ManufactureOrderAdmin(ServiceAdmin):
     list_filter = ("status", "created_at")
     search_fields = ("number", "memo", "site")
     list_select_related = ("yield_location",)
+    autocomplete_fields = ("yield_location",)
     date_hierarchy = "created_at"
     inlines = [ManufactureOrderLineInline, StateLogInline]
     actions = ["submit_orders", "cancel_orders"]
