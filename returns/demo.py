@@ -31,9 +31,7 @@ NEEDED = 30  # units available per item before the demo's orders take theirs
 def _ensure_stock(by) -> None:
     location = inv.default_location()
     for sku, (description, _) in ITEMS.items():
-        item = InventoryItem.objects.filter(sku=sku).first() or inv.item_create(
-            by=by, sku=sku, description=description
-        )
+        item = InventoryItem.objects.filter(sku=sku).first() or inv.item_create(by=by, sku=sku, description=description)
         level = StockLevel.objects.filter(item=item, location=location).first()
         available = level.available if level else 0
         if available < NEEDED:

@@ -19,10 +19,6 @@ def return_line_item_list() -> QuerySet[ReturnLineItem]:
     return ReturnLineItem.objects.select_related("parent_return")
 
 
-def returns_of_order(order_id: int) -> QuerySet[Return]:
-    return return_list().filter(order_id=order_id)
-
-
 def warranty_list() -> QuerySet[Warranty]:
     """Warranties with their order, customer and replacement joined, and their lines prefetched."""
     return Warranty.objects.select_related("order", "customer", "replacement_order").prefetch_related(
