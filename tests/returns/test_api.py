@@ -1,0 +1,159 @@
+"""Lists, filters, search, aliases and the schema of the returns resources; list endpoints cost a fixed number
+of queries whatever the page size."""
+
+import json
+
+import pytest
+from django.core.management import call_command
+
+from returns import services
+from tests.factories import SYSTEM, make_order
+from tests.helpers import assert_error, assert_list_queries_constant
+from tests.returns.support import lines_of, make_return, make_warranty, shipped, stock
+
+pytestmark = pytest.mark.django_db
+
+
+def _ids(response, plural):
+    assert response.status_code == 200, response.content
+    return [row["id"] for row in response.json()[plural]]
+
+
+def test_return_filters_and_search(api):
+    stock()
+    first = make_return(tracking_number="1ZFIRST", serial_number="SER-9")
+    second = make_return(status="approved")
+    third = make_return(status="cancelled")
+    assert _ids(api.get("/v1/returns?status=requested,approved&order_direction=asc"), "returns") == [
+        first.pk,
+        second.pk,
+    ]
+    assert _ids(api.get(f"/v1/returns?order_id={first.order_id}"), "returns") == [first.pk]
+    assert _ids(api.get(f"/v1/returns?order_id={second.order.order_number}"), "returns") == [second.pk]
+    assert _ids(api.get(f"/v1/returns?customer={third.customer_id}"), "returns") == [third.pk]
+    assert _ids(api.get(f"/v1/returns?customer_email={third.customer.email.upper()}"), "returns") == [third.pk]
+    assert _ids(api.get(f"/v1/returns?rma={second.rma.lower()}"), "returns") == [second.pk]
+    assert _ids(api.get("/v1/returns/search?query=1zfirst"), "returns") == [first.pk]
+    assert _ids(api.get("/v1/returns?search=SER-9"), "returns") == [first.pk]
+    assert _ids(api.get(f"/v1/returns/search?query={third.customer.email}"), "returns") == [third.pk]
+    assert _ids(api.get("/v1/returns/search?query=A"), "returns") == [third.pk, second.pk, first.pk]  # line SKU
+    assert _ids(api.get("/v1/returns?created_after=2000-01-01&created_before=2999-01-01&limit=2"), "returns") == [
+        third.pk,
+        second.pk,
+    ]
+    assert (
+        api.generic("GET", "/v1/returns", '{"status": "cancelled"}', content_type="application/json").json()[
+            "total_count"
+        ]
+        == 1
+    )
+    for bad in ("status=bogus", "customer=abc", "created_after=yesterday", "order_by=nope"):
+        assert_error(api.get(f"/v1/returns?{bad}"), 400, "invalid_request_error", "validation_error")
+
+
+def test_return_line_item_and_warranty_filters(api):
+    stock()
+    ret = make_return()
+    other = make_return()
+    line = ret.return_line_items.get()
+    assert _ids(api.get(f"/v1/return_line_items?return_id={ret.pk}"), "return_line_items") == [line.pk]
+    assert len(_ids(api.get("/v1/return_line_items?sku=a&condition=new,like_new"), "return_line_items")) == 2
+    assert api.get(f"/v1/return_line_item/{line.pk}").json()["return_line_item"]["return_id"] == ret.pk
+    assert other.pk != ret.pk
+    order = shipped()
+    claim = make_warranty(order, serial_number="SN-77", lines=[{"sku": "A", "serial_number": "LINE-SN"}])
+    make_warranty(status="denied")
+    assert _ids(api.get(f"/v1/warranties?order_id={order.order_number}"), "warranties") == [claim.pk]
+    assert _ids(api.get("/v1/warranties?status=requested"), "warranties") == [claim.pk]
+    assert _ids(api.get(f"/v1/warranty?warrantyNumber={claim.warranty_number}"), "warranties") == [claim.pk]
+    assert _ids(api.get("/v1/warranties/search?query=line-sn"), "warranties") == [claim.pk]
+    assert _ids(api.get("/v1/warranty/list?serial_number=sn-77"), "warranties") == [claim.pk]
+    line = claim.warranty_line_items.get()
+    assert _ids(api.get(f"/v1/warranty_line_item?warranty_id={claim.pk}"), "warranty_line_items") == [line.pk]
+
+
+def test_aliases_serve_the_same_views(api):
+    stock()
+    ret = make_return()
+    assert api.get(f"/v1/return/{ret.pk}/retrieve").json()["return"]["rma"] == ret.rma
+    assert api.get(f"/v1/return/{ret.pk}").json()["return"]["id"] == ret.pk
+    assert api.get(f"/v1/returns/{ret.pk}/").status_code == 200
+    assert api.post(f"/v1/return/{ret.pk}/approve/").json()["approved"] is True
+    claim = make_warranty()
+    assert api.get(f"/v1/warranty/{claim.pk}").json()["warranty"]["id"] == claim.pk
+    assert api.get("/v1/warranty/list").json()["total_count"] == 1
+    assert api.post(f"/v1/warranty/{claim.pk}/status", {"status": "approved"}).json()["warranty"]["status"] == (
+        "approved"
+    )
+    assert_error(api.get("/v1/returns/999999"), 404, "not_found_error", "resource_not_found")
+    assert_error(api.post("/v1/returns/1/explode"), 404, "not_found_error", "resource_not_found")
+
+
+def _new_return():
+    order = make_order(("A", 1, "10.00"), ("B", 1, "5.00"), status="delivered")
+    a, b = lines_of(order)
+    return services.return_create(
+        by=SYSTEM,
+        order=order,
+        return_line_items=[{"order_line_item": a.pk, "quantity": 1}, {"order_line_item": b.pk, "quantity": 1}],
+    )
+
+
+def _new_claim():
+    order = make_order(("A", 1, "10.00"), status="delivered")
+    return make_warranty(order, lines=[{"sku": "A"}, {"sku": "B"}])
+
+
+@pytest.mark.parametrize(
+    ("url", "plural", "make_one"),
+    [
+        ("/v1/returns?limit=100", "returns", _new_return),
+        ("/v1/return_line_items?limit=100&sku=A", "return_line_items", _new_return),
+        ("/v1/warranties?limit=100", "warranties", _new_claim),
+        ("/v1/warranty_line_items?limit=100&sku=A", "warranty_line_items", _new_claim),
+    ],
+)
+def test_lists_cost_a_fixed_number_of_queries(api, url, plural, make_one):
+    stock(500)
+    assert_list_queries_constant(api, url, plural, make_one, more=20)
+
+
+def test_customers_see_their_returns_and_warranties_and_keep_them(api, admin_client):
+    stock()
+    ret = make_return()
+    make_warranty(ret.order)
+    page = admin_client.get(f"/admin/crm/customer/{ret.customer_id}/change/").content.decode()
+    assert "returns: 1" in page and "warranties: 1" in page
+    changelist = admin_client.get(f"/admin/returns/return/?customer__id__exact={ret.customer_id}")
+    assert changelist.status_code == 200 and ret.rma in changelist.content.decode()
+    error = assert_error(
+        api.delete(f"/v1/customers/{ret.customer_id}"), 422, "invalid_request_error", "customer_has_orders"
+    )
+    assert "returns" in error["message"] and "warranties" in error["message"]
+
+
+def test_schema_lists_the_resources_and_the_order_operations_but_no_alias(tmp_path):
+    out = tmp_path / "schema.json"
+    # JSON parses much faster than YAML; tests/core validates the whole schema.
+    call_command("spectacular", "--fail-on-warn", "--format", "openapi-json", "--file", str(out))
+    paths = json.loads(out.read_text())["paths"]
+    for path in (
+        "/v1/returns",
+        "/v1/returns/{id}",
+        "/v1/returns/{id}/receive",
+        "/v1/returns/{id}/history",
+        "/v1/return_line_items/{id}",
+        "/v1/warranties/{id}/status",
+        "/v1/warranty_line_items",
+        "/v1/orders/{id}/return",
+        "/v1/orders/{id}/exchange",
+    ):
+        assert path in paths, path
+    assert paths["/v1/orders/{id}/exchange"]["post"]["tags"] == ["orders"]
+    ack = paths["/v1/orders/{id}/exchange"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert ack["$ref"].endswith("/OrderExchangeAck")
+    assert not any(
+        p.startswith(("/v1/return/", "/v1/warranty/", "/v1/return_line_item/", "/v1/warranty_line_item/"))
+        or p in ("/v1/return", "/v1/warranty", "/v1/return_line_items/create")
+        for p in paths
+    )
