@@ -1060,7 +1060,7 @@ def warranty_set_status(*, warranty: Warranty, by: Actor, status: str, reason: s
                 action=f"set the status to '{word}'",
                 allowed=allowed_actions(row),
             )
-        text = _join(f"status '{word}'", reason)
+        text = reason or f"status '{word}'"
         if name == "approve":
             row = warranty_approve(warranty=row, by=by, reason=text)
         elif name == "deny":
