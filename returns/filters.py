@@ -63,7 +63,7 @@ class WarrantyFilter(ResourceFilterSet):
     customer_id = django_filters.NumberFilter(field_name="customer_id")
     customer_email = django_filters.CharFilter(method=_email, label="customer email (case-insensitive)")
     number = django_filters.CharFilter(field_name="warranty_number", lookup_expr="iexact")
-    warrantyNumber = django_filters.CharFilter(field_name="warranty_number", lookup_expr="iexact")  # noqa: N815
+    warrantyNumber = django_filters.CharFilter(field_name="warranty_number", lookup_expr="iexact")
     serial_number = django_filters.CharFilter(lookup_expr="iexact")
     rma = django_filters.CharFilter(lookup_expr="iexact")
     advanced_replacement = django_filters.BooleanFilter()

@@ -182,14 +182,10 @@ class ReturnSerializer(AliasInputMixin, ResourceSerializer):
         source="customer", queryset=Customer.objects.all(), required=False, allow_null=True
     )
     location = LocationCodeField(required=False, help_text="Where restocked goods go (default: the order's).")
-    customerEmail = serializers.CharField(  # noqa: N815
-        source="customer_email", required=False, allow_blank=True, max_length=254
-    )
+    customerEmail = serializers.CharField(source="customer_email", required=False, allow_blank=True, max_length=254)
     customer_email = serializers.CharField(read_only=True, help_text="The same as customerEmail.")
     customer_email_normalized = serializers.SerializerMethodField()
-    enteredBy = serializers.CharField(  # noqa: N815
-        source="entered_by", required=False, allow_blank=True, max_length=255
-    )
+    enteredBy = serializers.CharField(source="entered_by", required=False, allow_blank=True, max_length=255)
     return_line_items = NestedReturnLineSerializer(many=True, required=False)
     restocking_fee = _money()
     flat_rate_shipping = _money()
@@ -356,30 +352,20 @@ class WarrantySerializer(AliasInputMixin, ResourceSerializer):
     input_aliases = {"customer_email": "customerEmail", "createdDate": "created_date"}
 
     object = ConstantField("warranty")
-    warrantyNumber = serializers.CharField(  # noqa: N815
+    warrantyNumber = serializers.CharField(
         source="warranty_number", required=False, allow_null=True, allow_blank=True, max_length=50, validators=[]
     )
     order_id = OrderRefField(source="order", required=False, allow_null=True)
     customer_id = serializers.PrimaryKeyRelatedField(
         source="customer", queryset=Customer.objects.all(), required=False, allow_null=True
     )
-    customerEmail = serializers.CharField(  # noqa: N815
-        source="customer_email", required=False, allow_blank=True, max_length=254
-    )
+    customerEmail = serializers.CharField(source="customer_email", required=False, allow_blank=True, max_length=254)
     customer_email = serializers.CharField(read_only=True, help_text="The same as customerEmail.")
-    enteredBy = serializers.CharField(  # noqa: N815
-        source="entered_by", required=False, allow_blank=True, max_length=255
-    )
-    warrantyName = serializers.CharField(  # noqa: N815
-        source="warranty_name", required=False, allow_blank=True, max_length=255
-    )
-    warrantyType = serializers.CharField(  # noqa: N815
-        source="warranty_type", required=False, allow_blank=True, max_length=100
-    )
-    expirationDate = serializers.DateField(  # noqa: N815
-        source="expiration_date", required=False, allow_null=True
-    )
-    createdDate = serializers.DateTimeField(  # noqa: N815
+    enteredBy = serializers.CharField(source="entered_by", required=False, allow_blank=True, max_length=255)
+    warrantyName = serializers.CharField(source="warranty_name", required=False, allow_blank=True, max_length=255)
+    warrantyType = serializers.CharField(source="warranty_type", required=False, allow_blank=True, max_length=100)
+    expirationDate = serializers.DateField(source="expiration_date", required=False, allow_null=True)
+    createdDate = serializers.DateTimeField(
         source="created_date", read_only=True, help_text="The same as created_date."
     )
     amount = _money()
