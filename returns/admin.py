@@ -325,7 +325,7 @@ class ReturnAdmin(ServiceDocumentAdmin):
     list_filter = ("status", "location", "created_at")
     list_select_related = ("order", "customer", "location")
     search_fields = ("rma", "tracking_number", "customer_email", "customer__email", "order__order_number")
-    autocomplete_fields = ("order",)
+    autocomplete_fields = ("order", "location")
     date_hierarchy = "created_at"
     inlines = [ReturnLineInline, StateLogInline]
     actions = ["receive_returns", "refund_returns"]
