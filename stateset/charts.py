@@ -53,9 +53,15 @@ def _fmt(value: Number) -> str:
     return f"{value:,}"
 
 
-def _label_every(count: int, width: float) -> int:
-    """Show every n-th point label so that labels (about 34 px each) do not overlap."""
-    return max(1, math.ceil(count * 34 / max(width, 1)))
+def _label_every(points: Sequence[Point], width: float) -> int:
+    """Show every n-th point label so that labels (about 6 px a character at 10 px) do not overlap."""
+    widest = max((len(p.label) for p in points), default=0) * 6 + 8
+    return max(1, math.ceil(len(points) * widest / max(width, 1)))
+
+
+def _left(top: Number, fmt) -> int:
+    """Room on the left for the value axis's longest label."""
+    return max(LEFT, len(fmt(top)) * 6 + 10)
 
 
 def _ticks(top: Number) -> int:
@@ -66,14 +72,16 @@ def _ticks(top: Number) -> int:
     return next(n for n in (4, 5, 2, 1) if top % n == 0)
 
 
-def _frame(*, title: str, kind: str, width: int, height: int, top: Number, body: SafeString, fmt) -> SafeString:
+def _frame(
+    *, title: str, kind: str, width: int, height: int, top: Number, body: SafeString, fmt, left: int
+) -> SafeString:
     plot_height = height - TOP - BOTTOM
     steps = _ticks(top)
     grid = []
     for i in range(steps + 1):
         value = Decimal(top) * i / steps
         y = TOP + plot_height - plot_height * i / steps
-        grid.append((LEFT, f"{y:.1f}", width - RIGHT, f"{y:.1f}", LEFT - 4, f"{y + 3:.1f}", fmt(_round(value, top))))
+        grid.append((left, f"{y:.1f}", width - RIGHT, f"{y:.1f}", left - 4, f"{y + 3:.1f}", fmt(_round(value, top))))
     gridlines = format_html_join(
         "",
         '<line class="grid" x1="{}" y1="{}" x2="{}" y2="{}" stroke="#ddd"/>'
@@ -111,14 +119,15 @@ def bar_chart(
     """A vertical bar chart of `points`, in their order. Heights are proportional to the values (a zero is
     no bar at all, only its label); each bar links to its point's url."""
     top = nice_ceiling(max((p.value for p in points), default=0))
-    plot_width, plot_height = width - LEFT - RIGHT, height - TOP - BOTTOM
+    left = _left(top, fmt)
+    plot_width, plot_height = width - left - RIGHT, height - TOP - BOTTOM
     slot = plot_width / max(len(points), 1)
     bar_width = max(slot * 0.7, 1)
-    every = _label_every(len(points), plot_width)
+    every = _label_every(points, slot * len(points))
     bars = []
     for i, point in enumerate(points):
         bar_height = plot_height * float(point.value) / float(top)
-        x = LEFT + i * slot + (slot - bar_width) / 2
+        x = left + i * slot + (slot - bar_width) / 2
         y = TOP + plot_height - bar_height
         label = point.label if i % every == 0 else ""
         bars.append(
@@ -142,7 +151,8 @@ def bar_chart(
                 label,
             )
         )
-    return _frame(title=title, kind="bar", width=width, height=height, top=top, body=mark_safe("".join(bars)), fmt=fmt)
+    body = mark_safe("".join(bars))  # every part is format_html's
+    return _frame(title=title, kind="bar", width=width, height=height, top=top, body=body, fmt=fmt, left=left)
 
 
 def _value_text(point: Point, x: float, y: float, fmt) -> SafeString:
@@ -165,11 +175,12 @@ def line_chart(
 ) -> SafeString:
     """A line through `points`, in their order, with a marker per point that links to its url."""
     top = nice_ceiling(max((p.value for p in points), default=0))
-    plot_width, plot_height = width - LEFT - RIGHT, height - TOP - BOTTOM
+    left = _left(top, fmt)
+    plot_width, plot_height = width - left - RIGHT, height - TOP - BOTTOM
     step = plot_width / max(len(points) - 1, 1)
-    every = _label_every(len(points), plot_width)
+    every = _label_every(points, plot_width)
     coordinates = [
-        (LEFT + i * step, TOP + plot_height - plot_height * float(p.value) / float(top)) for i, p in enumerate(points)
+        (left + i * step, TOP + plot_height - plot_height * float(p.value) / float(top)) for i, p in enumerate(points)
     ]
     line = format_html(
         '<polyline class="line" fill="none" stroke="{}" stroke-width="2" points="{}"/>',
@@ -198,4 +209,6 @@ def line_chart(
             for i, (p, (x, y)) in enumerate(zip(points, coordinates, strict=True))
         ),
     )
-    return _frame(title=title, kind="line", width=width, height=height, top=top, body=line + markers, fmt=fmt)
+    return _frame(
+        title=title, kind="line", width=width, height=height, top=top, body=line + markers, fmt=fmt, left=left
+    )
