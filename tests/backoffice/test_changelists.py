@@ -76,17 +76,9 @@ def test_every_action_declares_the_permission_it_needs(model, model_admin):
 
 
 SMALL_TABLES = {"contenttypes.ContentType", "auth.Permission", "auth.Group"}
-# The returns app's admin (another engineer's, being written) still lists every location in a select.
-KNOWN_LISTED = {"returns.Return"}
-FORM_ADMINS = [
-    pytest.param(*p.values, id=p.id, marks=[pytest.mark.xfail(reason="returns admin: location is a select")])
-    if p.id in KNOWN_LISTED
-    else p
-    for p in ADMINS
-]
 
 
-@pytest.mark.parametrize(("model", "model_admin"), FORM_ADMINS)
+@pytest.mark.parametrize(("model", "model_admin"), ADMINS)
 def test_foreign_keys_to_big_tables_are_searched_not_listed(rf, admin_user, model, model_admin):
     """A select listing every customer, item, order or location would cost a query per page view and grow
     with the table: the add and change forms (and their inlines) use autocomplete or a raw id instead."""
