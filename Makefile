@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE := stateset.settings
 
-.PHONY: run test install lint format schema check bench clean
+.PHONY: run test install browser lint format schema check bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -26,8 +26,15 @@ run: install
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py bootstrap_access --username admin
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
+# The browser tests (tests/browser) drive Debian's chromium, headless; Playwright never downloads a browser.
+# Installed here when missing (as root); without it the browser tests skip, and under CI=true they fail.
+browser:
+	@command -v chromium >/dev/null 2>&1 \
+		|| (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium) \
+		|| echo "chromium is not installed: the browser tests will be skipped (under CI=true they fail)"
+
 # Runs on SQLite unless DATABASE_URL names another database (see .ci/run for PostgreSQL).
-test: install
+test: install browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install

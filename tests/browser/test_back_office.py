@@ -1,0 +1,168 @@
+"""A staff user's day in the back office, in a real browser: log in, read the dashboard, hold and release an
+order with its buttons, ship one through the changelist action and watch the stock fall, receive a purchase
+order; and a read-only user who finds nothing to press."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+
+from inventory.models import PurchaseOrder
+from orders.models import Order
+from tests.browser.conftest import PASSWORD, log_in
+from tests.factories import level, make_item, make_purchase_order, make_user
+from tests.orders.support import order_in, stock
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def staff(*perms, superuser=False, group: str | None = None):
+    user = make_user(*perms, superuser=superuser)
+    user.set_password(PASSWORD)
+    user.save()
+    if group:
+        user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+def messages(page) -> str:
+    return page.inner_text("ul.messagelist")
+
+
+def status_shown(page) -> str:
+    return page.inner_text("div.field-status div.readonly").strip()
+
+
+def on_hand_shown(page, location: str = "MAIN") -> int:
+    row = page.locator("tr", has=page.locator("td.field-location", has_text=location)).first
+    return int(row.locator("td.field-on_hand").inner_text().strip())
+
+
+def test_log_in_and_read_the_dashboard(page, step):
+    stock()
+    order_in("pending")
+    order_in("pending")
+    order_in("shipped")
+    user = staff(superuser=True)
+    page.goto("/admin/")
+    assert "/admin/login/" in page.url
+    step("login page")
+    log_in(page, user.username)
+    step("dashboard")
+    assert page.locator("svg.chart").count() >= 6
+    today = page.locator("#figure-orders_today")
+    assert today.get_attribute("data-value") == "3"
+    assert today.locator('rect.bar[data-label="Pending"]').get_attribute("data-value") == "2"
+    assert today.locator('rect.bar[data-label="Shipped"]').get_attribute("data-value") == "1"
+    revenue = page.locator("#figure-revenue_per_day")
+    expected = sum(o.total for o in Order.objects.all())
+    assert revenue.get_attribute("data-value") == f"{expected:.2f}"
+    assert revenue.locator("circle.point").count() == 30
+    today.locator('a:has(rect.bar[data-label="Pending"])').click()
+    page.wait_for_selector("#result_list")
+    step("the changelist behind the bar")
+    assert "status__exact=pending" in page.url
+    assert page.locator("#result_list tbody tr").count() == 2
+
+
+def test_hold_and_release_an_order_with_the_buttons(page, step):
+    stock()
+    order = order_in("pending")
+    log_in(page, staff(superuser=True).username)
+    page.goto(f"/admin/orders/order/{order.pk}/change/")
+    step("order page")
+    assert status_shown(page) == "Pending"
+    page.click('button[name="_fsm_transition_to"][value="hold"]')
+    page.wait_for_selector("#id_hold_reason")
+    step("hold asks why")
+    page.fill("#id_hold_reason", "address to confirm")
+    page.click('input[type="submit"][value="Apply"]')
+    page.wait_for_selector("ul.messagelist")
+    step("held")
+    assert "Hold: done." in messages(page)
+    assert status_shown(page) == "On hold"
+    assert Order.objects.get(pk=order.pk).hold_reason == "address to confirm"
+    page.click('button[name="_fsm_transition_to"][value="release"]')
+    page.wait_for_selector("ul.messagelist")
+    step("released")
+    assert "Release: done." in messages(page)
+    assert status_shown(page) == "Pending"
+    assert Order.objects.get(pk=order.pk).status == "pending"
+
+
+def test_ship_an_order_through_its_action_and_see_stock_fall(page, step):
+    a, b = stock(10)  # the order takes 2 × A and 1 × B
+    order = order_in("pending")
+    log_in(page, staff(superuser=True).username)
+    page.goto(f"/admin/inventory/inventoryitem/{a.pk}/change/")
+    step("item before")
+    assert on_hand_shown(page) == 10
+    page.goto("/admin/orders/order/")
+    page.check(f'input.action-select[value="{order.pk}"]')
+    page.select_option('select[name="action"]', "ship_orders")
+    step("ship selected")
+    page.click('button[name="index"]')
+    page.wait_for_selector("ul.messagelist")
+    step("shipped")
+    assert "Shipped: 1 done." in messages(page)
+    assert Order.objects.get(pk=order.pk).status == "shipped"
+    page.goto(f"/admin/inventory/inventoryitem/{a.pk}/change/")
+    step("item after")
+    assert on_hand_shown(page) == 8
+    assert level(a) == (8, 0, 0) and level(b) == (9, 0, 0)
+
+
+def test_receive_a_purchase_order(page, step):
+    item = make_item("MOTOR")
+    po = make_purchase_order([(item, 5)], status="ordered")
+    log_in(page, staff(superuser=True).username)
+    page.goto("/admin/inventory/purchaseorder/")
+    page.check(f'input.action-select[value="{po.pk}"]')
+    page.select_option('select[name="action"]', "receive_outstanding")
+    step("receive selected")
+    page.click('button[name="index"]')
+    page.wait_for_selector("ul.messagelist")
+    step("received")
+    assert "Received: 1 done." in messages(page)
+    assert PurchaseOrder.objects.get(pk=po.pk).status == "received"
+    page.goto(f"/admin/inventory/purchaseorder/{po.pk}/change/")
+    step("purchase order page")
+    assert status_shown(page) == "Received"
+    assert "receive" in page.inner_text("#content-main").lower()  # the history inline
+    page.goto(f"/admin/inventory/inventoryitem/{item.pk}/change/")
+    assert on_hand_shown(page) == 5
+
+
+def test_a_read_only_user_sees_no_buttons_and_cannot_change_anything(page, step):
+    call_command("setup_roles", stdout=StringIO(), stderr=StringIO())
+    stock()
+    order = order_in("pending")
+    viewer = staff(group="read-only")
+    log_in(page, viewer.username)
+    step("dashboard")
+    assert page.locator("svg.chart").count() >= 6  # reading is allowed
+    page.goto("/admin/orders/order/")
+    step("orders")
+    assert page.locator('select[name="action"]').count() == 0
+    assert page.locator("a.addlink").count() == 0
+    page.goto(f"/admin/orders/order/{order.pk}/change/")
+    step("an order")
+    assert page.locator('button[name="_fsm_transition_to"]').count() == 0
+    assert page.locator('input[name="_save"]').count() == 0
+    assert page.locator("a.order-operation").count() == 0
+    assert status_shown(page) == "Pending"
+    response = page.goto(f"/admin/orders/order/{order.pk}/transition/hold/")
+    step("the hold form, typed in")
+    assert response.status == 403
+    # A hand-made POST of the button is refused too.
+    csrf = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
+    result = page.request.post(
+        f"/admin/orders/order/{order.pk}/change/",
+        form={"_fsm_transition_to": "process", "csrfmiddlewaretoken": csrf},
+        headers={"Referer": page.url, "X-CSRFToken": csrf},
+    )
+    assert result.status == 403
+    assert Order.objects.get(pk=order.pk).status == "pending"
