@@ -171,7 +171,6 @@ class WarrantyViewSet(_DistinctSearchMixin, DocumentViewSet):
     complete, cancel, reopen, the official Python client's `status`, and /history."""
 
     singular, plural = "warranty", "warranties"
-    identity_keys = ("warrantyNumber",)
     queryset = Warranty.objects.all()
     serializer_class = WarrantySerializer
     update_serializer_class = WarrantyUpdateSerializer

@@ -334,6 +334,9 @@ def return_create(
         order = lock(Order, order_resolve(order).pk)
         _require_order_status(order, RETURNABLE, "return")
         number = _check_number(Return, "rma", rma) if rma else None
+        for name in ("restocking_fee", "flat_rate_shipping", "tax_refunded"):
+            if fields.get(name) is not None:
+                fields[name] = q2(fields[name])
         customer = customer or order.customer
         fields.setdefault("customer_email", (customer.email if customer else "") or order.customer_email)
         fields.setdefault("order_date", order.created_at)

@@ -86,9 +86,19 @@ def test_warranty_action_from_every_status(api, action, status):
 def test_actions_take_an_empty_body_or_none_at_all_and_the_alias_paths(api):
     stock()
     ret = make_return()
+    assert_error(
+        api.post(f"/v1/returns/{ret.pk}/approve", {"rma": "RMA-999999"}, format="json"),
+        400,
+        "invalid_request_error",
+        "validation_error",
+    )
     response = api.generic("POST", f"/v1/return/{ret.pk}/approve", "", content_type="application/json")
     assert response.status_code == 200 and response.json()["approved"] is True
-    response = api.put(f"/v1/return/{ret.pk}/cancel", {"return_id": ret.pk, "reason": "kept it"}, format="json")
+    claim = make_warranty()
+    ack = api.post(f"/v1/warranties/{claim.pk}/approve", {"warranty_id": claim.pk}, format="json").json()
+    assert ack["warranty"]["status"] == "approved"
+    body = {"return_id": ret.pk, "rma": ret.rma, "reason": "kept it"}
+    response = api.put(f"/v1/return/{ret.pk}/cancel", body, format="json")
     assert (response.status_code, fresh(ret).status, fresh(ret).cancel_reason) == (200, "cancelled", "kept it")
     assert_error(
         api.post(f"/v1/returns/{ret.pk}/reopen", {"return_id": ret.pk + 1}, format="json"),
