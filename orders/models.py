@@ -271,6 +271,16 @@ class Order(StatefulModel):
     def mark_returned(self) -> None:
         """Every shipped unit is under a return (the returns app calls orders.services.order_mark_returned)."""
 
+    @transition(
+        field=status,
+        source=OrderStatus.RETURNED,
+        target=RETURN_VALUE(OrderStatus.SHIPPED, OrderStatus.DELIVERED),
+        custom={"internal": True},
+    )
+    def unmark_returned(self) -> str:
+        """Units came back off a return (rejected, cancelled): the order is shipped or delivered again."""
+        return OrderStatus.DELIVERED if self.delivered_at else OrderStatus.SHIPPED
+
     @transition(field=status, source=EXCHANGEABLE, target=OrderStatus.EXCHANGED, custom={"action": "exchange"})
     def mark_exchanged(self) -> None:
         """The returns app recorded an exchange (orders.services.order_mark_exchanged)."""

@@ -65,6 +65,7 @@ from orders.states import (
     RETURNABLE,
     DiscountType,
     LineStatus,
+    OrderStatus,
     PromotionType,
 )
 from stateset.actors import Actor
@@ -1200,8 +1201,9 @@ def order_lines_add_returned(
 
 
 def order_lines_remove_returned(*, order: Order, quantities: Mapping[int, int], by: Actor, reason: str = "") -> Order:
-    """Give back units counted as returned (a return rejected or cancelled). Never below zero (422); the
-    order's status does not change."""
+    """Give back units counted as returned (a return rejected or cancelled). Never below zero (422). An order
+    that had moved to `returned` goes back to `shipped` (or `delivered`, when it was delivered), so its
+    units can be returned again."""
     with transaction.atomic():
         order = lock(Order, order.pk)
         lines = {line.pk: line for line in _order_lines(order)}
@@ -1225,6 +1227,8 @@ def order_lines_remove_returned(*, order: Order, quantities: Mapping[int, int], 
             line.save(update_fields=["quantity_returned", "status", "updated_at"])
         summary = ", ".join(f"{q} x line {pk}" for pk, q in quantities.items())
         log_event(order, "unreturn_items", by=by, reason=_join(reason, summary))
+        if order.status == OrderStatus.RETURNED:
+            apply_transition(order, "unmark_returned", by=by, reason=reason)
     return order
 
 
