@@ -152,12 +152,6 @@ class ReturnLineItemViewSet(CrudViewSet):
     def get_queryset(self):
         return selectors.return_line_item_list()
 
-    def create(self, request, *args, **kwargs):
-        response = super().create(request, *args, **kwargs)
-        # The documented alias POST /v1/return_line_items/create must not make `.../create/7` the Location.
-        response["Location"] = request.build_absolute_uri(f"/v1/{self.plural}/{response.data[self.singular]['id']}")
-        return response
-
 
 # ---- warranties --------------------------------------------------------------------------------------------
 

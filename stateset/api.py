@@ -23,6 +23,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, IntegrityError, models
 from django.db.models import Q
 from django.http import Http404, JsonResponse
+from django.urls import reverse
 from django.utils.http import quote_etag
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 from django_fsm_log.models import StateLog
@@ -571,7 +572,8 @@ class CreateMixin:
         serializer.is_valid(raise_exception=True)
         obj = type(self).create_service(by=self.actor, **serializer.validated_data)
         body = self.envelope(obj)
-        location = request.build_absolute_uri(f"{request.path.rstrip('/')}/{obj.pk}")
+        # The canonical URL, whichever alias served the create (`POST /v1/return_line_items/create`).
+        location = request.build_absolute_uri(reverse(f"{self.singular}-detail", kwargs={"pk": obj.pk}))
         return Response(body, status=status.HTTP_201_CREATED, headers={"Location": location})
 
 
@@ -707,8 +709,10 @@ def resource_action(
     handler.__name__ = name
     handler.__doc__ = description or f"{name.replace('_', ' ').capitalize()} (ack `{done}`)."
     handler.resource_action = {"name": url_path or name, "done": done, "input": input}
-    handler = extend_schema(request=input or EmptyInput, summary=handler.__doc__.split("\n")[0])(handler)
-    return action(detail=detail, methods=list(methods), url_path=url_path or name)(handler)
+    handler = action(detail=detail, methods=list(methods), url_path=url_path or name)(handler)
+    # The request body's schema is the input serializer: stateset.schema.ResourceAutoSchema reads it from
+    # `handler.resource_action`.
+    return extend_schema(summary=handler.__doc__.split("\n")[0])(handler)
 
 
 class EmptyInput(InputSerializer):

@@ -11,7 +11,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, inline_serializer
 from rest_framework import serializers
 
-from stateset.api import HistorySerializer, ResourceViewSet
+from stateset.api import EmptyInput, HistorySerializer, InputSerializer, ResourceViewSet
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -140,7 +140,18 @@ class ResourceAutoSchema(AutoSchema):
                 return view.create_serializer_class
             if view.action in ("update", "partial_update") and view.update_serializer_class:
                 return view.update_serializer_class
+            meta = getattr(getattr(view, view.action, None), "resource_action", None)
+            if meta is not None:
+                return meta["input"] or EmptyInput
         return super().get_request_serializer()
+
+    def get_serializer_name(self, serializer, direction) -> str:
+        # Action inputs share short names across apps (every app has a ReasonInput): prefix the app.
+        name = super().get_serializer_name(serializer, direction)
+        if isinstance(serializer, InputSerializer) and not isinstance(serializer, EmptyInput):
+            app = type(serializer).__module__.split(".")[0]
+            return f"{app.capitalize()}{name}"
+        return name
 
     def get_override_parameters(self):
         params = list(super().get_override_parameters())

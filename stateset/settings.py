@@ -177,6 +177,8 @@ SPECTACULAR_SETTINGS = {
         "ManufactureOrderStatusEnum": "manufacturing.states.ManufactureOrderStatus",
         "ManufactureOrderLineStatusEnum": "manufacturing.states.ManufactureOrderLineStatus",
         "OrderStatusEnum": "orders.states.OrderStatus",
+        "DiscountTypeEnum": "orders.states.DiscountType",
+        "PromotionTypeEnum": "orders.states.PromotionType",
         "OrderLineStatusEnum": "orders.states.LineStatus",
         "WholesaleOrderStatusEnum": "orders.states.WholesaleStatus",
         "ReturnStatusEnum": "returns.states.ReturnStatus",

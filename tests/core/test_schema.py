@@ -24,3 +24,16 @@ def test_schema_and_docs_are_served(api, admin_client):
     response = admin_client.get("/v1/docs")
     assert response.status_code == 200
     assert b"swagger-ui" in response.content and b"cdn" not in response.content.lower()
+
+
+@pytest.mark.django_db
+def test_action_request_bodies_are_their_input_serializers(tmp_path):
+    out = tmp_path / "schema.yaml"
+    call_command("spectacular", "--file", str(out))
+    paths = yaml.safe_load(out.read_text())["paths"]
+
+    def body(path):
+        return paths[path]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+
+    assert body("/v1/orders/{id}/ship").endswith("/OrdersShipInputRequest")
+    assert body("/v1/inventory_items/{id}/adjust").endswith("/InventoryAdjustInputRequest")

@@ -42,7 +42,7 @@ def test_api_create_counts_units_and_refuses_above_what_is_left(api):
     response = api.post("/v1/return", body, format="json")
     assert response.status_code == 201, response.content
     created = response.json()["return"]
-    assert response["Location"].endswith(f"/v1/return/{created['id']}")
+    assert response["Location"].endswith(f"/v1/returns/{created['id']}")  # the canonical URL, not the alias
     assert created["rma"].startswith("RMA-") and created["status"] == "requested"
     assert (created["customerEmail"], created["customer_email"], created["enteredBy"]) == (
         "ann@example.com",
