@@ -24,7 +24,7 @@ run: install
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py seed_demo
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py setup_roles
-	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py bootstrap_access --username admin
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py bootstrap_access --username admin --port $(PORT)
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 # The browser tests (tests/browser) drive Debian's chromium, headless; Playwright never downloads a browser.

@@ -15,8 +15,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--username", default="admin")
+        parser.add_argument("--port", default="8000", help="The port `make run` serves on, for the banner.")
 
-    def handle(self, *args, username, **options):
+    def handle(self, *args, username, port, **options):
         User = get_user_model()
         user, created = User.objects.get_or_create(
             username=username,
@@ -32,11 +33,11 @@ class Command(BaseCommand):
                 [
                     "",
                     "=" * 72,
-                    "  StateSet One is starting on http://127.0.0.1:8000",
-                    f"  Admin:   http://127.0.0.1:8000/admin/   user {username}   password {password}",
+                    f"  StateSet One is starting on http://127.0.0.1:{port}",
+                    f"  Admin:   http://127.0.0.1:{port}/admin/   user {username}   password {password}",
                     f"  API key: {raw}",
-                    f'  Try:     curl -H "Authorization: Token {raw}" http://127.0.0.1:8000/v1/customers/list',
-                    "  Docs:    http://127.0.0.1:8000/v1/docs (log in to the admin first)",
+                    f'  Try:     curl -H "Authorization: Token {raw}" http://127.0.0.1:{port}/v1/customers/list',
+                    f"  Docs:    http://127.0.0.1:{port}/v1/docs (log in to the admin first)",
                     "=" * 72,
                     "",
                 ]
