@@ -16,7 +16,7 @@ import copy
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -245,7 +245,12 @@ class MoneyField(serializers.DecimalField):
         super().__init__(**kwargs)
 
     def validate_precision(self, value: Decimal) -> Decimal:
-        return super().validate_precision(value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+        try:
+            rounded = value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        except InvalidOperation:
+            # More digits than the decimal context holds (`1e30`): far beyond max_digits, a 400 like any other.
+            self.fail("max_digits", max_digits=self.max_digits)
+        return super().validate_precision(rounded)
 
 
 @extend_schema_field(OpenApiTypes.STR)

@@ -117,6 +117,33 @@ def test_bad_discounts_are_400_and_change_nothing(api, body):
     assert snapshot(order) == before
 
 
+@pytest.mark.parametrize("value", [10**30, "1e30", "1E+400", -(10**30)])
+@pytest.mark.parametrize(
+    ("status", "action", "body"),
+    [
+        ("pending", "add_discount", {"type": "fixed"}),
+        ("pending", "add_discount", {"type": "percentage"}),
+        ("shipped", "refund", {}),
+    ],
+)
+def test_money_too_large_for_the_decimal_context_is_400_and_changes_nothing(api, value, status, action, body):
+    # 1e30 has more digits than Decimal's context holds: rounding it to the cent used to raise, a 500.
+    stock()
+    order = order_in(status)
+    before = snapshot(order)
+    response = post(api, order, action, {**body, ("amount" if action == "refund" else "value"): value})
+    assert_error(response, 400, "invalid_request_error", "validation_error")
+    assert snapshot(order) == before
+
+
+def test_a_promotion_worth_1e30_is_400_and_not_created(api):
+    count = Promotion.objects.count()
+    response = api.post("/v1/promotions", {"code": "HUGE", "type": "fixed", "value": 10**30}, format="json")
+    body = assert_error(response, 400, "invalid_request_error", "validation_error")
+    assert "value" in body["errors"]
+    assert Promotion.objects.count() == count
+
+
 # ---- promotions --------------------------------------------------------------------------------------------
 
 
