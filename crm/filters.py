@@ -2,7 +2,7 @@ import django_filters
 
 from crm.models import Case, Customer, Lead
 from crm.states import CasePriority, CaseStatus, LeadStatus
-from stateset.filters import ResourceFilterSet, status_filter
+from stateset.filters import IdFilter, ResourceFilterSet, status_filter
 
 
 class CustomerFilter(ResourceFilterSet):
@@ -18,7 +18,7 @@ class LeadFilter(ResourceFilterSet):
     status = status_filter(LeadStatus.choices)
     email = django_filters.CharFilter(lookup_expr="iexact")
     leadSource = django_filters.CharFilter(field_name="lead_source", lookup_expr="iexact")
-    converted_customer = django_filters.NumberFilter(field_name="converted_customer_id")
+    converted_customer = IdFilter(field_name="converted_customer_id")
 
     class Meta:
         model = Lead
@@ -31,8 +31,8 @@ class CaseFilter(ResourceFilterSet):
     priority = status_filter(CasePriority.choices, field_name="priority")
     caseNumber = django_filters.CharFilter(field_name="case_number", lookup_expr="iexact")
     number = django_filters.CharFilter(field_name="case_number", lookup_expr="iexact")
-    customer = django_filters.NumberFilter(field_name="customer_id")
-    order = django_filters.NumberFilter(field_name="order_id")
+    customer = IdFilter(field_name="customer_id")
+    order = IdFilter(field_name="order_id")
     email = django_filters.CharFilter(field_name="customer__email", lookup_expr="iexact")
 
     class Meta:

@@ -18,7 +18,7 @@ from inventory.models import (
     StockLevel,
 )
 from inventory.states import CycleCountStatus, LocationKind, PackingListStatus, PurchaseOrderStatus
-from stateset.filters import ResourceFilterSet, status_filter
+from stateset.filters import IdFilter, ResourceFilterSet, status_filter
 
 TRUE, FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
 
@@ -123,7 +123,7 @@ class PackingListFilter(ResourceFilterSet):
 
 
 class PackingListItemFilter(ResourceFilterSet):
-    packing_list = django_filters.NumberFilter(field_name="packing_list_id")
+    packing_list = IdFilter(field_name="packing_list_id")
     sku = django_filters.CharFilter(field_name="item__sku")
     arrived = BooleanParam()
 

@@ -12,7 +12,7 @@ from manufacturing.models import (
     WorkOrderLineItem,
 )
 from manufacturing.states import BomLineStatus, BomStatus, ManufactureOrderStatus, WorkOrderStatus
-from stateset.filters import ResourceFilterSet, status_filter
+from stateset.filters import IdFilter, ResourceFilterSet, status_filter
 
 
 def _text(field_name: str) -> django_filters.CharFilter:
@@ -33,7 +33,7 @@ class BillOfMaterialsFilter(ResourceFilterSet):
 
 
 class BillOfMaterialsLineItemFilter(ResourceFilterSet):
-    bill_of_materials = django_filters.NumberFilter(field_name="bill_of_materials_id")
+    bill_of_materials = IdFilter(field_name="bill_of_materials_id")
     bill_of_materials_number = _text("bill_of_materials__number")
     part_number = _text("item__sku")
     status = status_filter(BomLineStatus.choices)
@@ -47,9 +47,9 @@ class WorkOrderFilter(ResourceFilterSet):
     status = status_filter(WorkOrderStatus.choices)
     part = _text("part__sku")
     number = _text("number")
-    bill_of_materials = django_filters.NumberFilter(field_name="bill_of_materials_id")
+    bill_of_materials = IdFilter(field_name="bill_of_materials_id")
     bill_of_materials_number = _text("bill_of_materials__number")
-    manufacture_order = django_filters.NumberFilter(field_name="manufacture_order_id")
+    manufacture_order = IdFilter(field_name="manufacture_order_id")
     location = _text("location__code")
     priority = _text("priority")
     site = _text("site")
@@ -70,7 +70,7 @@ class WorkOrderFilter(ResourceFilterSet):
 
 
 class WorkOrderLineItemFilter(ResourceFilterSet):
-    work_order = django_filters.NumberFilter(field_name="work_order_id")
+    work_order = IdFilter(field_name="work_order_id")
     work_order_number = _text("work_order__number")
     part_number = _text("item__sku")
 
@@ -92,12 +92,12 @@ class ManufactureOrderFilter(ResourceFilterSet):
 
 
 class ManufactureOrderLineItemFilter(ResourceFilterSet):
-    manufacture_order = django_filters.NumberFilter(field_name="manufacture_order_id")
+    manufacture_order = IdFilter(field_name="manufacture_order_id")
     manufacture_order_number = _text("manufacture_order__number")
-    bill_of_materials = django_filters.NumberFilter(field_name="bill_of_materials_id")
+    bill_of_materials = IdFilter(field_name="bill_of_materials_id")
     bom_number = _text("bill_of_materials__number")
     part_number = _text("item__sku")
-    work_order = django_filters.NumberFilter(field_name="work_order_id")
+    work_order = IdFilter(field_name="work_order_id")
 
     class Meta:
         model = ManufactureOrderLineItem

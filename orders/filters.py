@@ -8,19 +8,20 @@ from django.db.models import Exists, OuterRef, Q
 
 from orders.models import Order, OrderTag, Promotion, WholesaleOrder
 from orders.states import OrderStatus, PromotionType, WholesaleStatus
-from stateset.filters import ResourceFilterSet, status_filter
+from stateset.filters import IdFilter, ResourceFilterSet, status_filter
+from stateset.ids import as_id
 
 
 def _location(queryset, name, value):
     query = Q(location__code__iexact=value)
-    if str(value).isdigit():
-        query |= Q(location_id=int(value))
+    if (pk := as_id(value)) is not None:
+        query |= Q(location_id=pk)
     return queryset.filter(query)
 
 
 class OrderFilter(ResourceFilterSet):
     status = status_filter(OrderStatus.choices)
-    customer = django_filters.NumberFilter(field_name="customer_id")
+    customer = IdFilter(field_name="customer_id")
     customer_email = django_filters.CharFilter(method="filter_customer_email")
     tag = django_filters.CharFilter(method="filter_tag", label="tag name")
     location = django_filters.CharFilter(method="filter_location", label="location code or id")
@@ -29,9 +30,9 @@ class OrderFilter(ResourceFilterSet):
     start_date = django_filters.DateFilter(field_name="created_at", lookup_expr="date__gte")
     end_date = django_filters.DateFilter(field_name="created_at", lookup_expr="date__lte")
     is_replacement_order = django_filters.BooleanFilter()
-    split_from = django_filters.NumberFilter(field_name="split_from_id")
-    merged_into = django_filters.NumberFilter(field_name="merged_into_id")
-    exchange_for = django_filters.NumberFilter(field_name="exchange_for_id")
+    split_from = IdFilter(field_name="split_from_id")
+    merged_into = IdFilter(field_name="merged_into_id")
+    exchange_for = IdFilter(field_name="exchange_for_id")
 
     class Meta:
         model = Order
@@ -59,7 +60,7 @@ class PromotionFilter(ResourceFilterSet):
 
 class WholesaleOrderFilter(ResourceFilterSet):
     status = status_filter(WholesaleStatus.choices)
-    customer = django_filters.NumberFilter(field_name="customer_id")
+    customer = IdFilter(field_name="customer_id")
     location = django_filters.CharFilter(method="filter_location", label="location code or id")
     number = django_filters.CharFilter(field_name="order_number", lookup_expr="iexact")
     payment_terms = django_filters.CharFilter()

@@ -8,14 +8,15 @@ from django.db.models import Q
 
 from returns.models import Return, ReturnLineItem, Warranty, WarrantyLineItem
 from returns.states import Condition, ReturnLineStatus, ReturnStatus, WarrantyStatus
-from stateset.filters import ResourceFilterSet, status_filter
+from stateset.filters import IdFilter, ResourceFilterSet, status_filter
+from stateset.ids import as_id
 
 
 def _order(queryset, name, value):
     """An order by id or by number."""
     query = Q(order__order_number__iexact=value)
-    if str(value).isdigit():
-        query |= Q(order_id=int(value))
+    if (pk := as_id(value)) is not None:
+        query |= Q(order_id=pk)
     return queryset.filter(query)
 
 
@@ -27,15 +28,15 @@ class ReturnFilter(ResourceFilterSet):
     status = status_filter(ReturnStatus.choices)
     order_id = django_filters.CharFilter(method=_order, label="order id or number")
     order = django_filters.CharFilter(method=_order, label="order id or number")
-    customer = django_filters.NumberFilter(field_name="customer_id")
-    customer_id = django_filters.NumberFilter(field_name="customer_id")
+    customer = IdFilter(field_name="customer_id")
+    customer_id = IdFilter(field_name="customer_id")
     customer_email = django_filters.CharFilter(method=_email, label="customer email (case-insensitive)")
     location = django_filters.CharFilter(field_name="location__code", lookup_expr="iexact", label="location code")
     rma = django_filters.CharFilter(lookup_expr="iexact")
     number = django_filters.CharFilter(field_name="rma", lookup_expr="iexact")
     tracking_number = django_filters.CharFilter(lookup_expr="iexact")
     serial_number = django_filters.CharFilter(lookup_expr="iexact")
-    replacement_order = django_filters.NumberFilter(field_name="replacement_order_id")
+    replacement_order = IdFilter(field_name="replacement_order_id")
 
     class Meta:
         model = Return
@@ -44,8 +45,8 @@ class ReturnFilter(ResourceFilterSet):
 
 class ReturnLineItemFilter(ResourceFilterSet):
     status = status_filter(ReturnLineStatus.choices)
-    return_id = django_filters.NumberFilter(field_name="parent_return_id")
-    order_line_item = django_filters.NumberFilter(field_name="order_line_item_id")
+    return_id = IdFilter(field_name="parent_return_id")
+    order_line_item = IdFilter(field_name="order_line_item_id")
     sku = django_filters.CharFilter(lookup_expr="iexact")
     condition = status_filter(Condition.choices, field_name="condition")
     restocked = django_filters.BooleanFilter()
@@ -59,8 +60,8 @@ class WarrantyFilter(ResourceFilterSet):
     status = status_filter(WarrantyStatus.choices)
     order_id = django_filters.CharFilter(method=_order, label="order id or number")
     order = django_filters.CharFilter(method=_order, label="order id or number")
-    customer = django_filters.NumberFilter(field_name="customer_id")
-    customer_id = django_filters.NumberFilter(field_name="customer_id")
+    customer = IdFilter(field_name="customer_id")
+    customer_id = IdFilter(field_name="customer_id")
     customer_email = django_filters.CharFilter(method=_email, label="customer email (case-insensitive)")
     number = django_filters.CharFilter(field_name="warranty_number", lookup_expr="iexact")
     warrantyNumber = django_filters.CharFilter(field_name="warranty_number", lookup_expr="iexact")
@@ -75,7 +76,7 @@ class WarrantyFilter(ResourceFilterSet):
 
 
 class WarrantyLineItemFilter(ResourceFilterSet):
-    warranty_id = django_filters.NumberFilter(field_name="warranty_id")
+    warranty_id = IdFilter(field_name="warranty_id")
     sku = django_filters.CharFilter(lookup_expr="iexact")
     serial_number = django_filters.CharFilter(lookup_expr="iexact")
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import django_filters
 from django import forms
 
+from stateset.ids import MAX_ID
+
 
 class CommaSeparatedChoiceField(forms.CharField):
     def __init__(self, *args, valid=(), **kwargs):
@@ -42,6 +44,17 @@ class CommaSeparatedChoiceFilter(django_filters.Filter):
         if not value:
             return qs
         return qs.filter(**{f"{self.field_name}__in": value})
+
+
+class IdFilter(django_filters.Filter):
+    """`?customer=42`: a primary key, a whole number from 1 to MAX_ID; anything else is a 400."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(*args, **kwargs)
 
 
 class ResourceFilterSet(django_filters.FilterSet):
