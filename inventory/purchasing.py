@@ -57,6 +57,7 @@ from inventory.states import PO_NOT_SENT, PO_RECEIVING, PackingListStatus, Purch
 from stateset.actors import Actor
 from stateset.errors import ValidationFailed
 from stateset.fsm import apply_transition, check_transition, lock
+from stateset.ids import as_id
 
 CENT = Decimal("0.01")
 
@@ -442,8 +443,8 @@ def purchase_order_resolve(value: PurchaseOrder | str | int | None) -> PurchaseO
     if value in (None, "") or isinstance(value, PurchaseOrder):
         return value or None
     po = PurchaseOrder.objects.filter(purchase_order_number__iexact=str(value)).first()
-    if po is None and str(value).isdigit():
-        po = PurchaseOrder.objects.filter(pk=int(value)).first()
+    if po is None and (pk := as_id(value)) is not None:
+        po = PurchaseOrder.objects.filter(pk=pk).first()
     if po is None:
         raise UnknownPurchaseOrder(
             f"Unknown purchase order '{value}'.", errors={"purchase_order_number": f"unknown purchase order {value}"}

@@ -33,6 +33,7 @@ from inventory.states import DEFAULT_LOCATION_CODE, AllocationStatus, MovementRe
 from stateset.actors import Actor
 from stateset.errors import DomainError, PermissionDenied, ValidationFailed
 from stateset.fsm import lock
+from stateset.ids import as_id
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,8 @@ def location_resolve(value: Location | str | int | None) -> Location:
     if value in (None, ""):
         return default_location()
     query = Q(code=str(value))
-    if isinstance(value, int) or str(value).isdigit():
-        query |= Q(pk=int(value))
+    if (pk := as_id(value)) is not None:
+        query |= Q(pk=pk)
     location = Location.objects.filter(query).first()
     if location is None:
         raise UnknownLocation(f"Unknown location '{value}'.", errors={"location": f"unknown location '{value}'"})

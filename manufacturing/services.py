@@ -55,6 +55,7 @@ from manufacturing.states import (
 from stateset.actors import Actor
 from stateset.errors import ValidationFailed
 from stateset.fsm import apply_transition, check_transition, lock, log_event
+from stateset.ids import as_id
 
 # Serialises BOM activations on PostgreSQL, so that two activations can never each pass the cycle check
 # while together closing a cycle (SQLite serialises every writer already).
@@ -112,8 +113,8 @@ def _document(model: type, value: Any, field: str) -> Any:
     text = str(value).strip()
     query = Q(number__iexact=text)
     found = model._default_manager.filter(query).first()
-    if found is None and text.isdigit():
-        found = model._default_manager.filter(pk=int(text)).first()
+    if found is None and (pk := as_id(text)) is not None:
+        found = model._default_manager.filter(pk=pk).first()
     if found is None:
         label = model._meta.verbose_name
         raise ValidationFailed(f"No {label} '{text}'.", errors={field: f"no {label} '{text}'"}, code="unknown_document")

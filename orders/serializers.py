@@ -29,6 +29,7 @@ from orders.models import (
 from orders.states import DiscountType
 from stateset.api import ConstantField, InputSerializer, MoneyField, ResourceSerializer
 from stateset.errors import DomainError
+from stateset.ids import as_id
 
 # ---- fields ------------------------------------------------------------------------------------------------
 
@@ -70,9 +71,10 @@ class CustomerRefField(serializers.Field):
             inline = InlineCustomerInput(data=data)
             inline.is_valid(raise_exception=True)
             return dict(inline.validated_data)
-        if isinstance(data, bool) or not str(data).isdigit():
+        pk = as_id(data)
+        if pk is None:
             raise serializers.ValidationError("Expected a customer id or an object with an email.")
-        customer = Customer.objects.filter(pk=int(data)).first()
+        customer = Customer.objects.filter(pk=pk).first()
         if customer is None:
             raise serializers.ValidationError(f"No customer {data}.")
         return customer

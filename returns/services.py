@@ -71,6 +71,7 @@ from returns.states import (
 from stateset.actors import Actor
 from stateset.errors import InvalidStateTransition, PermissionDenied, ValidationFailed
 from stateset.fsm import allowed_actions, apply_transition, check_transition, lock, log_event
+from stateset.ids import as_id
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -118,8 +119,8 @@ def order_resolve(value: Order | int | str, *, key: str = "order_id") -> Order:
         return value
     text = str(value).strip()
     order = Order.objects.filter(order_number__iexact=text).first() if text else None
-    if order is None and text.isdigit():
-        order = Order.objects.filter(pk=int(text)).first()
+    if order is None and (pk := as_id(text)) is not None:
+        order = Order.objects.filter(pk=pk).first()
     if order is None:
         raise InvalidReturnInput(f"Order '{value}' does not exist.", errors={key: f"no order '{value}'"})
     return order
@@ -235,7 +236,7 @@ def _resolve_order_line(order: Order, lines: Mapping[int, OrderLineItem], spec: 
     sku = str(spec.get("sku") or "").strip()
     if ref is not None:
         pk = ref.pk if isinstance(ref, OrderLineItem) else ref
-        line = lines.get(int(pk)) if str(pk).isdigit() else None
+        line = lines.get(as_id(pk))
         if line is None:
             raise InvalidReturnInput(
                 f"Line {pk} is not on order {order.display_number}.", errors={"order_line_item": f"no line {pk} here"}

@@ -348,3 +348,16 @@ def test_a_location_with_stock_history_cannot_be_deleted(api):
     assert_list_queries_constant(
         api, "/v1/locations?limit=100&kind=bin", "locations", lambda: make_location(kind="bin"), more=20
     )
+
+
+@pytest.mark.parametrize("field", ["from_location", "to_location"])
+@pytest.mark.parametrize("value", ["²", "١٢"])
+def test_transfer_to_a_location_named_by_non_ascii_digits_is_400(api, field, value):
+    # str.isdigit accepts "²", int() does not: the location lookup used to raise ValueError, a 500.
+    make_location("EAST")
+    item = make_item(on_hand=6)
+    before = stock_snapshot()
+    body = {"from_location": "MAIN", "to_location": "EAST", "quantity": 1, field: value}
+    response = api.post(f"/v1/inventory_items/{item.pk}/transfer", body, format="json")
+    assert_error(response, 400, "invalid_request_error", "validation_error")
+    assert stock_snapshot() == before

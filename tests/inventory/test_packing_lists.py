@@ -385,3 +385,11 @@ def test_lists_cost_a_fixed_number_of_queries(api):
         "packing_list_items",
         lambda: make_packing_list([(fresh, 1)]),
     )
+
+
+def test_a_packing_list_for_a_purchase_order_named_by_non_ascii_digits_is_400(api):
+    # "²" passed str.isdigit and then failed int(): a 500.
+    count = PackingList.objects.count()
+    response = api.post("/v1/packing_lists", {"purchase_order_number": "²"}, format="json")
+    assert_error(response, 400, "invalid_request_error", "unknown_purchase_order")
+    assert PackingList.objects.count() == count

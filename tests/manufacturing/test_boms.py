@@ -8,7 +8,7 @@ from django_fsm_log.models import StateLog
 from inventory.models import StockMovement
 from inventory.selectors import ledger_mismatches
 from manufacturing import services as mfg
-from manufacturing.models import BillOfMaterials, BillOfMaterialsLineItem
+from manufacturing.models import BillOfMaterials, BillOfMaterialsLineItem, WorkOrder
 from tests.factories import SYSTEM, api_client, level, make_bom, make_item, make_location, make_user
 from tests.helpers import assert_error
 
@@ -554,3 +554,15 @@ def test_list_alias_filters_search_and_history(api, fan):
     assert_error(api.get("/v1/bill_of_materials?status=bogus"), 400, "invalid_request_error", "validation_error")
     history = api.get(f"/v1/bill_of_materials/{fan.bom.pk}/history").json()["history"]
     assert [(h["transition"], h["source_state"], h["state"]) for h in history] == [("activate", "draft", "active")]
+
+
+def test_a_bom_named_by_non_ascii_digits_is_400(api):
+    # "²" passed str.isdigit and then failed int(): a 500.
+    make_item("WIDGET")
+    count = (BillOfMaterialsLineItem.objects.count(), WorkOrder.objects.count())
+    body = {"bill_of_materials_number": "²", "part_number": "WIDGET", "quantity": 1}
+    response = api.post("/v1/bill_of_materials_line_items", body, format="json")
+    assert_error(response, 400, "invalid_request_error", "unknown_document")
+    response = api.post("/v1/work_orders", {"bill_of_materials_number": "²", "quantity": 1}, format="json")
+    assert_error(response, 400, "invalid_request_error", "unknown_document")
+    assert (BillOfMaterialsLineItem.objects.count(), WorkOrder.objects.count()) == count

@@ -415,3 +415,15 @@ def test_list_costs_a_fixed_number_of_queries(api):
         api.post(f"/v1/orders/{order.pk}/add_discount", {"type": "percentage", "value": 5}, format="json")
 
     assert_list_queries_constant(api, "/v1/orders?limit=100", "orders", make_one, more=20)
+
+
+@pytest.mark.parametrize("customer", ["²", "١", "99999999999999999999999", True, "-1"])
+def test_an_order_for_a_customer_that_is_no_id_is_400(api, customer):
+    # "²" passed str.isdigit and then failed int(): a 500.
+    stock()
+    before = snapshot()
+    body = {"customer": customer, "order_line_items": [{"sku": "A", "quantity": 1, "unit_price": "1.00"}]}
+    response = api.post("/v1/orders", body, format="json")
+    body = assert_error(response, 400, "invalid_request_error", "validation_error")
+    assert "customer" in body["errors"]
+    assert snapshot() == before

@@ -157,3 +157,20 @@ def test_schema_lists_the_resources_and_the_order_operations_but_no_alias(tmp_pa
         or p in ("/v1/return", "/v1/warranty", "/v1/return_line_items/create")
         for p in paths
     )
+
+
+def test_a_return_for_an_order_named_by_non_ascii_digits_is_400(api):
+    # "²" passed str.isdigit and then failed int(): a 500.
+    from returns.models import Return
+
+    stock()
+    order = shipped()
+    count = Return.objects.count()
+    body = {"order_id": "²", "return_line_items": [{"sku": "A", "quantity": 1}]}
+    assert_error(api.post("/v1/returns", body, format="json"), 400, "invalid_request_error", "validation_error")
+    line = lines_of(order)[0]
+    body = {"order_id": order.pk, "return_line_items": [{"order_line_item": "²", "quantity": 1}]}
+    response = api.post("/v1/returns", body, format="json")
+    assert response.status_code == 400, response.content
+    assert Return.objects.count() == count
+    assert line.quantity_returned == lines_of(order)[0].quantity_returned
