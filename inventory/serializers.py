@@ -24,7 +24,7 @@ from inventory.models import (
     StockMovement,
 )
 from inventory.services import location_resolve
-from stateset.api import ConstantField, InputSerializer, MoneyField, ResourceSerializer
+from stateset.api import MAX_QUANTITY, ConstantField, InputSerializer, MoneyField, ResourceSerializer
 
 # ---- shared fields -----------------------------------------------------------------------------------------
 
@@ -182,7 +182,9 @@ class AdjustInput(InputSerializer):
     """The official Python client sends `{quantity, reason, metadata}`; `reason` is free text kept on the
     movement, whose kind is `adjustment`."""
 
-    quantity = serializers.IntegerField(help_text="Signed change of on hand; not 0.")
+    quantity = serializers.IntegerField(
+        min_value=-MAX_QUANTITY, max_value=MAX_QUANTITY, help_text="Signed change of on hand; not 0."
+    )
     reason = _text(200)
     location = LocationCodeField(required=False, help_text="Location code (default MAIN).")
     note = _text()
@@ -197,7 +199,7 @@ class AdjustInput(InputSerializer):
 class TransferInput(InputSerializer):
     from_location = LocationCodeField()
     to_location = LocationCodeField()
-    quantity = serializers.IntegerField(min_value=1)
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
     note = _text()
 
 
@@ -216,7 +218,7 @@ class PurchaseOrderLineSerializer(LineSerializer):
     purchase_order = serializers.IntegerField(source="purchase_order_id", read_only=True)
     sku = serializers.CharField(max_length=100)
     description = _text(500)
-    quantity_ordered = serializers.IntegerField(min_value=1)
+    quantity_ordered = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
     quantity_received = serializers.IntegerField(read_only=True)
     quantity_outstanding = serializers.IntegerField(source="outstanding", read_only=True)
     unit_cost = MoneyField(required=False, allow_null=True, min_value=0, help_text="Default: the item's unit cost.")
@@ -285,7 +287,7 @@ class RejectInput(InputSerializer):
 class ReceiveLineInput(InputSerializer):
     line_id = serializers.IntegerField(required=False)
     sku = serializers.CharField(required=False, max_length=100)
-    quantity = serializers.IntegerField(min_value=1)
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
 
     def validate(self, attrs):
         if attrs.get("line_id") is None and not attrs.get("sku"):
@@ -316,7 +318,7 @@ class PackingListLineSerializer(LineSerializer):
     packing_list = serializers.IntegerField(source="packing_list_id", read_only=True)
     sku = serializers.CharField(max_length=100)
     description = _text(500)
-    quantity = serializers.IntegerField(min_value=1)
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
     arrived = serializers.BooleanField(read_only=True)
     arrived_at = serializers.DateTimeField(read_only=True)
     created_at = _stamp()
@@ -369,7 +371,7 @@ class PackingListItemSerializer(ResourceSerializer):
     object = ConstantField("packing_list_item")
     packing_list = serializers.PrimaryKeyRelatedField(queryset=PackingList.objects.all())
     sku = serializers.CharField(max_length=100)
-    quantity = serializers.IntegerField(min_value=1)
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
     arrived = serializers.BooleanField(read_only=True)
 
     class Meta:
@@ -392,7 +394,7 @@ class PackingListItemSerializer(ResourceSerializer):
 class PackingListItemUpdateSerializer(PackingListItemSerializer):
     packing_list = serializers.IntegerField(source="packing_list_id", read_only=True)
     sku = serializers.CharField(max_length=100, required=False)
-    quantity = serializers.IntegerField(min_value=1, required=False)
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY, required=False)
     arrived = serializers.BooleanField(required=False, help_text="true books the arrival (once).")
 
 
@@ -408,9 +410,13 @@ class CycleCountLineSerializer(LineSerializer):
     bin = _text(100)
     lot = _text(100)
     quantity_expected = serializers.IntegerField(
-        required=False, allow_null=True, min_value=0, help_text="Replaced by the on-hand snapshot at start."
+        required=False,
+        allow_null=True,
+        min_value=0,
+        max_value=MAX_QUANTITY,
+        help_text="Replaced by the on-hand snapshot at start.",
     )
-    quantity_counted = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    quantity_counted = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=MAX_QUANTITY)
     variance_quantity = serializers.IntegerField(read_only=True)
     variance_cost = MoneyField(read_only=True)
     explanation = _text()
@@ -427,8 +433,8 @@ class CycleCountSerializer(ResourceSerializer):
     object = ConstantField("cycle_count")
     location = LocationCodeField(required=False)
     part = serializers.CharField(required=False, allow_null=True, max_length=100)
-    quantity_expected = serializers.IntegerField(required=False, allow_null=True, min_value=0)
-    quantity_counted = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    quantity_expected = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=MAX_QUANTITY)
+    quantity_counted = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=MAX_QUANTITY)
     variance_quantity = serializers.IntegerField(read_only=True)
     variance_cost = MoneyField(read_only=True)
     accuracy_rate = serializers.DecimalField(
@@ -476,7 +482,7 @@ class CycleCountUpdateSerializer(CycleCountSerializer):
 class CountLineInput(InputSerializer):
     line_id = serializers.IntegerField(required=False)
     sku = serializers.CharField(required=False, max_length=100)
-    quantity_counted = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    quantity_counted = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=MAX_QUANTITY)
     explanation = serializers.CharField(required=False, allow_blank=True)
     skip = serializers.BooleanField(required=False, help_text="true: not counted (needs an explanation).")
 

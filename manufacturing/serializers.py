@@ -18,7 +18,7 @@ from manufacturing.models import (
     WorkOrderLineItem,
 )
 from manufacturing.states import ManufactureOrderLineStatus, WorkOrderLineStatus
-from stateset.api import ConstantField, InputSerializer, ResourceSerializer
+from stateset.api import MAX_QUANTITY, ConstantField, InputSerializer, ResourceSerializer
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -62,7 +62,7 @@ class BillOfMaterialsLineItemSerializer(ResourceSerializer):
     object = ConstantField("bill_of_materials_line_item")
     bill_of_materials_number = _link()
     part_number = serializers.CharField(max_length=100)
-    quantity = serializers.IntegerField(min_value=1)
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
 
     class Meta:
         model = BillOfMaterialsLineItem
@@ -88,7 +88,7 @@ class BillOfMaterialsLineItemUpdateSerializer(BillOfMaterialsLineItemSerializer)
 
     bill_of_materials_number = _link(read_only=True)
     part_number = serializers.CharField(max_length=100, required=False)
-    quantity = serializers.IntegerField(min_value=1, required=False)
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY, required=False)
 
 
 class NestedBomLineSerializer(BillOfMaterialsLineItemSerializer):
@@ -145,7 +145,7 @@ class WorkOrderLineItemSerializer(ResourceSerializer):
     object = ConstantField("work_order_line_item")
     work_order_number = _link()
     part_number = serializers.CharField(max_length=100)
-    unit_quantity = serializers.IntegerField(min_value=1)
+    unit_quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
     line_status = serializers.ChoiceField(choices=WorkOrderLineStatus.choices, read_only=True)
 
     class Meta:
@@ -170,7 +170,7 @@ class WorkOrderLineItemSerializer(ResourceSerializer):
 class WorkOrderLineItemUpdateSerializer(WorkOrderLineItemSerializer):
     work_order_number = _link(read_only=True)
     part_number = serializers.CharField(max_length=100, required=False)
-    unit_quantity = serializers.IntegerField(min_value=1, required=False)
+    unit_quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY, required=False)
 
 
 class NestedWorkOrderLineSerializer(WorkOrderLineItemSerializer):
@@ -190,7 +190,7 @@ class WorkOrderSerializer(ResourceSerializer):
     )
     bill_of_materials_number = _link(required=False, allow_null=True)
     manufacture_order_number = serializers.CharField(read_only=True, allow_null=True)
-    quantity = serializers.IntegerField(min_value=1)
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
     quantity_remaining = serializers.IntegerField(read_only=True)
     work_order_line_items = NestedWorkOrderLineSerializer(many=True, required=False)
 
@@ -246,7 +246,7 @@ class WorkOrderUpdateSerializer(WorkOrderSerializer):
     part = SkuField(read_only=True)
     bill_of_materials = serializers.PrimaryKeyRelatedField(read_only=True)
     bill_of_materials_number = _link(read_only=True)
-    quantity = serializers.IntegerField(min_value=1, required=False)
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY, required=False)
     work_order_line_items = NestedWorkOrderLineSerializer(many=True, read_only=True)
 
 
@@ -266,7 +266,7 @@ class ManufactureOrderLineItemSerializer(ResourceSerializer):
     bom_number = _link(required=False, allow_null=True)
     bom_name = serializers.CharField(read_only=True)
     part_number = serializers.CharField(max_length=100, required=False, allow_null=True)
-    quantity = serializers.IntegerField(min_value=1)
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
     yield_location = LocationField(required=False, allow_null=True)
     line_status = serializers.ChoiceField(choices=ManufactureOrderLineStatus.choices, read_only=True)
     work_order_number = serializers.CharField(read_only=True, allow_null=True)
@@ -301,7 +301,7 @@ class ManufactureOrderLineItemSerializer(ResourceSerializer):
 
 class ManufactureOrderLineItemUpdateSerializer(ManufactureOrderLineItemSerializer):
     manufacture_order_number = _link(read_only=True)
-    quantity = serializers.IntegerField(min_value=1, required=False)
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY, required=False)
 
 
 class NestedManufactureOrderLineSerializer(ManufactureOrderLineItemSerializer):
@@ -360,22 +360,22 @@ class ActivateInput(ReasonInput):
 
 
 class BuildToStockInput(ReasonInput):
-    quantity = serializers.IntegerField(min_value=1, required=False, default=1)
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY, required=False, default=1)
     location = LocationField(required=False, allow_null=True)
 
 
 class CompleteInput(ReasonInput):
-    quantity_completed = serializers.IntegerField(min_value=0)
-    quantity_scrapped = serializers.IntegerField(min_value=0, required=False, default=0)
+    quantity_completed = serializers.IntegerField(min_value=0, max_value=MAX_QUANTITY)
+    quantity_scrapped = serializers.IntegerField(min_value=0, max_value=MAX_QUANTITY, required=False, default=0)
 
 
 class ExplodeQuery(serializers.Serializer):
-    quantity = serializers.IntegerField(min_value=1, required=False, default=1)
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY, required=False, default=1)
     location = serializers.CharField(required=False, allow_blank=True)
 
 
 class CostQuery(serializers.Serializer):
-    quantity = serializers.IntegerField(min_value=1, required=False, default=1)
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY, required=False, default=1)
 
 
 class ExplosionComponentSerializer(serializers.Serializer):

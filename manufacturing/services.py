@@ -75,6 +75,21 @@ def _positive(value: Any, name: str) -> int:
     return value
 
 
+# A work order line's total is stored in an integer column (PostgreSQL's: 4 bytes). Unit quantity and planned
+# quantity are each bounded on input, but their product can pass it.
+MAX_LINE_TOTAL = 2**31 - 1
+
+
+def _line_total(unit_quantity: int, quantity: int) -> int:
+    total = unit_quantity * quantity
+    if total > MAX_LINE_TOTAL:
+        raise ValidationFailed(
+            f"A work order line needs {total} units ({unit_quantity} × {quantity}); at most {MAX_LINE_TOTAL}.",
+            errors={"quantity": f"a line's total quantity may not pass {MAX_LINE_TOTAL}"},
+        )
+    return total
+
+
 def _check_fields(fields: Mapping[str, Any], allowed: Iterable[str], kind: str) -> None:
     unknown = set(fields) - set(allowed)
     if unknown:
@@ -452,7 +467,7 @@ def _work_order_lines_from_bom(wo: WorkOrder, bom: BillOfMaterials) -> list[Work
             item=line.item,
             part_name=line.part_name or line.item.description,
             unit_quantity=line.quantity,
-            total_quantity=line.quantity * wo.quantity,
+            total_quantity=_line_total(line.quantity, wo.quantity),
         )
         for line in lines
     ]
@@ -472,7 +487,7 @@ def _work_order_lines_given(wo: WorkOrder, lines: Sequence[Mapping[str, Any]]) -
                 item=item,
                 part_name=line.get("part_name") or item.description,
                 unit_quantity=unit,
-                total_quantity=unit * wo.quantity,
+                total_quantity=_line_total(unit, wo.quantity),
             )
         )
     return built
@@ -560,7 +575,7 @@ def work_order_update(
             wo.quantity = _positive(quantity, "quantity")
             lines = list(wo.work_order_line_items.all())
             for line in lines:
-                line.total_quantity = line.unit_quantity * wo.quantity
+                line.total_quantity = _line_total(line.unit_quantity, wo.quantity)
             WorkOrderLineItem.objects.bulk_update(lines, ["total_quantity"])
         if location is not None:
             new_location = _location(location)
@@ -621,7 +636,7 @@ def work_order_line_update(
         for name, value in fields.items():
             setattr(line, name, value)
         line.unit_quantity = _positive(line.unit_quantity, "unit_quantity")
-        line.total_quantity = line.unit_quantity * wo.quantity
+        line.total_quantity = _line_total(line.unit_quantity, wo.quantity)
         line.save()
         wo.save(update_fields=["updated_at"])
     return line

@@ -42,6 +42,9 @@ logger = logging.getLogger("stateset.api")
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
+# The most units one input may name (a line, an adjustment, a count): far above any real document, and far
+# below what a quantity column holds (PostgreSQL's integer), so no input overflows one.
+MAX_QUANTITY = 1_000_000
 
 
 # --------------------------------------------------------------------------------------------------------

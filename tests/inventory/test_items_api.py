@@ -361,3 +361,28 @@ def test_transfer_to_a_location_named_by_non_ascii_digits_is_400(api, field, val
     response = api.post(f"/v1/inventory_items/{item.pk}/transfer", body, format="json")
     assert_error(response, 400, "invalid_request_error", "validation_error")
     assert stock_snapshot() == before
+
+
+HUGE = [10**30, 2**63, 2**31, 1_000_001]
+
+
+@pytest.mark.parametrize("quantity", [*HUGE, *(-q for q in HUGE)])
+def test_an_adjustment_beyond_the_quantity_bound_is_400(api, quantity):
+    # 10**30 and 2**63 reached SQLite (OverflowError) and 2**31 PostgreSQL's integer column: 500s.
+    item = make_item(on_hand=6)
+    before = stock_snapshot()
+    response = api.post(f"/v1/inventory_items/{item.pk}/adjust", {"quantity": quantity}, format="json")
+    body = assert_error(response, 400, "invalid_request_error", "validation_error")
+    assert "quantity" in body["errors"]
+    assert stock_snapshot() == before
+
+
+@pytest.mark.parametrize("quantity", HUGE)
+def test_a_transfer_beyond_the_quantity_bound_is_400(api, quantity):
+    make_location("EAST")
+    item = make_item(on_hand=6)
+    before = stock_snapshot()
+    body = {"from_location": "MAIN", "to_location": "EAST", "quantity": quantity}
+    response = api.post(f"/v1/inventory_items/{item.pk}/transfer", body, format="json")
+    assert_error(response, 400, "invalid_request_error", "validation_error")
+    assert stock_snapshot() == before

@@ -478,3 +478,20 @@ def test_list_costs_a_fixed_number_of_queries(api):
         "purchase_orders",
         lambda: make_purchase_order([(i, 2) for i in items]),
     )
+
+
+@pytest.mark.parametrize("quantity", [10**30, 2**31, 1_000_001])
+def test_quantities_beyond_the_bound_are_400_on_purchase_orders_packing_lists_and_counts(api, quantity):
+    # Unbounded quantities reached the database: OverflowError on SQLite, integer out of range on PostgreSQL.
+    from inventory.models import CycleCount, PackingList
+
+    make_item("BIG")
+    before = stock_snapshot(), PurchaseOrder.objects.count(), PackingList.objects.count(), CycleCount.objects.count()
+    for path, body in (
+        ("/v1/purchase_orders", {"purchase_order_line_items": [{"sku": "BIG", "quantity_ordered": quantity}]}),
+        ("/v1/packing_lists", {"packing_list_items": [{"sku": "BIG", "quantity": quantity}]}),
+        ("/v1/cycle_counts", {"part": "BIG", "quantity_counted": quantity}),
+    ):
+        assert_error(api.post(path, body, format="json"), 400, "invalid_request_error", "validation_error")
+    after = stock_snapshot(), PurchaseOrder.objects.count(), PackingList.objects.count(), CycleCount.objects.count()
+    assert after == before

@@ -9,7 +9,7 @@ from inventory.models import Allocation, StockMovement
 from inventory.selectors import ledger_mismatches
 from manufacturing import services as mfg
 from manufacturing.models import WorkOrder
-from tests.factories import SYSTEM, api_client, level, make_item, make_location, make_user, make_work_order
+from tests.factories import SYSTEM, api_client, level, make_bom, make_item, make_location, make_user, make_work_order
 from tests.helpers import assert_error
 
 pytestmark = pytest.mark.django_db
@@ -434,3 +434,37 @@ def test_work_order_line_items_resource(api, fan):
     )
     assert api.delete(f"/v1/work_order_line_items/{line['id']}").status_code == 200
     assert wo.work_order_line_items.count() == 2
+
+
+@pytest.mark.parametrize("quantity", [10**30, 2**31, 1_000_001])
+def test_quantities_beyond_the_bound_are_400(api, fan, quantity):
+    # Unbounded quantities reached the database: OverflowError on SQLite, integer out of range on PostgreSQL.
+    stool = make_bom(make_item("STOOL"), [(fan.bolt, 4)])
+    wo = make_work_order(stool, 2)
+    mfg.work_order_release(work_order=wo, by=SYSTEM)
+    mfg.work_order_start(work_order=wo, by=SYSTEM)
+    before = WorkOrder.objects.count(), StockMovement.objects.count(), list(WorkOrder.objects.values_list())
+    for path, body in (
+        ("/v1/work_orders", {"bill_of_materials": fan.bom.pk, "quantity": quantity}),
+        (f"/v1/work_orders/{wo.pk}/complete", {"quantity_completed": quantity}),
+        (f"/v1/bill_of_materials/{stool.pk}/buildtostock", {"quantity": quantity}),
+        ("/v1/bill_of_materials", {"part": "FAN", "line_items": [{"part_number": "BOLT", "quantity": quantity}]}),
+    ):
+        assert_error(api.post(path, body, format="json"), 400, "invalid_request_error", "validation_error")
+    assert (WorkOrder.objects.count(), StockMovement.objects.count(), list(WorkOrder.objects.values_list())) == before
+
+
+def test_a_work_order_line_total_beyond_the_column_is_400(api, fan):
+    # 1,000,000 bolts a unit for 1,000,000 units: each input is in bounds, the product (10**12) is not.
+    from manufacturing.models import WorkOrderLineItem
+
+    bom = make_bom(make_item("TOWER"), [(fan.bolt, 1_000_000)])
+    count = WorkOrder.objects.count(), WorkOrderLineItem.objects.count()
+    response = api.post("/v1/work_orders", {"bill_of_materials": bom.pk, "quantity": 1_000_000}, format="json")
+    body = assert_error(response, 400, "invalid_request_error", "validation_error")
+    assert "quantity" in body["errors"]
+    wo = make_work_order(bom, 1)
+    response = api.patch(f"/v1/work_orders/{wo.pk}", {"quantity": 1_000_000}, format="json")
+    assert_error(response, 400, "invalid_request_error", "validation_error")
+    assert WorkOrderLineItem.objects.get(work_order=wo).total_quantity == 1_000_000
+    assert (WorkOrder.objects.count(), WorkOrderLineItem.objects.count()) == (count[0] + 1, count[1] + 1)
