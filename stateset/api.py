@@ -288,6 +288,10 @@ class StrictInputMixin:
         accepted = set(getattr(getattr(self, "Meta", None), "accepted_keys", ()))
         errors: dict[str, list[serializers.ErrorDetail]] = {}
         for key in data:
+            if has_null_character(data[key]):
+                # PostgreSQL stores no NUL in text or jsonb; DRF's CharField refuses it, other fields did not.
+                errors[key] = [serializers.ErrorDetail(NULL_CHARACTER_MESSAGE, code="null_characters_not_allowed")]
+                continue
             if key in writable or key in accepted:
                 continue
             if key in read_only or key in SERVER_OWNED:
@@ -308,6 +312,18 @@ class StrictInputMixin:
 
 
 SERVER_OWNED = {"id", "object", "created_at", "updated_at", "status"}
+NULL_CHARACTER_MESSAGE = "Null characters are not allowed."
+
+
+def has_null_character(value: Any) -> bool:
+    """A NUL anywhere in a JSON value, keys of objects included."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(has_null_character(k) or has_null_character(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(has_null_character(v) for v in value)
+    return False
 
 
 class InputSerializer(StrictInputMixin, serializers.Serializer):
@@ -393,6 +409,10 @@ def list_params(request, *, ordering_fields: tuple[str, ...], default_order: str
         for key, value in body.items():
             if key not in params and value is not None:
                 params[key] = _param_text(value)
+
+    for key, values in params.lists():
+        if any("\x00" in value for value in values):
+            raise exceptions.ValidationError({key: [NULL_CHARACTER_MESSAGE]})
 
     limit = min(_int_param(params.get("limit", DEFAULT_LIMIT), "limit", minimum=1), MAX_LIMIT)
     offset = _int_param(params.get("offset", 0), "offset", minimum=0)

@@ -1,5 +1,7 @@
 """Bad input is never a 500 (contract §1.6): odd values found by fuzzing the API, on every resource they reach."""
 
+import json
+
 import pytest
 
 from stateset.filters import IdFilter
@@ -42,3 +44,19 @@ def test_an_id_or_code_filter_takes_any_text(api, path, value):
     make_location("007")
     response = api.get(path + value)
     assert response.status_code == 200, response.content
+
+
+# ---- NUL characters (PostgreSQL stores none in text or jsonb) ---------------------------------------------
+
+
+@pytest.mark.parametrize("param", ["search", "query", "sku"])
+@pytest.mark.parametrize("prefix", [prefix for prefix, _ in RESOURCES])
+def test_a_null_character_in_a_list_parameter_is_400(api, prefix, param):
+    # `search` and plain filters (`sku` on items) reached PostgreSQL, which refuses NUL in text: a 500.
+    body = assert_error(api.get(f"/v1/{prefix}", {param: "a\x00b"}), 400, "invalid_request_error", "validation_error")
+    assert body["errors"] == {param: "Null characters are not allowed."}
+
+
+def test_a_null_character_in_a_list_body_on_get_is_400(api):
+    response = api.generic("GET", "/v1/orders", json.dumps({"search": "\x00"}), content_type="application/json")
+    assert_error(response, 400, "invalid_request_error", "validation_error")

@@ -386,3 +386,19 @@ def test_a_transfer_beyond_the_quantity_bound_is_400(api, quantity):
     response = api.post(f"/v1/inventory_items/{item.pk}/transfer", body, format="json")
     assert_error(response, 400, "invalid_request_error", "validation_error")
     assert stock_snapshot() == before
+
+
+def test_a_null_character_in_an_action_body_is_400(api):
+    # PostgreSQL stores no NUL in text or jsonb: the adjust's metadata and a location code reached it, a 500.
+    make_location("EAST")
+    item = make_item(on_hand=6)
+    before = stock_snapshot()
+    for action, body in (
+        ("adjust", {"quantity": 1, "metadata": {"note": "a\x00b"}}),
+        ("transfer", {"from_location": "MA\x00IN", "to_location": "EAST", "quantity": 1}),
+    ):
+        response = api.post(f"/v1/inventory_items/{item.pk}/{action}", body, format="json")
+        assert_error(response, 400, "invalid_request_error", "validation_error")
+    response = api.post("/v1/packing_lists", {"purchase_order_number": "\x00"}, format="json")
+    assert_error(response, 400, "invalid_request_error", "validation_error")
+    assert stock_snapshot() == before

@@ -566,3 +566,11 @@ def test_a_bom_named_by_non_ascii_digits_is_400(api):
     response = api.post("/v1/work_orders", {"bill_of_materials_number": "²", "quantity": 1}, format="json")
     assert_error(response, 400, "invalid_request_error", "unknown_document")
     assert (BillOfMaterialsLineItem.objects.count(), WorkOrder.objects.count()) == count
+
+
+def test_a_null_character_in_the_part_is_400(api):
+    # PostgreSQL stores no NUL in text: the part lookup by SKU reached it, a 500.
+    make_item("WIDGET")
+    response = api.post("/v1/bill_of_materials", {"part": "WIDGET\x00", "line_items": []}, format="json")
+    assert_error(response, 400, "invalid_request_error", "validation_error")
+    assert BillOfMaterials.objects.count() == 0

@@ -427,3 +427,24 @@ def test_an_order_for_a_customer_that_is_no_id_is_400(api, customer):
     body = assert_error(response, 400, "invalid_request_error", "validation_error")
     assert "customer" in body["errors"]
     assert snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("post", "/v1/orders", {"shipping_address": {"line1": "a\x00b"}}),
+        ("patch", "/v1/orders/{pk}", {"metadata": {"a\x00": 1}}),
+        ("post", "/v1/orders/{pk}/tag", {"tags": ["a\x00"]}),
+    ],
+)
+def test_a_null_character_in_a_json_value_is_400_and_changes_nothing(api, method, path, body):
+    # PostgreSQL stores no NUL in text or jsonb: addresses, metadata and tag lists reached it, a 500.
+    stock()
+    order = order_in("pending")
+    if path == "/v1/orders":
+        body = {**body, "order_line_items": [{"sku": "A", "quantity": 1, "unit_price": "1.00"}]}
+    before = snapshot(order)
+    response = getattr(api, method)(path.format(pk=order.pk), body, format="json")
+    error = assert_error(response, 400, "invalid_request_error", "validation_error")
+    assert error["errors"] == {next(iter(body)): "Null characters are not allowed."}
+    assert snapshot(order) == before

@@ -174,3 +174,14 @@ def test_a_return_for_an_order_named_by_non_ascii_digits_is_400(api):
     assert response.status_code == 400, response.content
     assert Return.objects.count() == count
     assert line.quantity_returned == lines_of(order)[0].quantity_returned
+
+
+def test_a_null_character_in_the_order_reference_is_400(api):
+    # PostgreSQL stores no NUL in text: the order lookup by number reached it, a 500.
+    from returns.models import Return
+
+    stock()
+    shipped()
+    body = {"order_id": "\x00", "return_line_items": [{"sku": "A", "quantity": 1}]}
+    assert_error(api.post("/v1/returns", body, format="json"), 400, "invalid_request_error", "validation_error")
+    assert Return.objects.count() == 0
