@@ -25,6 +25,7 @@ from django.db.models import Q
 from django.http import Http404, JsonResponse
 from django.urls import reverse
 from django.utils.http import quote_etag
+from django.views.decorators.csrf import csrf_exempt
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 from django_fsm_log.models import StateLog
 from drf_spectacular.types import OpenApiTypes
@@ -226,8 +227,10 @@ class PreconditionFailed(exceptions.APIException):
     default_detail = "If-Match does not match the current version of the resource."
 
 
+@csrf_exempt
 def api_not_found(request, *args, **kwargs) -> JsonResponse:
-    """Unknown routes under /v1: the error shape, never Django's HTML page."""
+    """Unknown routes under /v1: the error shape, never Django's HTML page (nor its CSRF page for a write:
+    the API's own views are exempt as DRF's are, and a route that does not exist changes nothing)."""
     return error_json_response(
         request, 404, "not_found_error", "resource_not_found", f"No route {request.method} {request.path}."
     )

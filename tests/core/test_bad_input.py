@@ -6,7 +6,7 @@ import pytest
 
 from stateset.filters import IdFilter
 from stateset.urls import RESOURCES
-from tests.factories import make_location
+from tests.factories import api_client, make_location
 from tests.helpers import assert_error
 
 pytestmark = pytest.mark.django_db
@@ -60,3 +60,16 @@ def test_a_null_character_in_a_list_parameter_is_400(api, prefix, param):
 def test_a_null_character_in_a_list_body_on_get_is_400(api):
     response = api.generic("GET", "/v1/orders", json.dumps({"search": "\x00"}), content_type="application/json")
     assert_error(response, 400, "invalid_request_error", "validation_error")
+
+
+# ---- unknown routes ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+@pytest.mark.parametrize("path", ["/v1/nope", "/v1/orders/abc/cancel", "/v1/orders/null", "/api/nope"])
+def test_a_write_to_an_unknown_route_is_a_json_404_not_a_csrf_page(method, path):
+    # The catch-all view ran behind CsrfViewMiddleware: a key-authenticated POST got Django's HTML 403.
+    client = api_client()
+    client.handler.enforce_csrf_checks = True
+    response = getattr(client, method)(path, {"a": 1}, format="json")
+    assert_error(response, 404, "not_found_error", "resource_not_found")
