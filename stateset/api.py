@@ -525,6 +525,10 @@ class ResourceViewSet(viewsets.GenericViewSet):
                 )
 
     def get_object(self):
+        if (self.lookup_url_kwarg or self.lookup_field) not in self.kwargs:
+            # A list route asked for an object: OPTIONS describes PUT by loading one, and `/v1/orders/merge`
+            # takes PUT (as every action does) without an id. DRF's metadata skips PUT on this error.
+            raise exceptions.NotFound()
         try:
             obj = super().get_object()
         except Http404:
