@@ -37,6 +37,7 @@ from rest_framework.views import set_rollback
 
 from stateset.actors import Actor
 from stateset.errors import DomainError, NotFound
+from stateset.ids import MAX_ID
 from stateset.middleware import current_request_id
 
 logger = logging.getLogger("stateset.api")
@@ -392,13 +393,15 @@ def _param_text(value: Any) -> str:
     return str(value)
 
 
-def _int_param(raw: Any, name: str, *, minimum: int) -> int:
+def _int_param(raw: Any, name: str, *, minimum: int, maximum: int | None = None) -> int:
     try:
         value = int(str(raw))
     except (TypeError, ValueError):
         raise exceptions.ValidationError({name: [f"'{name}' must be an integer."]})
     if value < minimum:
         raise exceptions.ValidationError({name: [f"'{name}' must be at least {minimum}."]})
+    if maximum is not None and value > maximum:
+        raise exceptions.ValidationError({name: [f"'{name}' must be at most {maximum}."]})
     return value
 
 
@@ -418,7 +421,9 @@ def list_params(request, *, ordering_fields: tuple[str, ...], default_order: str
             raise exceptions.ValidationError({key: [NULL_CHARACTER_MESSAGE]})
 
     limit = min(_int_param(params.get("limit", DEFAULT_LIMIT), "limit", minimum=1), MAX_LIMIT)
-    offset = _int_param(params.get("offset", 0), "offset", minimum=0)
+    # SQL's OFFSET takes a BIGINT: past it SQLite raised a "datatype mismatch" (answered as a retryable 409)
+    # and PostgreSQL an out-of-range error (a 500).
+    offset = _int_param(params.get("offset", 0), "offset", minimum=0, maximum=MAX_ID)
     direction = str(params.get("order_direction") or params.get("sort_order") or "desc").lower()
     if direction not in ("asc", "desc"):
         raise exceptions.ValidationError({"order_direction": ["'order_direction' must be 'asc' or 'desc'."]})

@@ -6,7 +6,7 @@ import pytest
 
 from stateset.filters import IdFilter
 from stateset.urls import RESOURCES
-from tests.factories import api_client, make_location
+from tests.factories import api_client, make_item, make_lead, make_location
 from tests.helpers import assert_error
 
 pytestmark = pytest.mark.django_db
@@ -100,3 +100,23 @@ def test_options_on_the_merge_route_describes_it(api):
     response = api.options("/v1/orders/merge")
     assert response.status_code == 200, response.content
     assert "POST" in response["Allow"]
+
+
+# ---- offset ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("offset", [2**63, 10**30])
+@pytest.mark.parametrize("prefix", [prefix for prefix, _ in RESOURCES])
+def test_an_offset_past_a_bigint_is_400(api, prefix, offset):
+    # SQLite raised "datatype mismatch", answered as a 409 that StateSet's client retries forever; PostgreSQL a 500.
+    response = api.get(f"/v1/{prefix}", {"offset": offset})
+    body = assert_error(response, 400, "invalid_request_error", "validation_error")
+    assert "offset" in body["errors"]
+
+
+def test_the_largest_offset_is_an_empty_page_and_the_ledger_and_history_pages_are_bounded_too(api):
+    item, lead = make_item(on_hand=1), make_lead()
+    body = api.get("/v1/customers", {"offset": 2**63 - 1, "limit": 100}).json()
+    assert (body["customers"], body["offset"], body["has_more"]) == ([], 2**63 - 1, False)
+    for path in (f"/v1/inventory_items/{item.pk}/movements", f"/v1/leads/{lead.pk}/history"):
+        assert_error(api.get(path, {"offset": 2**63}), 400, "invalid_request_error", "validation_error")
