@@ -29,7 +29,7 @@ from orders.models import (
 from orders.states import DiscountType
 from stateset.api import ConstantField, InputSerializer, MoneyField, ResourceSerializer
 from stateset.errors import DomainError
-from stateset.ids import as_id
+from stateset.ids import MAX_ID, as_id
 
 # ---- fields ------------------------------------------------------------------------------------------------
 
@@ -554,7 +554,8 @@ class SplitInput(InputSerializer):
 
 
 class MergeInput(InputSerializer):
-    order_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False)
+    # Bounded: a list past a BIGINT reached the IN (...) of the lock query (SQLite: OverflowError, a 500).
+    order_ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID), allow_empty=False)
     reason = serializers.CharField(required=False, allow_blank=True, max_length=1000)
 
 

@@ -440,3 +440,17 @@ def test_merge_at_the_target_path_and_the_rules(api):
     ack = post(api, target, "merge", {"order_ids": [same.pk]}).json()
     assert (ack["merged"], ack["order"]["status"]) == (True, "processing")
     assert fresh(same).status == "merged"
+
+
+@pytest.mark.parametrize("path", ["/v1/orders/merge", "/v1/orders/{pk}/merge"])
+def test_merge_ids_past_a_bigint_are_400_and_change_nothing(api, path):
+    # A list with such an id reached the lock query's IN (...): SQLite cannot bind it, a 500.
+    stock()
+    ann = make_customer()
+    target, source = order_in("pending", customer=ann), order_in("pending", customer=ann)
+    before = snapshot(target, source)
+    body = {"order_ids": [target.pk, source.pk, 10**30]} if "{pk}" not in path else {"order_ids": [source.pk, 2**63]}
+    response = api.post(path.format(pk=target.pk), body, format="json")
+    error = assert_error(response, 400, "invalid_request_error", "validation_error")
+    assert "order_ids" in error["errors"]
+    assert snapshot(target, source) == before
