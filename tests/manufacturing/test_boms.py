@@ -574,3 +574,13 @@ def test_a_null_character_in_the_part_is_400(api):
     response = api.post("/v1/bill_of_materials", {"part": "WIDGET\x00", "line_items": []}, format="json")
     assert_error(response, 400, "invalid_request_error", "validation_error")
     assert BillOfMaterials.objects.count() == 0
+
+
+@pytest.mark.parametrize("view", ["explode", "cost"])
+@pytest.mark.parametrize("quantity", [1306745407955590912, 10**30, 1_000_001])
+def test_explode_and_cost_of_a_quantity_past_the_bound_are_400(api, view, quantity):
+    # Found by schemathesis: cost?quantity=1306745407955590912 rounded a Decimal past its context (a 500).
+    bom = make_bom(make_item("KIT"), [(make_item("PART", unit_cost="1.25"), 3)])
+    response = api.get(f"/v1/bill_of_materials/{bom.pk}/{view}", {"quantity": quantity})
+    body = assert_error(response, 400, "invalid_request_error", "validation_error")
+    assert "quantity" in body["errors"]
