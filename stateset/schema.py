@@ -186,7 +186,9 @@ def _filter_type(ffield):
 
     if isinstance(ffield, django_filters.BooleanFilter):
         return OpenApiTypes.BOOL
-    if isinstance(ffield, (django_filters.NumberFilter, django_filters.ModelChoiceFilter)):
+    from stateset.filters import IdFilter
+
+    if isinstance(ffield, (django_filters.NumberFilter, django_filters.ModelChoiceFilter, IdFilter)):
         return OpenApiTypes.INT
     if isinstance(ffield, (django_filters.IsoDateTimeFilter, django_filters.DateTimeFilter)):
         return OpenApiTypes.DATETIME

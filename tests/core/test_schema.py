@@ -37,3 +37,13 @@ def test_action_request_bodies_are_their_input_serializers(tmp_path):
 
     assert body("/v1/orders/{id}/ship").endswith("/OrdersShipInputRequest")
     assert body("/v1/inventory_items/{id}/adjust").endswith("/InventoryAdjustInputRequest")
+
+
+@pytest.mark.django_db
+def test_id_filters_are_integers_and_date_filters_date_times(api):
+    params = {
+        p["name"]: p["schema"]
+        for p in api.get("/v1/schema?format=json").json()["paths"]["/v1/orders"]["get"]["parameters"]
+    }
+    assert params["customer"]["type"] == "integer"
+    assert params["created_after"] == {"type": "string", "format": "date-time"}
