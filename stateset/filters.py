@@ -6,6 +6,8 @@ answers with a 400 naming the parameter, never an empty list.
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import django_filters
 from django import forms
 
@@ -57,10 +59,28 @@ class IdFilter(django_filters.Filter):
         super().__init__(*args, **kwargs)
 
 
+class UtcDateTimeField(forms.DateTimeField):
+    """A date-time in UTC. ISO 8601 allows offsets up to ±23:59 and PostgreSQL only ±15:59
+    (`2026-01-01T00:00:00-22:09` was a 500); in UTC the offset is gone, and a moment past year 9999 is a 400."""
+
+    def to_python(self, value):
+        result = super().to_python(value)
+        if result is None:
+            return None
+        try:
+            return result.astimezone(UTC)
+        except OverflowError:
+            raise forms.ValidationError("Date-time out of range.", code="invalid")
+
+
+class DateTimeFilter(django_filters.DateTimeFilter):
+    field_class = UtcDateTimeField
+
+
 class ResourceFilterSet(django_filters.FilterSet):
-    created_after = django_filters.DateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.DateTimeFilter(field_name="created_at", lookup_expr="lte")
-    updated_after = django_filters.DateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    created_after = DateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = DateTimeFilter(field_name="created_at", lookup_expr="lte")
+    updated_after = DateTimeFilter(field_name="updated_at", lookup_expr="gte")
 
 
 def status_filter(choices, field_name: str = "status") -> CommaSeparatedChoiceFilter:

@@ -1,12 +1,13 @@
 """Bad input is never a 500 (contract §1.6): odd values found by fuzzing the API, on every resource they reach."""
 
+import datetime
 import json
 
 import pytest
 
 from stateset.filters import IdFilter
 from stateset.urls import RESOURCES
-from tests.factories import api_client, make_item, make_lead, make_location
+from tests.factories import api_client, make_customer, make_item, make_lead, make_location
 from tests.helpers import assert_error
 
 pytestmark = pytest.mark.django_db
@@ -120,3 +121,23 @@ def test_the_largest_offset_is_an_empty_page_and_the_ledger_and_history_pages_ar
     assert (body["customers"], body["offset"], body["has_more"]) == ([], 2**63 - 1, False)
     for path in (f"/v1/inventory_items/{item.pk}/movements", f"/v1/leads/{lead.pk}/history"):
         assert_error(api.get(path, {"offset": 2**63}), 400, "invalid_request_error", "validation_error")
+
+
+# ---- date-time filters -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("param", ["created_after", "created_before", "updated_after"])
+def test_a_date_time_filter_with_any_iso_offset_answers(api, param):
+    # PostgreSQL takes offsets up to ±15:59 only: -22:09 was a DataError, a 500. The filter compares in UTC.
+    customer = make_customer()
+    stamp = customer.created_at.astimezone(datetime.timezone(datetime.timedelta(hours=-22, minutes=-9)))
+    body = api.get("/v1/customers", {param: stamp.isoformat()}).json()
+    assert [c["id"] for c in body["customers"]] == [customer.pk]
+
+
+@pytest.mark.parametrize("value", ["9999-12-31T23:00:00-05:00", "0001-01-01T00:00:00+05:00", "2026-13-45", "yesterday"])
+def test_a_date_time_filter_out_of_range_or_malformed_is_400(api, value):
+    body = assert_error(
+        api.get("/v1/orders", {"created_after": value}), 400, "invalid_request_error", "validation_error"
+    )
+    assert "created_after" in body["errors"]
