@@ -24,6 +24,7 @@ from inventory.states import CountLineStatus, CycleCountStatus
 from stateset.actors import Actor
 from stateset.errors import ValidationFailed
 from stateset.fsm import apply_transition, check_transition, lock
+from stateset.money import check_amounts_fit
 
 CC_FIELDS = {
     "site",
@@ -113,6 +114,7 @@ def _set_variance(row: CycleCountLineItem) -> None:
         return
     row.variance_quantity = row.quantity_counted - row.quantity_expected
     row.variance_cost = (row.item.unit_cost * row.variance_quantity).quantize(CENT, ROUND_HALF_UP)
+    check_amounts_fit({"variance_cost": row.variance_cost}, what=f"The count of {row.item.sku}", max_digits=14)
 
 
 def cycle_count_create(

@@ -58,6 +58,7 @@ from stateset.actors import Actor
 from stateset.errors import ValidationFailed
 from stateset.fsm import apply_transition, check_transition, lock
 from stateset.ids import as_id
+from stateset.money import check_amounts_fit
 
 CENT = Decimal("0.01")
 
@@ -146,9 +147,10 @@ def _set_po_lines(po: PurchaseOrder, specs: Sequence[Mapping[str, Any]]) -> None
                 unit_cost=item.unit_cost if unit_cost is None else Decimal(unit_cost).quantize(CENT, ROUND_HALF_UP),
             )
         )
+    subtotal = sum((line.line_total for line in lines), Decimal("0")).quantize(CENT, ROUND_HALF_UP)
+    check_amounts_fit({"subtotal": subtotal}, what="A purchase order", max_digits=14)
     po.lines.all().delete()
     PurchaseOrderLineItem.objects.bulk_create(lines)
-    subtotal = sum((line.line_total for line in lines), Decimal("0")).quantize(CENT, ROUND_HALF_UP)
     # A purchase order carries no tax or shipping of its own: its total is its lines' total.
     po.subtotal = po.total = subtotal
 

@@ -71,6 +71,7 @@ from orders.states import (
 from stateset.actors import Actor
 from stateset.errors import InvalidStateTransition, NotFound, ValidationFailed
 from stateset.fsm import allowed_actions, apply_transition, check_transition, lock, log_event
+from stateset.money import check_amounts_fit
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -145,6 +146,11 @@ def order_recompute_totals(order: Order) -> Order:
 
     subs = {line.pk: line.unit_price * line.quantity for line in lines}
     subtotal = sum(subs.values(), ZERO)
+    # Before any write: the subtotal bounds every line's total, and with shipping and tax the order's.
+    check_amounts_fit(
+        {"subtotal": subtotal, "total": subtotal + order.shipping_amount + order.tax_amount},
+        what=f"Order {order.display_number}",
+    )
     line_disc = dict.fromkeys(subs, ZERO)
     for d in (d for d in discounts if d.line_id):
         base = subs.get(d.line_id, ZERO)
@@ -1434,8 +1440,10 @@ def wholesale_order_create(
                     total=price * line["quantity"],
                 )
             )
+        total = sum((x.total for x in lines), ZERO)
+        check_amounts_fit({"total": total}, what="A wholesale order")  # bounds each line's total too
         WholesaleOrderLineItem.objects.bulk_create(lines)
-        order.subtotal = order.total = sum((x.total for x in lines), ZERO)
+        order.subtotal = order.total = total
         order.save()
         log_event(order, "create", by=by)
     return order

@@ -72,6 +72,7 @@ from stateset.actors import Actor
 from stateset.errors import InvalidStateTransition, PermissionDenied, ValidationFailed
 from stateset.fsm import allowed_actions, apply_transition, check_transition, lock, log_event
 from stateset.ids import as_id
+from stateset.money import check_amounts_fit
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -268,6 +269,7 @@ def _build_line(ret: Return, order_line: OrderLineItem, spec: Mapping[str, Any])
     quantity = _whole(spec.get("quantity"), "quantity")
     price = q2(spec["price"]) if spec.get("price") is not None else _paid_unit_price(order_line)
     amount = q2(spec["amount"]) if spec.get("amount") is not None else q2(price * quantity)
+    check_amounts_fit({"amount": amount}, what="A return line")
     return ReturnLineItem(
         parent_return=ret,
         order_line_item=order_line,
@@ -308,6 +310,7 @@ def _return_lines(ret: Return) -> list[ReturnLineItem]:
 
 def _recompute(ret: Return) -> None:
     ret.amount = sum((line.amount for line in ReturnLineItem.objects.filter(parent_return=ret)), ZERO)
+    check_amounts_fit({"amount": ret.amount}, what="A return")
 
 
 def return_create(
@@ -452,6 +455,7 @@ def return_line_item_update(*, return_line_item: ReturnLineItem, by: Actor, **fi
                 setattr(row, name, value)
         if fields.get("amount") is None and ("quantity" in fields or "price" in fields):
             row.amount = q2(row.price * row.quantity)
+        check_amounts_fit({"amount": row.amount}, what=f"Line {row.pk}")
         row.save()
         _recompute(ret)
         ret.save()

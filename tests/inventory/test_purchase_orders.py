@@ -6,7 +6,16 @@ from django_fsm_log.models import StateLog
 
 from inventory import purchasing, selectors
 from inventory.models import PurchaseOrder, StockMovement
-from tests.factories import SYSTEM, api_client, level, make_item, make_location, make_purchase_order, make_user
+from tests.factories import (
+    SYSTEM,
+    api_client,
+    level,
+    make_cycle_count,
+    make_item,
+    make_location,
+    make_purchase_order,
+    make_user,
+)
 from tests.helpers import assert_error, assert_list_queries_constant
 from tests.inventory.support import stock_snapshot
 
@@ -495,3 +504,23 @@ def test_quantities_beyond_the_bound_are_400_on_purchase_orders_packing_lists_an
         assert_error(api.post(path, body, format="json"), 400, "invalid_request_error", "validation_error")
     after = stock_snapshot(), PurchaseOrder.objects.count(), PackingList.objects.count(), CycleCount.objects.count()
     assert after == before
+
+
+def test_amounts_past_a_money_column_are_400_on_purchase_orders_and_counts(api):
+    # A purchase order of 1,000,000 at 9,999,999,999.99 and a count 1,000,000 off on such an item: PostgreSQL
+    # refused the subtotal and the variance cost (a 500); SQLite stored them.
+    from inventory.models import CycleCount
+
+    make_item("PRICEY", unit_cost="9999999999.99", on_hand=0)
+    count = PurchaseOrder.objects.count(), CycleCount.objects.count()
+    line = {"sku": "PRICEY", "quantity_ordered": 1_000_000}
+    response = api.post("/v1/purchase_orders", {"purchase_order_line_items": [line]}, format="json")
+    error = assert_error(response, 400, "invalid_request_error", "validation_error")
+    assert "subtotal" in error["errors"]
+    assert (PurchaseOrder.objects.count(), CycleCount.objects.count()) == count
+    cc = make_cycle_count(["PRICEY"], start=True)
+    body = {"lines": [{"sku": "PRICEY", "quantity_counted": 1_000_000}]}
+    response = api.post(f"/v1/cycle_counts/{cc.pk}/count", body, format="json")
+    error = assert_error(response, 400, "invalid_request_error", "validation_error")
+    assert "variance_cost" in error["errors"]
+    assert list(cc.lines.values_list("quantity_counted", "variance_cost")) == [(None, None)]

@@ -454,3 +454,44 @@ def test_merge_ids_past_a_bigint_are_400_and_change_nothing(api, path):
     error = assert_error(response, 400, "invalid_request_error", "validation_error")
     assert "order_ids" in error["errors"]
     assert snapshot(target, source) == before
+
+
+# ---- amounts past a money column ---------------------------------------------------------------------------
+
+BIG = "9999999999.99"  # the largest price a money column holds
+
+
+def test_an_order_whose_total_passes_a_money_column_is_400_and_not_created(api):
+    # 1,000,000 x 9,999,999,999.99 fits each input but not the total: PostgreSQL refused it (a 500) and SQLite
+    # stored an order that broke every later list of orders.
+    count = Order.objects.count()
+    body = {
+        "order_line_items": [{"sku": "GIFT", "quantity": 1_000_000, "unit_price": BIG, "requires_inventory": False}]
+    }
+    error = assert_error(api.post("/v1/orders", body, format="json"), 400, "invalid_request_error", "validation_error")
+    assert "subtotal" in error["errors"]
+    assert Order.objects.count() == count
+    assert api.get("/v1/orders").status_code == 200
+
+
+def test_growing_an_order_past_a_money_column_is_400_and_changes_nothing(api):
+    stock()
+    order = order_in("pending")
+    before = snapshot(order)
+    body = {"sku": "GIFT", "quantity": 2, "unit_price": BIG, "requires_inventory": False}
+    assert_error(post(api, order, "add_item", body), 400, "invalid_request_error", "validation_error")
+    response = api.patch(f"/v1/orders/{order.pk}", {"shipping_amount": BIG, "tax_amount": BIG}, format="json")
+    error = assert_error(response, 400, "invalid_request_error", "validation_error")
+    assert error["errors"] == {"total": "more than 9999999999.99"}
+    assert snapshot(order) == before
+    assert post(api, order, "add_item", {**body, "quantity": 1, "unit_price": "9999999900.00"}).status_code == 200
+
+
+def test_a_wholesale_order_whose_total_passes_a_money_column_is_400_and_not_created(api):
+    from orders.models import WholesaleOrder
+
+    stock()
+    lines = [{"sku": sku, "quantity": 1, "unit_price": BIG} for sku in ("A", "B")]
+    response = api.post("/v1/wholesale_orders", {"order_line_items": lines}, format="json")
+    assert_error(response, 400, "invalid_request_error", "validation_error")
+    assert WholesaleOrder.objects.count() == 0

@@ -185,3 +185,20 @@ def test_a_null_character_in_the_order_reference_is_400(api):
     body = {"order_id": "\x00", "return_line_items": [{"sku": "A", "quantity": 1}]}
     assert_error(api.post("/v1/returns", body, format="json"), 400, "invalid_request_error", "validation_error")
     assert Return.objects.count() == 0
+
+
+def test_a_return_line_amount_past_a_money_column_is_400(api):
+    # price x quantity past 9,999,999,999.99: PostgreSQL refused it (a 500); SQLite stored it.
+    from returns.models import Return
+
+    stock()
+    order = shipped()
+    line = lines_of(order)[0]  # A x 2
+    body = {
+        "order_id": order.pk,
+        "return_line_items": [{"order_line_item": line.pk, "quantity": 2, "price": "9999999999.99"}],
+    }
+    error = assert_error(api.post("/v1/returns", body, format="json"), 400, "invalid_request_error", "validation_error")
+    assert "amount" in error["errors"]
+    assert Return.objects.count() == 0
+    assert lines_of(order)[0].quantity_returned == 0
