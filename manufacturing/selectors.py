@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 from django.db.models import F, Prefetch, QuerySet, Sum
 
@@ -311,4 +311,8 @@ def bom_cost(*, bill_of_materials: BillOfMaterials, quantity: int = 1) -> dict:
 
 
 def _money(value: Decimal) -> str:
-    return str(Decimal(value).quantize(Decimal("0.01")))
+    # Costs multiply quantities level by level down a BOM: two levels of 1,000,000 a unit at 9,999,999,999.99
+    # need more digits to the cent than the default context's 28 (quantize raised InvalidOperation, a 500).
+    value = Decimal(value)
+    with localcontext(prec=max(28, value.adjusted() + 3)):
+        return str(value.quantize(Decimal("0.01")))

@@ -584,3 +584,17 @@ def test_explode_and_cost_of_a_quantity_past_the_bound_are_400(api, view, quanti
     response = api.get(f"/v1/bill_of_materials/{bom.pk}/{view}", {"quantity": quantity})
     body = assert_error(response, 400, "invalid_request_error", "validation_error")
     assert "quantity" in body["errors"]
+
+
+def test_the_cost_of_a_deep_expensive_bom_is_shown_to_the_cent(api):
+    # Two levels of 1,000,000 a unit at 9,999,999,999.99: the cost needs more than Decimal's default 28 digits
+    # to the cent, and quantize raised InvalidOperation (a 500).
+    gem = make_item("GEM", unit_cost="9999999999.99")
+    setting = make_item("SETTING")
+    make_bom(setting, [(gem, 1_000_000)])
+    crown = make_bom(make_item("CROWN"), [(setting, 1_000_000)])
+    response = api.get(f"/v1/bill_of_materials/{crown.pk}/cost", {"quantity": 1_000_000})
+    assert response.status_code == 200, response.content
+    cost = response.json()["cost"]
+    assert cost["unit_cost"] == "9999999999990000000000.00"
+    assert cost["total_cost"] == "9999999999990000000000000000.00"
