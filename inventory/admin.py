@@ -4,14 +4,16 @@ through the same services (inventory.services, .purchasing, .counting) with `Act
 - items: levels inline (read-only), a low-stock filter, search; counts shown, never edited;
 - the ledger (StockMovement) and allocations: read-only for everyone, superusers included;
 - purchase orders, packing lists, cycle counts: status read-only, history inline, lines inline while the
-  document may still change them, buttons for the transitions with no input and no stock effect, admin
-  actions for the ones that move stock (send, receive, complete, cancel, arrive, start, reconcile, ...).
+  document may still change them, buttons for the transitions with no stock effect (a purchase order's
+  reject and finance ask their input in a small form), admin actions for the ones that move stock (send,
+  receive, complete, cancel, arrive, start, reconcile, ...).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import F
 from django.http import HttpResponseRedirect
@@ -270,6 +272,12 @@ class PurchaseOrderLineInline(LineInline):
     editable_status = (PurchaseOrderStatus.DRAFT,)
 
 
+class FinanceForm(forms.Form):
+    """The finance button asks who finances the order (the API requires `financer` too)."""
+
+    financer = forms.CharField(label="Financer", max_length=255)
+
+
 @admin.register(PurchaseOrder)
 class PurchaseOrderAdmin(DocumentAdmin):
     list_display = ("purchase_order_number", "vendor", "status", "location", "total", "financed", "created_at")
@@ -310,7 +318,12 @@ class PurchaseOrderAdmin(DocumentAdmin):
     update_service = purchasing.purchase_order_update
     delete_service = purchasing.purchase_order_delete
     service_param = "purchase_order"
-    button_services = {"submit": purchasing.purchase_order_submit, "approve": purchasing.purchase_order_approve}
+    button_services = {
+        "submit": purchasing.purchase_order_submit,
+        "approve": purchasing.purchase_order_approve,
+        "reject": purchasing.purchase_order_reject,  # its form asks the reason
+        "finance": purchasing.purchase_order_finance,  # its form asks who finances; the status stays
+    }
     service_fields = (*sorted(purchasing.PO_FIELDS), "purchase_order_number")
 
     def save_lines(self, request, document, formset):

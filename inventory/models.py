@@ -285,6 +285,7 @@ class PurchaseOrder(StatefulModel):
         source=PurchaseOrderStatus.SUBMITTED,
         target=PurchaseOrderStatus.REJECTED,
         permission="inventory.approve_purchaseorder",
+        custom={"admin": True, "form": "stateset.admin.ReasonForm"},
     )
     def reject(self, rejection_reason: str) -> None:
         self.rejection_reason = rejection_reason[:500]
@@ -326,7 +327,13 @@ class PurchaseOrder(StatefulModel):
     def cancel(self, cancel_reason: str = "") -> None:
         self.cancel_reason = cancel_reason[:500]
 
-    @transition(field=status, source=PO_FINANCEABLE, target=None, permission="inventory.finance_purchaseorder")
+    @transition(
+        field=status,
+        source=PO_FINANCEABLE,
+        target=None,
+        permission="inventory.finance_purchaseorder",
+        custom={"admin": True, "form": "inventory.admin.FinanceForm"},
+    )
     def finance(self, financer: str) -> None:
         self.financer = financer
         self.financed = True

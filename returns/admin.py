@@ -42,12 +42,6 @@ from stateset.errors import DomainError
 ADMIN_ERRORS = (DomainError, ConcurrentTransition, IntegrityError, OperationalError)
 
 
-class ReasonForm(forms.Form):
-    """The reject and deny buttons ask why (the API requires a reason too)."""
-
-    reason = forms.CharField(label="Reason", max_length=1000, widget=forms.Textarea(attrs={"rows": 3}))
-
-
 class ServiceDocumentAdmin(StatefulAdmin):
     """Adds (with the lines inline), header changes, deletes and buttons through the services.
 

@@ -151,7 +151,7 @@ class Return(StatefulModel):
         source=ReturnStatus.REQUESTED,
         target=ReturnStatus.REJECTED,
         permission="returns.approve_return",
-        custom={"admin": True, "form": "returns.admin.ReasonForm"},
+        custom={"admin": True, "form": "stateset.admin.ReasonForm"},
     )
     def reject(self, rejection_reason: str = "") -> None:
         """The service has given the units back to the order."""
@@ -340,7 +340,7 @@ class Warranty(StatefulModel):
         source=WarrantyStatus.REQUESTED,
         target=WarrantyStatus.DENIED,
         permission="returns.approve_warranty",
-        custom={"admin": True, "form": "returns.admin.ReasonForm"},
+        custom={"admin": True, "form": "stateset.admin.ReasonForm"},
     )
     def deny(self, denial_reason: str = "") -> None:
         self.denial_reason = denial_reason

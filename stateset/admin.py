@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, OperationalError, transaction
@@ -22,6 +23,12 @@ from stateset.actors import Actor
 from stateset.errors import DomainError
 from stateset.fsm import apply_transition, lock
 from stateset.models import ApiKey, IdempotencyRecord
+
+
+class ReasonForm(forms.Form):
+    """The form of a button whose transition needs a reason (a rejection, a denial): the API requires one too."""
+
+    reason = forms.CharField(label="Reason", max_length=1000, widget=forms.Textarea(attrs={"rows": 3}))
 
 
 class StatefulAdmin(FSMAdminMixin, admin.ModelAdmin):

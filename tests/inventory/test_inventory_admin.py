@@ -122,6 +122,51 @@ def test_the_approve_button_and_send_action(admin_client):
     assert level(item) == (0, 0, 4)
 
 
+def test_the_reject_button_asks_for_a_reason(admin_client):
+    po = make_purchase_order([(make_item(), 4)], status="submitted")
+    url = f"/admin/inventory/purchaseorder/{po.pk}/change/"
+    page = admin_client.get(url)
+    response = admin_client.post(url, {**change_form_data(page), "_fsm_transition_to": "reject"}, follow=True)
+    form_url = f"/admin/inventory/purchaseorder/{po.pk}/transition/reject/"
+    assert response.redirect_chain[-1][0].endswith(form_url)
+    assert admin_client.post(form_url, {"reason": ""}).status_code == 200  # the form again, nothing changed
+    assert PurchaseOrder.objects.get(pk=po.pk).status == "submitted"
+    admin_client.post(form_url, {"reason": "vendor price too high"})
+    po = PurchaseOrder.objects.get(pk=po.pk)
+    assert (po.status, po.rejection_reason) == ("rejected", "vendor price too high")
+    log = StateLog.objects.for_(po).get(transition="reject")
+    assert log.by.username == "root" and "vendor price too high" in log.description
+
+
+def test_the_finance_button_records_the_financer_and_keeps_the_status(admin_client):
+    draft = make_purchase_order([(make_item(), 1)])
+    assert (
+        'value="finance"' not in admin_client.get(f"/admin/inventory/purchaseorder/{draft.pk}/change/").content.decode()
+    )
+    po = make_purchase_order([(make_item(), 4)], status="approved")
+    form_url = f"/admin/inventory/purchaseorder/{po.pk}/transition/finance/"
+    assert 'value="finance"' in admin_client.get(f"/admin/inventory/purchaseorder/{po.pk}/change/").content.decode()
+    assert admin_client.post(form_url, {"financer": ""}).status_code == 200
+    assert PurchaseOrder.objects.get(pk=po.pk).financed is False
+    admin_client.post(form_url, {"financer": "Acme Capital"})
+    po = PurchaseOrder.objects.get(pk=po.pk)
+    assert (po.status, po.financed, po.financer) == ("approved", True, "Acme Capital")
+    assert StateLog.objects.for_(po).get(transition="finance").by.username == "root"
+
+
+def test_reject_and_finance_buttons_need_their_named_permissions():
+    submitted = make_purchase_order([(make_item(), 1)], status="submitted")
+    approved = make_purchase_order([(make_item(), 1)], status="approved")
+    client = Client()
+    client.force_login(make_user("inventory.view_purchaseorder", "inventory.change_purchaseorder"))
+    for po, name, data in ((submitted, "reject", {"reason": "no"}), (approved, "finance", {"financer": "X"})):
+        page = client.get(f"/admin/inventory/purchaseorder/{po.pk}/change/").content.decode()
+        assert f'value="{name}"' not in page
+        client.post(f"/admin/inventory/purchaseorder/{po.pk}/transition/{name}/", data)
+    assert PurchaseOrder.objects.get(pk=submitted.pk).status == "submitted"
+    assert PurchaseOrder.objects.get(pk=approved.pk).financed is False
+
+
 def test_purchase_order_added_in_the_admin_goes_through_the_service(admin_client):
     item = make_item(unit_cost="1.50")
     page = admin_client.get("/admin/inventory/purchaseorder/add/")
