@@ -152,25 +152,6 @@ class ServiceDocumentAdmin(StatefulAdmin):
         for obj in queryset.order_by("pk"):
             self.delete_model(request, obj)
 
-    # ---- buttons ----------------------------------------------------------------------------------------
-
-    def _apply_fsm_transition(self, *, obj, transition_name, request, kwargs=None) -> bool:
-        service = self.button_services.get(transition_name)
-        if service is None:
-            return super()._apply_fsm_transition(
-                obj=obj, transition_name=transition_name, request=request, kwargs=kwargs
-            )
-        if not self.has_change_permission(request, obj):
-            self.message_user(request, f"You may not change this {obj._meta.verbose_name}.", level=messages.ERROR)
-            return False
-        try:
-            service(**{self.service_param: obj}, by=Actor.admin(request), **(kwargs or {}))
-        except ADMIN_ERRORS as exc:
-            self.message_user(request, str(exc), level=messages.ERROR)
-            return False
-        self.message_user(request, f"{transition_name.replace('_', ' ').capitalize()}: done.", messages.SUCCESS)
-        return True
-
 
 class ServiceLineFormSet(BaseInlineFormSet):
     """Checks the rows with `check(formset)` (raising DomainError) before anything is saved."""

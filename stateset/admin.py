@@ -56,11 +56,36 @@ class StatefulAdmin(FSMAdminMixin, admin.ModelAdmin):
             return iter(())
         return super()._get_fsm_extra_context(request=request, obj=obj)
 
+    def is_button(self, obj, transition_name: str) -> bool:
+        """Whether `transition_name` is one of the model's buttons (`custom={"admin": True}`). Only those may
+        be run from the change page: a hand-made POST naming any other transition (ship, cancel, receive...)
+        would change the status without the service that moves the stock or money behind it."""
+        return any(
+            t.name == transition_name and self.is_fsm_transition_visible(t) for t in obj.get_all_status_transitions()
+        )
+
+    def _refuse_non_button(self, request, obj, transition_name: str) -> HttpResponseRedirect:
+        self.message_user(
+            request, f"'{transition_name}' is not a button of this {obj._meta.verbose_name}.", level=messages.ERROR
+        )
+        return HttpResponseRedirect(request.path if request.path.endswith("/change/") else self._change_url(obj))
+
+    def _change_url(self, obj) -> str:
+        return reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
+
+    def response_change(self, request, obj):
+        transition_name = request.POST.get(self.fsm_post_param)
+        if transition_name and not self.is_button(obj, transition_name):
+            return self._refuse_non_button(request, obj, transition_name)
+        return super().response_change(request, obj)
+
     def fsm_transition_view(self, request, object_id, transition_name, **kwargs):
-        # The form of a button that asks for input (e.g. an order's hold reason): the same rule.
+        # The form of a button that asks for input (e.g. an order's hold reason): the same rules.
         obj = self.get_object(request, object_id)
         if obj is not None and not self.has_change_permission(request, obj):
             raise PermissionDenied
+        if obj is not None and not self.is_button(obj, transition_name):
+            return self._refuse_non_button(request, obj, transition_name)
         return super().fsm_transition_view(request, object_id, transition_name, **kwargs)
 
     def get_inlines(self, request, obj):
@@ -71,6 +96,9 @@ class StatefulAdmin(FSMAdminMixin, admin.ModelAdmin):
     def _apply_fsm_transition(self, *, obj, transition_name, request, kwargs=None) -> bool:
         if not self.has_change_permission(request, obj):
             self.message_user(request, f"You may not change this {obj._meta.verbose_name}.", level=messages.ERROR)
+            return False
+        if not self.is_button(obj, transition_name):
+            self._refuse_non_button(request, obj, transition_name)
             return False
         by = Actor.admin(request)
         service = self.button_services.get(transition_name)

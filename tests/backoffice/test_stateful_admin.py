@@ -19,7 +19,7 @@ from stateset.admin import StatefulAdmin
 from tests.backoffice.support import buttons, logged_in, messages_of
 from tests.factories import make_lead, make_purchase_order, make_user
 from tests.inventory.test_inventory_admin import change_form_data
-from tests.orders.support import order_in, stock
+from tests.orders.support import order_in, snapshot, stock
 
 pytestmark = pytest.mark.django_db
 
@@ -170,3 +170,44 @@ def test_refund_form_is_offered_only_with_the_refund_permission():
     assert Order.objects.get(pk=order.pk).amount_refunded == Decimal("0.00")
     finance = logged_in(make_user("orders.view_order", "orders.change_order", "orders.refund_order"))
     assert refund_url(order).encode() in finance.get(change_url(order)).content
+
+
+# ---- only the buttons can be pressed --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("model", "model_admin"), STATEFUL)
+def test_only_transitions_marked_for_the_admin_are_buttons(model, model_admin):
+    """`is_button` is what the change page and the transition form check before running anything."""
+    for name, meta in transitions(model):
+        instance = model()
+        assert model_admin.is_button(instance, name) is bool(meta.custom.get("admin")), name
+
+
+@pytest.mark.parametrize("transition", ["ship", "cancel", "mark_exchanged", "mark_returned", "no_such_thing"])
+def test_a_hand_made_post_cannot_run_a_transition_that_is_not_a_button(admin_client, transition):
+    """Ship and cancel must go through their services (stock, allocations): posting their names to the change
+    page or to the transition form is refused and changes nothing."""
+    stock()
+    order = order_in("processing")
+    before = snapshot(order)
+    url = change_url(order)
+    page = admin_client.get(url)
+    response = admin_client.post(url, {**change_form_data(page), "_fsm_transition_to": transition}, follow=True)
+    assert f"'{transition}' is not a button of this order." in messages_of(response)
+    form_url = f"/admin/orders/order/{order.pk}/transition/{transition}/"
+    response = admin_client.post(form_url, {"reason": "x"}, follow=True)
+    assert response.redirect_chain[-1][0] == url
+    assert f"'{transition}' is not a button of this order." in messages_of(response)
+    assert snapshot(order) == before
+    assert not StateLog.objects.for_(order).filter(transition=transition).exists()
+
+
+def test_a_purchase_order_cannot_be_sent_by_a_button_post(admin_client):
+    from tests.factories import level, make_item
+
+    item = make_item()
+    po = make_purchase_order([(item, 5)], status="approved")
+    page = admin_client.get(change_url(po))
+    admin_client.post(change_url(po), {**change_form_data(page), "_fsm_transition_to": "send"})
+    assert type(po).objects.get(pk=po.pk).status == "approved"
+    assert level(item) == (0, 0, 0)  # incoming unchanged: sending is the send action's job
