@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, ProtectedError, Q
 
 from inventory.errors import InsufficientStock, ItemInUse, Shortage, UnknownLocation, UnknownSku
 from inventory.models import Allocation, InventoryItem, Location, StockLevel, StockMovement
@@ -235,8 +235,19 @@ def item_delete(*, inventory_item: InventoryItem, by: Actor) -> None:
                 f"Item {item.sku} has stock movements or allocations and cannot be deleted; set active=false instead.",
                 errors={"sku": item.sku},
             )
-        item.levels.all().delete()
-        item.delete()
+        try:
+            item.levels.all().delete()
+            item.delete()
+        except ProtectedError as exc:  # a document line points at it (a BOM, a purchase order, ...)
+            raise ItemInUse(
+                f"Item {item.sku} is used by {_kinds(exc)} and cannot be deleted; set active=false instead.",
+                errors={"sku": item.sku},
+            )
+
+
+def _kinds(exc: ProtectedError) -> str:
+    """What a refused delete is still referenced by, e.g. 'bill of materials line items, order line items'."""
+    return ", ".join(sorted({str(obj._meta.verbose_name_plural) for obj in exc.protected_objects}))
 
 
 def location_create(*, by: Actor, code: str, **fields: Any) -> Location:
@@ -272,8 +283,14 @@ def location_delete(*, location: Location, by: Actor) -> None:
             raise DomainError(
                 f"Location {location.code} has stock history; set active=false instead.", code="location_in_use"
             )
-        StockLevel.objects.filter(location=location).delete()
-        location.delete()
+        try:
+            StockLevel.objects.filter(location=location).delete()
+            location.delete()
+        except ProtectedError as exc:  # documents are kept at it (orders, purchase orders, ...)
+            raise DomainError(
+                f"Location {location.code} is used by {_kinds(exc)}; set active=false instead.",
+                code="location_in_use",
+            )
 
 
 # ---- stock on hand -----------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, IntegrityError, models
-from django.db.models import Q
+from django.db.models import ProtectedError, Q, RestrictedError
 from django.http import Http404, JsonResponse
 from django.urls import reverse
 from django.utils.http import quote_etag
@@ -196,6 +196,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
             "validation_error",
             _first_message(errors),
         )
+    elif isinstance(exc, ProtectedError | RestrictedError):
+        # A delete that a service did not check first: still refused for good, so not a retryable 409.
+        status_code, type_, code = 422, "invalid_request_error", "resource_in_use"
+        message = "This record is referenced by other records and cannot be deleted."
     elif isinstance(exc, IntegrityError):
         # A unique or check constraint caught what validation could not see: a concurrent write won.
         logger.warning("integrity error answered as 409: %s", exc)

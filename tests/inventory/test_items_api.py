@@ -6,7 +6,7 @@ import pytest
 from inventory import selectors
 from inventory import services as inv
 from inventory.models import InventoryItem, Location, StockMovement
-from tests.factories import SYSTEM, api_client, level, make_item, make_location, make_user
+from tests.factories import SYSTEM, api_client, level, make_item, make_location, make_purchase_order, make_user
 from tests.helpers import assert_error, assert_list_queries_constant
 from tests.inventory.support import stock_snapshot
 
@@ -338,6 +338,24 @@ def test_locations_crud(api):
     assert api.delete(f"/v1/locations/{loc['id']}").json()["deleted"] is True
     main = Location.objects.get(code="MAIN")
     assert_error(api.delete(f"/v1/locations/{main.pk}"), 422, "invalid_request_error", "location_in_use")
+
+
+def test_an_item_on_a_draft_document_is_in_use_not_a_conflict(api):
+    """A draft purchase order moves no stock, but its line points at the item: deleting the item is a final
+    422 naming what uses it, never a 409 that clients (the official one included) retry."""
+    item = make_item()
+    make_purchase_order([(item, 3)])
+    body = assert_error(api.delete(f"/v1/inventory_items/{item.pk}"), 422, "invalid_request_error", "item_in_use")
+    assert "purchase order line items" in body["message"]
+    assert InventoryItem.objects.filter(pk=item.pk).exists() and level(item) == (0, 0, 0)
+
+
+def test_a_location_that_documents_point_at_is_in_use_not_a_conflict(api):
+    east = make_location("EAST")
+    make_purchase_order([(make_item(), 3)], location=east)
+    body = assert_error(api.delete(f"/v1/locations/{east.pk}"), 422, "invalid_request_error", "location_in_use")
+    assert "purchase orders" in body["message"]
+    assert Location.objects.filter(pk=east.pk).exists()
 
 
 def test_a_location_with_stock_history_cannot_be_deleted(api):
