@@ -7,7 +7,7 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from crm.models import Customer
+from crm.models import Customer, Lead
 from stateset.models import IdempotencyRecord
 from tests.factories import make_key
 from tests.helpers import assert_error
@@ -98,28 +98,42 @@ def test_expired_records_are_purged_and_replaced():
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_two_concurrent_requests_with_one_key_create_one_customer():
-    """Both requests race to claim the key; the unique (scope, key) row lets exactly one run the view."""
+@pytest.mark.parametrize(
+    ("path", "body", "created"),
+    [
+        ("/v1/customers", {"email": "race@example.com"}, lambda: Customer.objects.filter(email="race@example.com")),
+        # Leads have no unique field: only the key's claim can keep the second request from creating one.
+        ("/v1/leads", {"firstName": "Race"}, lambda: Lead.objects.filter(first_name="Race")),
+    ],
+    ids=["customer", "lead"],
+)
+def test_two_concurrent_requests_with_one_key_run_the_view_once(path, body, created):
+    """Four requests race to claim the key; the unique (scope, key) row lets exactly one run the view."""
     _, raw = make_key()
-    barrier = threading.Barrier(2)
+    barrier = threading.Barrier(4)
     results = []
 
     def post():
         try:
             client = keyed_client(raw)
             barrier.wait()
-            results.append(client.post("/v1/customers", {"email": "race@example.com"}, HTTP_IDEMPOTENCY_KEY="race"))
+            results.append(client.post(path, body, HTTP_IDEMPOTENCY_KEY="race"))
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=post) for _ in range(2)]
+    threads = [threading.Thread(target=post) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert Customer.objects.filter(email="race@example.com").count() == 1
-    statuses = sorted(r.status_code for r in results)
-    # the loser either saw the claim in flight (409, which clients retry) or replayed the finished response
-    assert statuses in ([201, 201], [201, 409])
-    if statuses == [201, 201]:
-        assert any(r.get("Idempotent-Replayed") == "true" for r in results)
+    assert created().count() == 1
+    assert sorted(r.status_code for r in results)[0] == 201 and {r.status_code for r in results} <= {201, 409}
+    for r in results:
+        if r.status_code == 409:  # the claim was in flight (clients retry it), never a constraint's conflict
+            assert r.json()["code"] == "idempotency_in_progress"
+        elif r.get("Idempotent-Replayed") != "true":
+            first = r
+    # exactly one response ran the view; the other 201s are replays of it
+    assert [r for r in results if r.status_code == 201 and r.get("Idempotent-Replayed") != "true"] == [first]
+    record = IdempotencyRecord.objects.get(key="race")
+    assert (record.state, record.response_status) == (IdempotencyRecord.COMPLETE, 201)
