@@ -214,3 +214,57 @@ def test_refused_wholesale_action_changes_nothing(api):
         api.post(f"/v1/wholesale_orders/{order['id']}/close"), 422, "invalid_request_error", "invalid_state_transition"
     )
     assert snapshot() == before
+
+
+# Contract §3, wholesale orders: the statuses each action is allowed from, and where it leads.
+WHOLESALE_TABLE = {
+    "submit": (["draft"], "submitted"),
+    "approve": (["submitted"], "approved"),
+    "fulfill": (["approved"], "fulfilled"),
+    "close": (["fulfilled"], "closed"),
+    "cancel": (["draft", "submitted", "approved"], "cancelled"),
+}
+WHOLESALE_PATHS = {
+    "draft": [],
+    "submitted": ["submit"],
+    "approved": ["submit", "approve"],
+    "fulfilled": ["submit", "approve", "fulfill"],
+    "closed": ["submit", "approve", "fulfill", "close"],
+    "cancelled": ["submit", "cancel"],
+}
+ACKS = {"submit": "submitted", "approve": "approved", "fulfill": "fulfilled", "close": "closed", "cancel": "cancelled"}
+
+
+def wholesale_state(order_id: int) -> tuple:
+    order = WholesaleOrder.objects.get(pk=order_id)
+    lines = tuple(order.order_line_items.order_by("pk").values_list("quantity", "quantity_fulfilled"))
+    return order.status, order.order_fulfillment_status, lines, stock_state(), StockMovement.objects.count()
+
+
+def stock_state() -> tuple:
+    from inventory.models import Allocation, StockLevel
+
+    levels = tuple(StockLevel.objects.order_by("pk").values_list("on_hand", "allocated", "incoming"))
+    return levels, tuple(Allocation.objects.order_by("pk").values_list("quantity", "status"))
+
+
+@pytest.mark.parametrize("status", list(WHOLESALE_PATHS))
+@pytest.mark.parametrize("action", list(WHOLESALE_TABLE))
+def test_every_wholesale_action_from_every_status(api, action, status):
+    stock(10)
+    order = create_wholesale(api)
+    base = f"/v1/wholesale_orders/{order['id']}"
+    for step in WHOLESALE_PATHS[status]:
+        assert api.post(f"{base}/{step}").status_code == 200, step
+    sources, target = WHOLESALE_TABLE[action]
+    before = wholesale_state(order["id"])
+    response = api.post(f"{base}/{action}")
+    if status in sources:
+        assert response.status_code == 200, response.json()
+        assert response.json()[ACKS[action]] is True
+        assert WholesaleOrder.objects.get(pk=order["id"]).status == target
+    else:
+        body = assert_error(response, 422, "invalid_request_error", "invalid_state_transition")
+        assert status in body["message"]
+        assert wholesale_state(order["id"]) == before
+    assert ledger_mismatches() == []
