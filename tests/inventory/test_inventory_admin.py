@@ -232,6 +232,7 @@ def test_cycle_count_admin_actions(admin_client):
     response = run_action(admin_client, "cyclecount", "reconcile_counts", [cc])
     assert any("'reconciled'" in t for t in messages_of(response))
     assert level(item) == (7, 0, 0) and StockMovement.objects.filter(reason="cycle_count").count() == 1
+    assert selectors.ledger_mismatches() == []
 
 
 def test_counting_in_the_admin_goes_through_the_count_service(admin_client):

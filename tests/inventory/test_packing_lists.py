@@ -181,6 +181,24 @@ def test_cancel_gives_back_the_incoming_of_items_not_arrived(api):
     assert selectors.ledger_mismatches() == []
 
 
+def test_an_item_of_a_cancelled_list_cannot_arrive_by_either_door(api):
+    item = make_item()
+    pl = make_packing_list([(item, 3)], submit=True)
+    api.post(f"/v1/packing_lists/{pl.pk}/cancel", {"reason": "lost"})
+    assert level(item) == (0, 0, 0)
+    row = pl.items.get()
+    before = stock_snapshot()
+    for response in (
+        api.post(f"/v1/packing_list_items/{row.pk}/arrive"),
+        api.patch(f"/v1/packing_list_items/{row.pk}", {"arrived": True}),
+    ):
+        body = assert_error(response, 422, "invalid_request_error", "invalid_state_transition")
+        assert "'cancelled'" in body["message"]
+    assert stock_snapshot() == before and not arrived(row)
+    assert status_of(pl) == "cancelled"
+    assert selectors.ledger_mismatches() == []
+
+
 def test_items_change_only_while_draft(api):
     a, b = make_item(), make_item()
     pl = make_packing_list([(a, 3)])
