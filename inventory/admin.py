@@ -11,12 +11,9 @@ through the same services (inventory.services, .purchasing, .counting) with `Act
 
 from __future__ import annotations
 
-from typing import Any
-
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import F
-from django.http import HttpResponseRedirect
 from django_fsm_log.admin import StateLogInline
 
 from inventory import counting, purchasing, selectors, services
@@ -36,8 +33,7 @@ from inventory.models import (
 from inventory.resources import InventoryItemResource
 from inventory.states import CycleCountStatus, PackingListStatus, PurchaseOrderStatus
 from stateset.actors import Actor
-from stateset.admin import ImportExportAdminMixin, StatefulAdmin, run_service_action
-from stateset.errors import DomainError
+from stateset.admin import ImportExportAdminMixin, StatefulAdmin, ThroughServicesAdmin, run_service_action
 
 
 class ReadOnlyAdminMixin:
@@ -51,57 +47,6 @@ class ReadOnlyAdminMixin:
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-
-class ThroughServicesAdmin(admin.ModelAdmin):
-    """Saves and deletes call the app's services; a rule they refuse shows as a message, nothing saved."""
-
-    create_service = None
-    update_service = None
-    delete_service = None
-    service_param = ""
-    service_fields: tuple[str, ...] = ()
-
-    def service_data(self, form, change: bool) -> dict[str, Any]:
-        names = form.changed_data if change else list(form.cleaned_data)
-        return {name: form.cleaned_data[name] for name in names if name in self.service_fields}
-
-    def save_model(self, request, obj, form, change):
-        by = Actor.admin(request)
-        if change:
-            saved = type(self).update_service(**{self.service_param: obj}, by=by, **self.service_data(form, change))
-        else:
-            saved = type(self).create_service(by=by, **self.service_data(form, change))
-        obj.pk = saved.pk
-        obj.refresh_from_db()
-
-    def delete_model(self, request, obj):
-        type(self).delete_service(**{self.service_param: obj}, by=Actor.admin(request))
-
-    def delete_queryset(self, request, queryset):
-        for obj in queryset.order_by("pk"):
-            self.delete_model(request, obj)
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except DomainError as exc:  # the whole save was one transaction: nothing of it stays
-            self.message_user(request, str(exc), messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
-
-    def delete_view(self, request, object_id, extra_context=None):
-        try:
-            return super().delete_view(request, object_id, extra_context)
-        except DomainError as exc:
-            self.message_user(request, str(exc), messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
-
-    def response_action(self, request, queryset):
-        try:
-            return super().response_action(request, queryset)
-        except DomainError as exc:  # the bulk delete action
-            self.message_user(request, str(exc), messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
 
 
 # ---- locations, items, the ledger --------------------------------------------------------------------------

@@ -36,7 +36,7 @@ from orders.models import (
 from orders.resources import PromotionResource
 from orders.states import EDITABLE, REFUNDABLE, WHOLESALE_EDITABLE
 from stateset.actors import Actor
-from stateset.admin import ImportExportAdminMixin, StatefulAdmin, run_service_action
+from stateset.admin import ImportExportAdminMixin, StatefulAdmin, ThroughServicesAdmin, run_service_action
 from stateset.errors import DomainError
 
 ADMIN_ERRORS = (DomainError, ConcurrentTransition, IntegrityError, OperationalError)
@@ -328,30 +328,20 @@ class OrderAdmin(StatefulAdmin):
 
 
 @admin.register(Promotion)
-class PromotionAdmin(ImportExportAdminMixin, admin.ModelAdmin):
+class PromotionAdmin(ImportExportAdminMixin, ThroughServicesAdmin):
+    """Saves and deletes through the promotion services: a refused one (a used promotion's terms, its
+    deletion) shows the service's message and saves nothing."""
+
     list_display = ("code", "type", "value", "active", "times_used", "usage_limit", "starts_at", "ends_at")
     list_filter = ("active", "type")
     search_fields = ("code", "name")
     readonly_fields = ("times_used", "created_at", "updated_at")
     resource_classes = [PromotionResource]
-
-    def save_model(self, request, obj, form, change):
-        by = Actor.admin(request)
-        fields = {n: form.cleaned_data[n] for n in form.changed_data if n in services.PROMOTION_FIELDS}
-        if change:
-            saved = services.promotion_update(promotion=obj, by=by, **fields)
-        else:
-            data = {n: v for n, v in form.cleaned_data.items() if n in services.PROMOTION_FIELDS}
-            saved = services.promotion_create(by=by, **data)
-        obj.pk = saved.pk
-        obj.refresh_from_db()
-
-    def delete_model(self, request, obj):
-        services.promotion_delete(promotion=obj, by=Actor.admin(request))
-
-    def delete_queryset(self, request, queryset):
-        for obj in queryset.order_by("pk"):
-            self.delete_model(request, obj)
+    create_service = services.promotion_create
+    update_service = services.promotion_update
+    delete_service = services.promotion_delete
+    service_param = "promotion"
+    service_fields = tuple(services.PROMOTION_FIELDS)
 
 
 class WholesaleLineInline(ReadOnlyInline):

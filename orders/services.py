@@ -651,7 +651,11 @@ def order_apply_promotion(
 
 
 def order_remove_promotion(*, order: Order, by: Actor) -> Order:
-    """Take the promotion off and give its use back (422 `promotion_not_applicable` when there is none)."""
+    """Take the promotion off and give its use back (422 `promotion_not_applicable` when there is none).
+
+    Once a split or a merge froze the promotion's discount (`promotion_fixed_amount`), the use is not given
+    back: after a split, the orders split off keep their shares of it as fixed discounts, and returning the
+    use would let a code with `usage_limit` 1 discount more orders than its limit."""
     with transaction.atomic():
         order = lock(Order, order.pk)
         check_transition(order, "remove_promotion", by=by)
@@ -660,10 +664,14 @@ def order_remove_promotion(*, order: Order, by: Actor) -> Order:
                 f"{order.display_number} has no promotion.", errors={"promotion": "none applied"}
             )
         promotion_id = order.promotion_id
-        Promotion.objects.filter(pk=promotion_id, times_used__gt=0).update(
-            times_used=F("times_used") - 1, updated_at=timezone.now()
-        )
-        apply_transition(order, "remove_promotion", by=by, reason=f"promotion {promotion_id}")
+        note = f"promotion {promotion_id}"
+        if order.promotion_fixed_amount is None:
+            Promotion.objects.filter(pk=promotion_id, times_used__gt=0).update(
+                times_used=F("times_used") - 1, updated_at=timezone.now()
+            )
+        else:
+            note = f"{note}; its use stays counted (shared by a split or merge)"
+        apply_transition(order, "remove_promotion", by=by, reason=note)
         order_recompute_totals(order)
         order.save()
     return order
@@ -1347,13 +1355,28 @@ def promotion_create(*, by: Actor, code: str, type: str, **fields: Any) -> Promo
     return promotion
 
 
+PROMOTION_TERMS = ("type", "value")
+
+
 def promotion_update(*, promotion: Promotion, by: Actor, **fields: Any) -> Promotion:
-    """Change a promotion; `times_used` is the server's. A usage limit below the uses already taken is a 400."""
+    """Change a promotion; `times_used` is the server's. A usage limit below the uses already taken is a 400.
+
+    Its terms (`type`, `value`) are fixed once an order carries it: totals are recomputed from the promotion
+    on every change of an open order, so new terms would silently reprice orders already placed. That is a
+    422 `promotion_in_use`; deactivate it and create another. Name, dates, limits and `active` only decide
+    who may apply it next, and stay editable."""
     unknown = set(fields) - PROMOTION_FIELDS
     if unknown:
         raise TypeError(f"promotion fields not known: {sorted(unknown)}")
     with transaction.atomic():
         promotion = lock(Promotion, promotion.pk)
+        changed = [name for name in PROMOTION_TERMS if name in fields and fields[name] != getattr(promotion, name)]
+        if changed and promotion.orders.exists():
+            raise PromotionInUse(
+                f"Promotion {promotion.code} is on orders: its {' and '.join(changed)} cannot change; "
+                "deactivate it and create another.",
+                errors=dict.fromkeys(changed, "fixed once on an order"),
+            )
         for name, value in fields.items():
             setattr(promotion, name, value.strip() if name == "code" else value)
         _check_promotion(promotion)

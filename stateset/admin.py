@@ -25,6 +25,57 @@ from stateset.fsm import apply_transition, lock
 from stateset.models import ApiKey, IdempotencyRecord
 
 
+class ThroughServicesAdmin(admin.ModelAdmin):
+    """Saves and deletes call the app's services; a rule they refuse shows as a message, nothing saved."""
+
+    create_service = None
+    update_service = None
+    delete_service = None
+    service_param = ""
+    service_fields: tuple[str, ...] = ()
+
+    def service_data(self, form, change: bool) -> dict[str, Any]:
+        names = form.changed_data if change else list(form.cleaned_data)
+        return {name: form.cleaned_data[name] for name in names if name in self.service_fields}
+
+    def save_model(self, request, obj, form, change):
+        by = Actor.admin(request)
+        if change:
+            saved = type(self).update_service(**{self.service_param: obj}, by=by, **self.service_data(form, change))
+        else:
+            saved = type(self).create_service(by=by, **self.service_data(form, change))
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+
+    def delete_model(self, request, obj):
+        type(self).delete_service(**{self.service_param: obj}, by=Actor.admin(request))
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset.order_by("pk"):
+            self.delete_model(request, obj)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except DomainError as exc:  # the whole save was one transaction: nothing of it stays
+            self.message_user(request, str(exc), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except DomainError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def response_action(self, request, queryset):
+        try:
+            return super().response_action(request, queryset)
+        except DomainError as exc:  # the bulk delete action
+            self.message_user(request, str(exc), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+
 class ReasonForm(forms.Form):
     """The form of a button whose transition needs a reason (a rejection, a denial): the API requires one too."""
 

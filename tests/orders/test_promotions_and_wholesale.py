@@ -1,11 +1,13 @@
 """The promotions resource, and wholesale orders through their whole lifecycle."""
 
+from decimal import Decimal
+
 import pytest
 
 from inventory.models import StockMovement
 from inventory.selectors import ledger_mismatches
 from orders import services
-from orders.models import Promotion, WholesaleOrder
+from orders.models import Order, Promotion, WholesaleOrder
 from tests.factories import SYSTEM, level, make_customer, make_item, make_promotion
 from tests.helpers import assert_error, assert_list_queries_constant
 from tests.orders.support import order_in, snapshot, stock
@@ -67,6 +69,82 @@ def test_a_used_promotion_cannot_be_deleted_nor_limited_below_its_uses(api):
     )
     assert "usage_limit" in error["errors"]
     assert Promotion.objects.get(pk=promo.pk).times_used == 2
+
+
+def test_a_promotions_terms_are_fixed_once_an_order_carries_it(api):
+    """Totals are recomputed from the promotion on every change of an open order: new terms would reprice
+    orders already placed, at their next unrelated edit."""
+    stock()
+    promo = make_promotion("TEN", value="10")
+    unused = make_promotion("SPARE", value="10")
+    order = order_in("pending")  # 25.00
+    services.order_apply_promotion(order=order, by=SYSTEM, code="TEN")
+    assert Order.objects.get(pk=order.pk).total == Decimal("22.50")
+    for change in ({"value": 90}, {"type": "fixed"}, {"type": "fixed", "value": 90}):
+        body = assert_error(
+            api.patch(f"/v1/promotions/{promo.pk}", change, format="json"),
+            422,
+            "invalid_request_error",
+            "promotion_in_use",
+        )
+        assert set(body["errors"]) == set(change)
+    assert Promotion.objects.filter(pk=promo.pk).values_list("type", "value").get() == ("percentage", Decimal("10"))
+    assert api.patch(f"/v1/orders/{order.pk}", {"notes": "leave at door"}, format="json").status_code == 200
+    assert Order.objects.get(pk=order.pk).total == Decimal("22.50")
+    # what only decides who may apply it next stays editable; so do the terms of an unused promotion
+    response = api.patch(f"/v1/promotions/{promo.pk}", {"name": "Ten off", "value": "10.00"}, format="json")
+    assert response.status_code == 200, response.json()
+    assert (
+        api.patch(f"/v1/promotions/{unused.pk}", {"value": 20}, format="json").json()["promotion"]["value"] == "20.00"
+    )
+
+
+def test_a_promotions_terms_are_fixed_in_the_admin_too(admin_client):
+    stock()
+    promo = make_promotion("TEN", value="10")
+    services.order_apply_promotion(order=order_in("pending"), by=SYSTEM, code="TEN")
+    url = f"/admin/orders/promotion/{promo.pk}/change/"
+    data = {"code": "TEN", "type": "percentage", "value": "50", "active": "on"}
+    response = admin_client.post(url, data, follow=True)
+    assert any("cannot change" in str(m) for m in response.context["messages"])
+    assert Promotion.objects.get(pk=promo.pk).value == Decimal("10")
+    response = admin_client.post(f"/admin/orders/promotion/{promo.pk}/delete/", {"post": "yes"}, follow=True)
+    assert "<title>Cannot delete promotion" in response.content.decode()  # Django refuses: an order uses it
+    assert Promotion.objects.filter(pk=promo.pk).exists()
+
+
+def test_a_split_orders_promotion_use_stays_counted_when_it_is_removed(api):
+    """The order split off keeps its share of the promotion as a fixed discount; giving the use back would let
+    a single-use code discount a third order."""
+    stock()
+    make_promotion("ONCE", value="50", usage_limit=1)
+    order = order_in("pending")  # 2 x A at 10.00, 1 x B at 5.00
+    services.order_apply_promotion(order=order, by=SYSTEM, code="ONCE")
+    line_a = order.order_line_items.get(sku="A")
+    child = services.order_split(order=order, by=SYSTEM, splits=[[(line_a.pk, 2)]]).orders[0]
+    assert child.discount_total == Decimal("10.00")
+    assert api.post(f"/v1/orders/{order.pk}/remove_promotion").status_code == 200
+    assert Promotion.objects.get(code="ONCE").times_used == 1
+    assert Order.objects.get(pk=child.pk).discount_total == Decimal("10.00")
+    other = order_in("pending")
+    assert_error(
+        api.post(f"/v1/orders/{other.pk}/apply_promotion", {"code": "ONCE"}, format="json"),
+        422,
+        "invalid_request_error",
+        "promotion_not_applicable",
+    )
+    assert Order.objects.get(pk=other.pk).promotion_id is None
+
+
+def test_removing_a_promotion_nothing_shared_gives_its_use_back(api):
+    stock()
+    make_promotion("ONCE", value="50", usage_limit=1)
+    order = order_in("pending")
+    services.order_apply_promotion(order=order, by=SYSTEM, code="ONCE")
+    assert api.post(f"/v1/orders/{order.pk}/remove_promotion").status_code == 200
+    assert Promotion.objects.get(code="ONCE").times_used == 0
+    response = api.post(f"/v1/orders/{order_in('pending').pk}/apply_promotion", {"code": "ONCE"}, format="json")
+    assert response.status_code == 200, response.json()
 
 
 def test_promotion_list_queries_are_constant(api):
