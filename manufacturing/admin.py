@@ -29,16 +29,18 @@ from manufacturing.models import (
 )
 from manufacturing.states import BomStatus, ManufactureOrderStatus, WorkOrderStatus
 from stateset.actors import Actor
-from stateset.admin import StatefulAdmin, run_service_action
+from stateset.admin import RefusalsAsMessages, StatefulAdmin, run_service_action
 from stateset.errors import DomainError
 
 
-class ServiceAdmin(StatefulAdmin):
+class ServiceAdmin(RefusalsAsMessages, StatefulAdmin):
     """Saves, deletes and transition buttons through the services.
 
     `create_service(by=, **create_kwargs(form))`, `update_service(<param>=obj, by=, **update_kwargs(form))`,
     `delete_service(<param>=obj, by=)`; a button named N calls `button_services[N](<param>=obj, by=)`
     (StatefulAdmin).
+
+    A save or delete the services refuse shows their message and changes nothing (RefusalsAsMessages).
     """
 
     create_service: Callable[..., Any] | None = None
@@ -62,10 +64,6 @@ class ServiceAdmin(StatefulAdmin):
 
     def delete_model(self, request, obj):
         type(self).delete_service(**{self.service_param: obj}, by=Actor.admin(request))
-
-    def delete_queryset(self, request, queryset):
-        for obj in queryset.order_by("pk"):
-            self.delete_model(request, obj)
 
 
 def _changed(form, names) -> dict[str, Any]:

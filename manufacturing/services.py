@@ -1010,19 +1010,23 @@ def manufacture_order_resume(*, manufacture_order: ManufactureOrder, by: Actor, 
 
 
 def manufacture_order_cancel(*, manufacture_order: ManufactureOrder, by: Actor, reason: str = "") -> ManufactureOrder:
-    """draft, submitted, in_production or on_hold → cancelled. Its work orders that have not started
-    (planned, released) are cancelled with it, releasing their allocations (needs
-    `manufacturing.cancel_workorder` when there are any); started ones (in progress, on hold, completed)
-    are left to run and finish on their own. All in one transaction: the order first, then its work
-    orders in primary-key order."""
+    """draft, submitted, in_production or on_hold → cancelled. Its work orders that have not started are
+    cancelled with it, releasing their allocations (needs `manufacturing.cancel_workorder` when there are
+    any): planned and released ones, and ones on hold from released (resumed, then cancelled: a work
+    order's own cancel takes planned or released only; both steps are history rows). Started ones (in
+    progress, on hold from in progress, completed) are left to run and finish on their own. All in one
+    transaction: the order first, then its work orders in primary-key order."""
     with transaction.atomic():
         mo = lock(ManufactureOrder, manufacture_order.pk)
         check_transition(mo, "cancel", by=by)
         work_orders = list(WorkOrder.objects.select_for_update().filter(manufacture_order=mo).order_by("pk"))
+        why = f"manufacture order {mo.display_number} cancelled"
         cancelled = []
         for wo in work_orders:
+            if wo.status == WorkOrderStatus.ON_HOLD and wo.held_from_status in WO_NOT_STARTED:
+                apply_transition(wo, "resume", by=by, reason=f"{why}; resumed to cancel it")
             if wo.status in WO_NOT_STARTED:
-                _cancel_locked_work_order(wo, by=by, reason=f"manufacture order {mo.display_number} cancelled")
+                _cancel_locked_work_order(wo, by=by, reason=why)
                 cancelled.append(wo.display_number)
         note = f"cancelled {', '.join(cancelled)}" if cancelled else ""
         apply_transition(mo, "cancel", by=by, reason="; ".join(filter(None, [reason, note])))

@@ -14,11 +14,9 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
-from django.db import IntegrityError, OperationalError
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django_fsm import ConcurrentTransition
 from django_fsm_log.admin import StateLogInline
 
 from orders import services
@@ -36,10 +34,7 @@ from orders.models import (
 from orders.resources import PromotionResource
 from orders.states import EDITABLE, REFUNDABLE, WHOLESALE_EDITABLE
 from stateset.actors import Actor
-from stateset.admin import ImportExportAdminMixin, StatefulAdmin, ThroughServicesAdmin, run_service_action
-from stateset.errors import DomainError
-
-ADMIN_ERRORS = (DomainError, ConcurrentTransition, IntegrityError, OperationalError)
+from stateset.admin import ADMIN_ERRORS, ImportExportAdminMixin, StatefulAdmin, ThroughServicesAdmin, run_service_action
 
 
 class HoldForm(forms.Form):

@@ -19,10 +19,8 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db import IntegrityError, OperationalError
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
-from django_fsm import ConcurrentTransition
 from django_fsm_log.admin import StateLogInline
 
 from returns import services
@@ -36,10 +34,8 @@ from returns.states import (
     WARRANTY_LINES_EDITABLE,
 )
 from stateset.actors import Actor
-from stateset.admin import StatefulAdmin, run_service_action
+from stateset.admin import ADMIN_ERRORS, StatefulAdmin, run_service_action
 from stateset.errors import DomainError
-
-ADMIN_ERRORS = (DomainError, ConcurrentTransition, IntegrityError, OperationalError)
 
 
 class ServiceDocumentAdmin(StatefulAdmin):

@@ -7,8 +7,10 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.actions import delete_selected
+from django.contrib.admin.utils import quote
 from django.core.exceptions import PermissionDenied
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import IntegrityError, OperationalError, router, transaction
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django_fsm import ConcurrentTransition
@@ -24,8 +26,63 @@ from stateset.errors import DomainError
 from stateset.fsm import apply_transition, lock
 from stateset.models import ApiKey, IdempotencyRecord
 
+# What a service may refuse with: a rule (DomainError), a lost race, a database guard.
+ADMIN_ERRORS = (DomainError, ConcurrentTransition, IntegrityError, OperationalError)
 
-class ThroughServicesAdmin(admin.ModelAdmin):
+
+def _delete_selected(modeladmin, request, queryset):
+    """Django's "Delete selected" in one transaction: the log entries it writes first and every delete (each
+    through the service) stand or fall together; a refusal shows the service's message instead."""
+    try:
+        with transaction.atomic(using=router.db_for_write(modeladmin.model)):
+            return delete_selected(modeladmin, request, queryset)
+    except ADMIN_ERRORS as exc:
+        modeladmin.message_user(request, str(exc), messages.ERROR)
+        return None  # the changelist again
+
+
+_delete_selected.allowed_permissions = delete_selected.allowed_permissions
+_delete_selected.short_description = delete_selected.short_description
+
+
+class RefusalsAsMessages:
+    """For a ModelAdmin whose saves and deletes call services: a save or delete they refuse (ADMIN_ERRORS)
+    shows their message and changes nothing. Django runs the add, change and delete views in one
+    transaction, which the error rolls back whole (lines, inlines and the admin's log entry included) before
+    it becomes a message and a redirect; "Delete selected" runs in one transaction too."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ADMIN_ERRORS as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except ADMIN_ERRORS as exc:  # the object stays: back to its page, with the service's reason
+            self.message_user(request, str(exc), messages.ERROR)
+            if not self.has_view_or_change_permission(request):
+                return HttpResponseRedirect(request.get_full_path())
+            opts = self.opts
+            url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[quote(object_id)])
+            return HttpResponseRedirect(url)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic(using=router.db_for_write(self.model)):  # all or nothing
+            for obj in queryset.order_by("pk"):
+                self.delete_model(request, obj)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if "delete_selected" in actions:
+            _, name, description = actions["delete_selected"]
+            actions["delete_selected"] = (_delete_selected, name, description)
+        return actions
+
+
+class ThroughServicesAdmin(RefusalsAsMessages, admin.ModelAdmin):
     """Saves and deletes call the app's services; a rule they refuse shows as a message, nothing saved."""
 
     create_service = None
@@ -49,31 +106,6 @@ class ThroughServicesAdmin(admin.ModelAdmin):
 
     def delete_model(self, request, obj):
         type(self).delete_service(**{self.service_param: obj}, by=Actor.admin(request))
-
-    def delete_queryset(self, request, queryset):
-        for obj in queryset.order_by("pk"):
-            self.delete_model(request, obj)
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except DomainError as exc:  # the whole save was one transaction: nothing of it stays
-            self.message_user(request, str(exc), messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
-
-    def delete_view(self, request, object_id, extra_context=None):
-        try:
-            return super().delete_view(request, object_id, extra_context)
-        except DomainError as exc:
-            self.message_user(request, str(exc), messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
-
-    def response_action(self, request, queryset):
-        try:
-            return super().response_action(request, queryset)
-        except DomainError as exc:  # the bulk delete action
-            self.message_user(request, str(exc), messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
 
 
 class ReasonForm(forms.Form):
@@ -159,7 +191,7 @@ class StatefulAdmin(FSMAdminMixin, admin.ModelAdmin):
             else:
                 with transaction.atomic():
                     result = apply_transition(lock(type(obj), obj.pk), transition_name, by=by, **(kwargs or {}))
-        except (DomainError, ConcurrentTransition, IntegrityError, OperationalError) as exc:
+        except ADMIN_ERRORS as exc:
             self.message_user(request, str(exc), level=messages.ERROR)
             return False
         done = f"{transition_name.replace('_', ' ').capitalize()}: done."
@@ -186,7 +218,7 @@ def run_service_action(
         try:
             service(**{param: obj}, by=Actor.admin(request), **kwargs)
             done += 1
-        except (DomainError, ConcurrentTransition, IntegrityError, OperationalError) as exc:
+        except ADMIN_ERRORS as exc:
             failed += 1
             label = getattr(obj, "display_number", None) or obj.pk
             modeladmin.message_user(request, f"{label}: {exc}", level=messages.ERROR)

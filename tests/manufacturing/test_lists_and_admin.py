@@ -3,11 +3,14 @@
 import itertools
 
 import pytest
+from django.contrib import messages
+from django.contrib.admin.models import DELETION, LogEntry
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django_fsm_log.models import StateLog
 
+from inventory.models import Allocation
 from inventory.selectors import ledger_mismatches
 from manufacturing import services as mfg
 from manufacturing.models import BillOfMaterials, ManufactureOrder, WorkOrder
@@ -240,3 +243,80 @@ def test_changelists_cost_a_fixed_number_of_queries(admin_client, fan):
         with CaptureQueriesContext(connection) as large:
             admin_client.get(url)
         assert len(small) == len(large), name
+
+
+def _error_messages(response) -> list[str]:
+    return [m.message for m in response.context["messages"] if m.level == messages.ERROR]
+
+
+def test_admin_refuses_to_delete_a_released_work_order_with_the_service_message(admin_client, fan):
+    wo = make_work_order(fan.housing_bom, 2)
+    mfg.work_order_release(work_order=wo, by=SYSTEM)
+    url = reverse("admin:manufacturing_workorder_delete", args=[wo.pk])
+    assert admin_client.get(url).status_code == 200  # the confirmation page
+
+    response = admin_client.post(url, {"post": "yes"})
+
+    assert response.status_code == 302
+    assert response.url == reverse("admin:manufacturing_workorder_change", args=[wo.pk])
+    page = admin_client.get(response.url)
+    assert page.status_code == 200
+    assert _error_messages(page) == [
+        f"Work order {wo.number} is released; only planned or cancelled ones can be deleted."
+    ]
+    assert WorkOrder.objects.get(pk=wo.pk).status == "released"
+    assert wo.work_order_line_items.count() == 2
+    assert [level(fan.panel), level(fan.bolt)] == [(20, 4, 0), (100, 16, 0)]
+    assert Allocation.objects.filter(document_type="work_order", document_id=wo.pk, status="open").count() == 2
+    assert not LogEntry.objects.filter(action_flag=DELETION).exists()
+    # a planned one is deleted as before
+    planned = make_work_order(fan.housing_bom, 1)
+    response = admin_client.post(
+        reverse("admin:manufacturing_workorder_delete", args=[planned.pk]), {"post": "yes"}, follow=True
+    )
+    assert response.status_code == 200 and _error_messages(response) == []
+    assert not WorkOrder.objects.filter(pk=planned.pk).exists()
+    assert ledger_mismatches() == []
+
+
+def test_admin_bulk_delete_is_all_or_nothing_and_shows_the_refusal(admin_client, fan):
+    planned = make_work_order(fan.housing_bom, 1)
+    released = make_work_order(fan.housing_bom, 2)
+    mfg.work_order_release(work_order=released, by=SYSTEM)
+    response = admin_client.post(
+        reverse("admin:manufacturing_workorder_changelist"),
+        {"action": "delete_selected", "_selected_action": [planned.pk, released.pk], "post": "yes"},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert _error_messages(response) == [
+        f"Work order {released.number} is released; only planned or cancelled ones can be deleted."
+    ]
+    texts = [m.message for m in response.context["messages"]]
+    assert not any("Successfully deleted" in t for t in texts), texts
+    # the planned one, deleted first, is back: the refusal rolled the whole action back, log entries too
+    assert sorted(WorkOrder.objects.values_list("pk", "status")) == [(planned.pk, "planned"), (released.pk, "released")]
+    assert [level(fan.panel), level(fan.bolt)] == [(20, 4, 0), (100, 16, 0)]
+    assert not LogEntry.objects.filter(action_flag=DELETION).exists()
+    assert ledger_mismatches() == []
+
+
+def test_admin_refused_save_shows_the_service_message_and_saves_nothing(admin_client, fan):
+    quantity = 2**30  # 2 PANEL a housing: a line total past the integer column
+    response = admin_client.post(
+        reverse("admin:manufacturing_workorder_add"),
+        {
+            "number": "",
+            "bill_of_materials": fan.housing_bom.pk,
+            "quantity": str(quantity),
+            "location": "",
+            "work_order_line_items-TOTAL_FORMS": "0",
+            "work_order_line_items-INITIAL_FORMS": "0",
+        },
+        follow=True,
+    )
+    assert response.status_code == 200
+    errors = _error_messages(response)
+    assert len(errors) == 1 and errors[0].startswith(f"A work order line needs {2 * quantity} units"), errors
+    assert not WorkOrder.objects.exists()
+    assert not LogEntry.objects.exists()

@@ -8,7 +8,9 @@ from inventory.models import Allocation
 from inventory.selectors import ledger_mismatches
 from manufacturing import services as mfg
 from manufacturing.models import ManufactureOrder, WorkOrder
-from tests.factories import SYSTEM, level, make_location
+from stateset.actors import Actor
+from stateset.errors import PermissionDenied
+from tests.factories import SYSTEM, level, make_location, make_user
 from tests.helpers import assert_error
 
 pytestmark = pytest.mark.django_db
@@ -345,3 +347,69 @@ def test_list_alias_and_filters(api, fan):
     assert api.get(f"/v1/work_orders?manufacture_order={mo.pk}").json()["total_count"] == 2
     lines = api.get(f"/v1/manufacture_order_line_items?manufacture_order={mo.pk}").json()
     assert lines["total_count"] == 2
+
+
+def test_cancel_also_cancels_work_orders_held_before_they_started(api, fan):
+    """A work order put on hold from released never started: the order's cancel resumes and cancels it in the
+    same transaction, releasing what it held. One held from in_progress has started and is left on hold."""
+    mo = mfg.manufacture_order_create(
+        by=SYSTEM,
+        manufacture_order_line_items=[
+            {"bom_number": fan.housing_bom.number, "quantity": 2},
+            {"bom_number": fan.housing_bom.number, "quantity": 1},
+        ],
+    )
+    mfg.manufacture_order_submit(manufacture_order=mo, by=SYSTEM)
+    held, started = work_orders(mo)
+    for wo in (held, started):
+        mfg.work_order_release(work_order=wo, by=SYSTEM)
+    mfg.work_order_start(work_order=started, by=SYSTEM)
+    for wo in (held, started):
+        mfg.work_order_hold(work_order=wo, by=SYSTEM)
+    held.refresh_from_db()
+    assert (held.status, held.held_from_status, held.started_at) == ("on_hold", "released", None)
+    # the held one holds 4 PANEL and 16 BOLT; the started one consumed 2 PANEL and 8 BOLT
+    assert [level(fan.panel), level(fan.bolt)] == [(18, 4, 0), (92, 16, 0)]
+
+    response = api.post(f"/v1/manufacture_orders/{mo.pk}/cancel", {"reason": "order withdrawn"})
+
+    assert response.status_code == 200, response.json()
+    assert status(mo) == "cancelled"
+    held.refresh_from_db()
+    assert (held.status, held.held_from_status) == ("cancelled", "")
+    assert [level(fan.panel), level(fan.bolt)] == [(18, 0, 0), (92, 0, 0)]
+    assert not Allocation.objects.filter(document_type="work_order", document_id=held.pk, status="open").exists()
+    history = list(StateLog.objects.for_(held).order_by("pk").values_list("transition", "source_state", "state"))
+    assert history[-2:] == [("resume", "on_hold", "released"), ("cancel", "released", "cancelled")]
+    assert f"manufacture order {mo.number} cancelled" in StateLog.objects.for_(held).order_by("pk").last().description
+    mo_log = StateLog.objects.for_(ManufactureOrder.objects.get(pk=mo.pk)).order_by("pk").last()
+    assert (mo_log.transition, mo_log.state) == ("cancel", "cancelled")
+    assert held.number in mo_log.description
+    # the started one is left as it was: on hold from in_progress, its components consumed
+    started.refresh_from_db()
+    assert (started.status, started.held_from_status) == ("on_hold", "in_progress")
+    assert started.started_at is not None
+    assert StateLog.objects.for_(started).order_by("pk").last().transition == "hold"
+    assert ledger_mismatches() == []
+
+
+def test_cancel_of_an_order_with_a_held_work_order_is_all_or_nothing(fan):
+    """Without `manufacturing.cancel_workorder` the order's cancel is refused and the held work order stays
+    on hold, still holding its components (the resume is rolled back with the rest)."""
+    mo = mfg.manufacture_order_create(
+        by=SYSTEM, manufacture_order_line_items=[{"bom_number": fan.housing_bom.number, "quantity": 2}]
+    )
+    mfg.manufacture_order_submit(manufacture_order=mo, by=SYSTEM)
+    (housing_wo,) = work_orders(mo)
+    mfg.work_order_release(work_order=housing_wo, by=SYSTEM)
+    mfg.work_order_hold(work_order=housing_wo, by=SYSTEM)
+    logs_before = StateLog.objects.count()
+    clerk = make_user("manufacturing.change_manufactureorder")
+    with pytest.raises(PermissionDenied):
+        mfg.manufacture_order_cancel(manufacture_order=mo, by=Actor(user=clerk, channel="api"))
+    assert status(mo) == "submitted"
+    housing_wo.refresh_from_db()
+    assert (housing_wo.status, housing_wo.held_from_status) == ("on_hold", "released")
+    assert [level(fan.panel), level(fan.bolt)] == [(20, 4, 0), (100, 16, 0)]
+    assert StateLog.objects.count() == logs_before
+    assert ledger_mismatches() == []
