@@ -99,7 +99,8 @@ class AliasInputMixin:
 class ReturnLineItemSerializer(ResourceSerializer):
     """A return line (reference §4 plus `quantity`, `order_line_item`, `condition`, `restock`, `status`).
     `order_line_item` names the order line it returns; without it, `sku` finds the order's one line with
-    that SKU. `price` defaults to what was paid per unit, `amount` to price × quantity."""
+    that SKU. `price` defaults to what was paid per unit, `amount` to what was paid for the units (the
+    amounts of one order line's returns add up to its total), or price × quantity when a price is given."""
 
     object = ConstantField("return_line_item")
     return_id = serializers.PrimaryKeyRelatedField(source="parent_return", queryset=Return.objects.all())
@@ -110,7 +111,10 @@ class ReturnLineItemSerializer(ResourceSerializer):
     name = _text()
     quantity = serializers.IntegerField(min_value=1, max_value=1_000_000)
     price = _money(allow_null=True, help_text="Unit price paid; default: the order line's total / quantity.")
-    amount = _money(allow_null=True, help_text="What the line refunds; default: price × quantity.")
+    amount = _money(
+        allow_null=True,
+        help_text="What the line refunds; default: what was paid for these units (price × quantity given a price).",
+    )
     condition = serializers.ChoiceField(choices=Condition.choices, required=False)
     restock = serializers.BooleanField(required=False, help_text="Back on hand at receipt if new or like new.")
     reason = _text(1000)

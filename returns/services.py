@@ -24,7 +24,7 @@ A refusal raises before anything is written or rolls the whole transaction back:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -221,9 +221,71 @@ LINE_FIELDS = {
 LINE_UPDATE_FIELDS = LINE_FIELDS - {"order_line_item", "sku"}
 
 
+# A line whose return was rejected or cancelled gave its units back to the order (a closed return's lines
+# keep the status they had): every other line that names an order line holds units of it.
+GAVE_BACK = (ReturnLineStatus.REJECTED, ReturnLineStatus.CANCELLED)
+
+
 def _paid_unit_price(line: OrderLineItem) -> Decimal:
-    """What the customer paid for one unit of an order line: its total (after discounts) / quantity."""
+    """What the customer paid for one unit of an order line, to the cent: its total (after discounts) /
+    quantity. A return line shows it as its `price`; its default amount is `_paid_share`, not price × units
+    (6.67 × 3 would be 20.01 for a line that cost 20.00)."""
     return q2(line.total / line.quantity) if line.quantity else line.unit_price
+
+
+def _paid_share(line: OrderLineItem, *, before: int, quantity: int, others: Decimal) -> Decimal:
+    """What the customer paid for `quantity` units of an order line that come after the `before` units under
+    its earlier return lines: q2(total × (before + quantity) / n) − q2(total × before / n), the total being
+    the line's after discounts. The shares of one order line's returns add up to exactly its total however
+    the units are split (20.00 for 3: 6.67, 6.66, 6.67), so a full return is refundable at its default amount
+    and no cent of shipping or of another line goes with it. Never more than what is left of the total after
+    `others` (the amounts of the other lines holding units of it: a return cancelled between two others frees
+    a share that a later one would overlap by a cent), nor less than zero."""
+    if not line.quantity:
+        return q2(line.unit_price * quantity)
+    total = line.total
+    share = q2(total * (before + quantity) / line.quantity) - q2(total * before / line.quantity)
+    return max(min(share, total - others), ZERO)
+
+
+def _holding(order_line_ids: Iterable[int]) -> list[tuple[int, int, int, Decimal]]:
+    """(pk, order line, quantity, amount) of the return lines that hold units of these order lines."""
+    rows = ReturnLineItem.objects.filter(order_line_item_id__in=list(order_line_ids)).exclude(status__in=GAVE_BACK)
+    return list(rows.order_by("pk").values_list("pk", "order_line_item_id", "quantity", "amount"))
+
+
+def _default_amounts(rows: Sequence[ReturnLineItem]) -> None:
+    """Give each new line without an amount (neither `amount` nor `price` was given) its `_paid_share`: its
+    units come after those of every line already holding units of its order line (all earlier) and of the
+    new lines before it. Computed once, under the order's lock (after `return_units_take`), and stored: a
+    later return does not change it."""
+    ids = {row.order_line_item_id for row in rows if row.amount is None}
+    if not ids:
+        return
+    held: dict[int, tuple[int, Decimal]] = dict.fromkeys(ids, (0, ZERO))
+    for _, line_id, quantity, amount in _holding(ids):
+        units, total = held[line_id]
+        held[line_id] = (units + quantity, total + amount)
+    for row in rows:
+        if row.order_line_item_id not in held:
+            continue
+        units, total = held[row.order_line_item_id]
+        if row.amount is None:
+            row.amount = _paid_share(row.order_line_item, before=units, quantity=row.quantity, others=total)
+        held[row.order_line_item_id] = (units + row.quantity, total + row.amount)
+
+
+def _line_share(row: ReturnLineItem) -> Decimal:
+    """`_paid_share` of an existing line (its quantity changed): its units come after those of the lines
+    before it (by id) that hold units of its order line, as when it was created."""
+    before, others = 0, ZERO
+    for pk, _, quantity, amount in _holding([row.order_line_item_id]):
+        if pk == row.pk:
+            continue
+        others += amount
+        if pk < row.pk:
+            before += quantity
+    return _paid_share(row.order_line_item, before=before, quantity=row.quantity, others=others)
 
 
 def _order_lines(order: Order) -> dict[int, OrderLineItem]:
@@ -268,7 +330,11 @@ def _resolve_order_line(order: Order, lines: Mapping[int, OrderLineItem], spec: 
 def _build_line(ret: Return, order_line: OrderLineItem, spec: Mapping[str, Any]) -> ReturnLineItem:
     quantity = _whole(spec.get("quantity"), "quantity")
     price = q2(spec["price"]) if spec.get("price") is not None else _paid_unit_price(order_line)
-    amount = q2(spec["amount"]) if spec.get("amount") is not None else q2(price * quantity)
+    amount = None  # what was paid for these units: `_default_amounts`, once the units are counted
+    if spec.get("amount") is not None:
+        amount = q2(spec["amount"])
+    elif spec.get("price") is not None:
+        amount = q2(price * quantity)
     check_amounts_fit({"amount": amount}, what="A return line")
     return ReturnLineItem(
         parent_return=ret,
@@ -300,6 +366,7 @@ def _add_lines(
     return_units_take(
         order=ret.order, quantities=_units(rows), by=by, reason=f"{ret.rma}: {summary}", mark_returned=mark_returned
     )
+    _default_amounts(rows)
     return ReturnLineItem.objects.bulk_create(rows)
 
 
@@ -328,11 +395,12 @@ def return_create(
     """A return (status requested) for goods of a shipped or delivered order (422 otherwise), with its lines
     counted as returned on the order in the same transaction (the one rule: above what a line shipped and
     has not had returned is a 422 `return_exceeds_shipped`, and nothing is created). A line names its order
-    line (`order_line_item`) or a SKU on the order; its `price` defaults to what was paid per unit and its
-    `amount` to price × quantity. Defaults: the order's customer, location (where restocked goods go) and
-    email; `order_date` and `shipped_date` from the order. The RMA number is the client's (unique) or
-    generated (`RMA-000042`). With `mark_returned` the order moves to `returned` once every shipped unit is
-    under a return."""
+    line (`order_line_item`) or a SKU on the order; its `price` defaults to what was paid per unit (to the
+    cent) and its `amount` to what was paid for its units (`_paid_share`: the amounts of one order line's
+    returns add up to exactly its total), or price × quantity when a price is given. Defaults: the order's
+    customer, location (where restocked goods go) and email; `order_date` and `shipped_date` from the order.
+    The RMA number is the client's (unique) or generated (`RMA-000042`). With `mark_returned` the order
+    moves to `returned` once every shipped unit is under a return."""
     _check_fields(fields, RETURN_FIELDS, "return")
     with transaction.atomic():
         order = lock(Order, order_resolve(order).pk)
@@ -429,8 +497,10 @@ def return_line_item_create(*, by: Actor, parent_return: Return, **spec: Any) ->
 
 def return_line_item_update(*, return_line_item: ReturnLineItem, by: Actor, **fields: Any) -> ReturnLineItem:
     """Change a line of a requested return. A larger quantity counts the extra units on the order (the one
-    rule), a smaller one gives units back. `amount` follows price × quantity unless given; the order line
-    (and so the SKU) is fixed: delete the line and add another."""
+    rule), a smaller one gives units back. Unless given, `amount` follows the quantity: what was paid for the
+    line's units (`_paid_share`, after the units of the order line's lines before it) while its price is the
+    paid unit price, else price × quantity. The order line (and so the SKU) is fixed: delete the line and add
+    another."""
     _check_fields(fields, LINE_UPDATE_FIELDS, "return line")
     with transaction.atomic():
         ret = lock(Return, return_line_item.parent_return_id)
@@ -454,7 +524,12 @@ def return_line_item_update(*, return_line_item: ReturnLineItem, by: Actor, **fi
             if value is not None or name not in ("price", "amount"):
                 setattr(row, name, value)
         if fields.get("amount") is None and ("quantity" in fields or "price" in fields):
-            row.amount = q2(row.price * row.quantity)
+            paid = row.order_line_item_id and row.price == _paid_unit_price(row.order_line_item)
+            if fields.get("price") is None and paid:
+                lock(Order, ret.order_id)  # the other lines of the order line stay as they are meanwhile
+                row.amount = _line_share(row)
+            else:
+                row.amount = q2(row.price * row.quantity)
         check_amounts_fit({"amount": row.amount}, what=f"Line {row.pk}")
         row.save()
         _recompute(ret)
