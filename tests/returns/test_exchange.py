@@ -144,3 +144,46 @@ def test_exchange_needs_a_shipped_order_and_the_permissions():
         new_items=[{"sku": "B", "quantity": 1, "unit_price": Decimal("7.00")}],
     )
     assert (result.price_difference, fresh(order).status) == (Decimal("-3.00"), "exchanged")
+
+
+# Contract §3: return and exchange are allowed from shipped and delivered only.
+ORDER_STATUSES = [
+    "pending",
+    "processing",
+    "on_hold",
+    "shipped",
+    "delivered",
+    "cancelled",
+    "merged",
+    "returned",
+    "refunded",
+    "exchanged",
+]
+
+
+@pytest.mark.parametrize("status", ORDER_STATUSES)
+@pytest.mark.parametrize("action", ["return", "exchange"])
+def test_return_and_exchange_from_every_order_status(action, status):
+    from tests.orders.support import order_in
+
+    stock(50)
+    order = order_in(status)  # 2 x A at 10.00, 1 x B at 5.00
+    line_a = next(line for line in lines_of(order) if line.sku == "A")
+    body = (
+        {"return_all": True}
+        if action == "return"
+        else {"return_items": [{"order_item_id": line_a.pk, "quantity": 1}], "new_items": [{"sku": "B", "quantity": 1}]}
+    )
+    before = snapshot(order)
+    response = api_client().post(f"/v1/orders/{order.pk}/{action}", body, format="json")
+    if status in ("shipped", "delivered"):
+        assert response.status_code == 200, response.json()
+        ack = "returned" if action == "return" else "exchanged"
+        assert response.json()[ack] is True
+        assert fresh(order).status == ("returned" if action == "return" else "exchanged")
+        assert Return.objects.filter(order=order).count() == 1
+    else:
+        body = assert_error(response, 422, "invalid_request_error", "invalid_state_transition")
+        assert status in body["message"]
+        assert snapshot(order) == before
+    assert_consistent()

@@ -128,21 +128,51 @@ def test_cancelling_a_claim_cancels_its_replacement_until_it_ships(api):
     assert_consistent()
 
 
-# Contract §4: each status word from each status → the status it leads to, or "422".
+# Contract §4: each status word from each status → the status it leads to, or "422" (completed is final).
 STATUS_WORDS = {
-    "filed": {"requested": "requested", "approved": "422", "denied": "requested", "cancelled": "requested"},
-    "requested": {"requested": "requested", "approved": "422", "denied": "requested", "cancelled": "requested"},
-    "processing": {"requested": "requested", "approved": "422", "denied": "422", "cancelled": "422"},
-    "approved": {"requested": "approved", "approved": "422", "denied": "422", "cancelled": "422"},
-    "denied": {"requested": "denied", "approved": "422", "denied": "422", "cancelled": "422"},
-    "rejected": {"requested": "denied", "approved": "422", "denied": "422", "cancelled": "422"},
-    "completed": {"requested": "422", "approved": "completed", "denied": "422", "cancelled": "422"},
-    "cancelled": {"requested": "cancelled", "approved": "cancelled", "denied": "422", "cancelled": "422"},
-    "reopen": {"requested": "422", "approved": "422", "denied": "requested", "cancelled": "requested"},
+    "filed": {
+        "requested": "requested",
+        "approved": "422",
+        "denied": "requested",
+        "cancelled": "requested",
+        "completed": "422",
+    },
+    "requested": {
+        "requested": "requested",
+        "approved": "422",
+        "denied": "requested",
+        "cancelled": "requested",
+        "completed": "422",
+    },
+    "processing": {
+        "requested": "requested",
+        "approved": "422",
+        "denied": "422",
+        "cancelled": "422",
+        "completed": "422",
+    },
+    "approved": {"requested": "approved", "approved": "422", "denied": "422", "cancelled": "422", "completed": "422"},
+    "denied": {"requested": "denied", "approved": "422", "denied": "422", "cancelled": "422", "completed": "422"},
+    "rejected": {"requested": "denied", "approved": "422", "denied": "422", "cancelled": "422", "completed": "422"},
+    "completed": {"requested": "422", "approved": "completed", "denied": "422", "cancelled": "422", "completed": "422"},
+    "cancelled": {
+        "requested": "cancelled",
+        "approved": "cancelled",
+        "denied": "422",
+        "cancelled": "422",
+        "completed": "422",
+    },
+    "reopen": {
+        "requested": "422",
+        "approved": "422",
+        "denied": "requested",
+        "cancelled": "requested",
+        "completed": "422",
+    },
 }
 
 
-@pytest.mark.parametrize("status", ["requested", "approved", "denied", "cancelled"])
+@pytest.mark.parametrize("status", ["requested", "approved", "denied", "cancelled", "completed"])
 @pytest.mark.parametrize("word", list(STATUS_WORDS))
 def test_status_words_map_onto_the_transitions(api, word, status):
     claim = make_warranty(status=status)
