@@ -11,6 +11,7 @@ from manufacturing import services as mfg
 from manufacturing.models import BillOfMaterials, BillOfMaterialsLineItem, WorkOrder
 from tests.factories import SYSTEM, api_client, level, make_bom, make_item, make_location, make_user
 from tests.helpers import assert_error
+from tests.inventory.support import stock_snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -335,6 +336,7 @@ def test_bom_transitions(api, status, action, allowed):
     bom = make_bom("PART", [("COMP", 1)], activate=status != "draft")
     if status == "obsolete":
         mfg.bom_obsolete(bill_of_materials=bom, by=SYSTEM)
+    before = stock_snapshot()
     response = api.post(f"/v1/bill_of_materials/{bom.pk}/{action}")
     bom.refresh_from_db()
     if allowed:
@@ -343,6 +345,8 @@ def test_bom_transitions(api, status, action, allowed):
         body = assert_error(response, 422, "invalid_request_error", "invalid_state_transition")
         assert f"'{status}'" in body["message"]
         assert bom.status == status
+        assert stock_snapshot() == before  # a refused buildtostock moves nothing
+    assert ledger_mismatches() == []
 
 
 def test_delete_keeps_active_boms_and_boms_in_use(api, fan):
@@ -531,6 +535,7 @@ def test_build_to_stock_at_a_location_with_an_empty_body_builds_one(fan):
 
 
 def test_build_to_stock_needs_its_named_permission(fan):
+    before = stock_snapshot()
     clerk = api_client(make_user("manufacturing.change_billofmaterials", "manufacturing.view_billofmaterials"))
     body = assert_error(
         clerk.post(f"/v1/bill_of_materials/{fan.housing_bom.pk}/buildtostock", {"quantity": 1}),
@@ -541,6 +546,7 @@ def test_build_to_stock_needs_its_named_permission(fan):
     assert "manufacturing.buildtostock_billofmaterials" in body["message"]
     assert level(fan.housing) == (0, 0, 0)
     assert level(fan.panel) == (20, 0, 0)
+    assert stock_snapshot() == before
 
 
 # ---- lists -------------------------------------------------------------------------------------------------

@@ -234,6 +234,7 @@ def test_completed_once_the_rest_is_cancelled_and_cancelled_when_all_are(fan):
     assert status(other) == "submitted"
     mfg.work_order_cancel(work_order=second, by=SYSTEM)
     assert status(other) == "cancelled"
+    assert ledger_mismatches() == []
 
 
 def test_hold_resume_and_progress_while_held(api, fan):
@@ -256,6 +257,7 @@ def test_hold_resume_and_progress_while_held(api, fan):
     assert_error(
         api.post(f"/v1/manufacture_orders/{mo.pk}/resume"), 422, "invalid_request_error", "invalid_state_transition"
     )
+    assert ledger_mismatches() == []
 
 
 def test_cancel_cancels_the_work_orders_not_started_and_leaves_started_ones_running(api, fan):
