@@ -18,9 +18,8 @@ from collections.abc import Callable
 from typing import Any
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpResponseRedirect
 from django_fsm_log.admin import StateLogInline
 
 from returns import services
@@ -34,11 +33,11 @@ from returns.states import (
     WARRANTY_LINES_EDITABLE,
 )
 from stateset.actors import Actor
-from stateset.admin import ADMIN_ERRORS, StatefulAdmin, run_service_action
+from stateset.admin import RefusalsAsMessages, StatefulAdmin, run_service_action
 from stateset.errors import DomainError
 
 
-class ServiceDocumentAdmin(StatefulAdmin):
+class ServiceDocumentAdmin(RefusalsAsMessages, StatefulAdmin):
     """Adds (with the lines inline), header changes, deletes and buttons through the services.
 
     `create(by, form, lines)` makes the document from the add form and the inline's rows in one service
@@ -73,10 +72,7 @@ class ServiceDocumentAdmin(StatefulAdmin):
         fields = {n: form.cleaned_data[n] for n in form.changed_data if n in self.header_fields}
         if not fields:
             return
-        try:
-            type(self).update_service(**{self.service_param: obj}, by=Actor.admin(request), **fields)
-        except ADMIN_ERRORS as exc:
-            self.message_user(request, f"Not saved: {exc}", level=messages.ERROR)
+        type(self).update_service(**{self.service_param: obj}, by=Actor.admin(request), **fields)
 
     def save_related(self, request, form, formsets, change):
         by = Actor.admin(request)
@@ -85,11 +81,7 @@ class ServiceDocumentAdmin(StatefulAdmin):
             formset.save(commit=False)  # the change message reads new/changed/deleted objects
         if not change:
             lines = self._line_data(lines_formset.forms if lines_formset else [], new_only=False)
-            try:
-                saved = self.create(by, form, lines)
-            except ADMIN_ERRORS as exc:
-                self.message_user(request, f"Not created: {exc}", level=messages.ERROR)
-                return
+            saved = self.create(by, form, lines)
             form.instance.pk = saved.pk
             form.instance.refresh_from_db()
             return
@@ -109,7 +101,8 @@ class ServiceDocumentAdmin(StatefulAdmin):
         return rows
 
     def _save_lines(self, request, formset, *, by: Actor) -> None:
-        """Deletes, then changes, then additions, each one service call (each refusal is a message)."""
+        """Deletes, then changes, then additions, each one service call; a refusal rolls the whole save back
+        (RefusalsAsMessages)."""
         calls = [(self.line_services["delete"], {self.line_param: line}) for line in formset.deleted_objects]
         for line, changed in formset.changed_objects:
             line_form = next(f for f in formset.forms if f.instance is line)
@@ -118,20 +111,7 @@ class ServiceDocumentAdmin(StatefulAdmin):
         for spec in self._line_data(formset.forms, new_only=True):
             calls.append((self.line_services["create"], {self.parent_param: formset.instance, **spec}))
         for service, kwargs in calls:
-            try:
-                service(by=by, **kwargs)
-            except ADMIN_ERRORS as exc:
-                self.message_user(request, f"Line not saved: {exc}", level=messages.ERROR)
-
-    def log_addition(self, request, obj, message):
-        if obj.pk is not None:  # the service refused: nothing was added
-            return super().log_addition(request, obj, message)
-        return None
-
-    def response_add(self, request, obj, post_url_continue=None):
-        if obj.pk is None:
-            return HttpResponseRedirect(request.path)
-        return super().response_add(request, obj, post_url_continue)
+            service(by=by, **kwargs)
 
     # ---- delete -----------------------------------------------------------------------------------------
 
@@ -139,14 +119,7 @@ class ServiceDocumentAdmin(StatefulAdmin):
         return super().has_delete_permission(request, obj) and (obj is None or self.deletable(obj))
 
     def delete_model(self, request, obj):
-        try:
-            type(self).delete_service(**{self.service_param: obj}, by=Actor.admin(request))
-        except ADMIN_ERRORS as exc:
-            self.message_user(request, f"{obj}: {exc}", level=messages.ERROR)
-
-    def delete_queryset(self, request, queryset):
-        for obj in queryset.order_by("pk"):
-            self.delete_model(request, obj)
+        type(self).delete_service(**{self.service_param: obj}, by=Actor.admin(request))
 
 
 class ServiceLineFormSet(BaseInlineFormSet):

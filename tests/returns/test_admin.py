@@ -228,6 +228,30 @@ def test_deleting_through_the_admin_uses_the_service(admin_client):
     assert admin_client.get(f"/admin/returns/return/{received.pk}/delete/").status_code == 403
 
 
+def test_a_save_the_service_refuses_is_one_message_and_changes_nothing(admin_client, monkeypatch):
+    """A refusal the form could not foresee (a concurrent change) rolls the whole save back - header, lines and
+    the admin's log entry - and shows the service's message alone, never next to "changed successfully"."""
+    from django.contrib.admin.models import LogEntry
+
+    from returns.admin import ReturnAdmin
+    from stateset.errors import DomainError
+
+    stock()
+    order = shipped(("A", 3, "10.00"))
+    ret = make_return(order, {lines_of(order)[0]: 1}, description="before")
+    page = admin_client.get(change_url(ret))
+
+    def refuse(**kwargs):
+        raise DomainError("Return changed meanwhile; reload it.")
+
+    monkeypatch.setattr(ReturnAdmin, "update_service", staticmethod(refuse))
+    data = {**form_data(page), "description": "after"}
+    response = admin_client.post(change_url(ret), data, follow=True)
+    assert messages_of(response) == ["Return changed meanwhile; reload it."]
+    assert Return.objects.get(pk=ret.pk).description == "before"
+    assert not LogEntry.objects.exists()
+
+
 def test_warranty_admin_add_approve_with_replacement_deny_and_cancel(admin_client):
     a, _ = stock(10)
     order = shipped(("A", 1, "10.00"))
