@@ -14,9 +14,6 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
-from django.shortcuts import get_object_or_404, redirect
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
 from django_fsm_log.admin import StateLogInline
 
 from orders import services
@@ -34,7 +31,14 @@ from orders.models import (
 from orders.resources import PromotionResource
 from orders.states import EDITABLE, REFUNDABLE, WHOLESALE_EDITABLE
 from stateset.actors import Actor
-from stateset.admin import ADMIN_ERRORS, ImportExportAdminMixin, StatefulAdmin, ThroughServicesAdmin, run_service_action
+from stateset.admin import (
+    ADMIN_ERRORS,
+    ImportExportAdminMixin,
+    Operation,
+    StatefulAdmin,
+    ThroughServicesAdmin,
+    run_service_action,
+)
 
 
 class HoldForm(forms.Form):
@@ -105,9 +109,46 @@ class SplitForm(forms.Form):
     line = forms.ModelChoiceField(queryset=OrderLineItem.objects.none(), label="Line")
     quantity = forms.IntegerField(min_value=1)
 
-    def __init__(self, *args, order: Order, **kwargs):
+    def __init__(self, *args, obj: Order, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["line"].queryset = OrderLineItem.objects.filter(order=order).order_by("pk")
+        self.fields["line"].queryset = OrderLineItem.objects.filter(order=obj).order_by("pk")
+
+
+def _split(order: Order, data: dict, by: Actor) -> str:
+    line = data["line"]
+    result = services.order_split(order=order, by=by, splits=[[(line.pk, data["quantity"])]])
+    return f"Split into {', '.join(o.display_number for o in result.orders)}."
+
+
+def _refund(order: Order, data: dict, by: Actor) -> str:
+    order = services.order_refund(order=order, by=by, amount=data["amount"], reason=data["reason"])
+    return f"Refunded {data['amount']} on {order.display_number} ({order.amount_refunded} of {order.total} refunded)."
+
+
+ORDER_OPERATIONS = (
+    Operation(
+        "split",
+        "Split a line off…",
+        SplitForm,
+        _split,
+        permission="orders.split_order",
+        available=lambda order: order.status in EDITABLE,
+        help="The quantity moves, with its stock allocation and its share of the discounts, to a new order in "
+        "the same status (split_from this one), which keeps at least one line.",
+    ),
+    Operation(
+        "refund",
+        "Refund…",
+        RefundForm,
+        _refund,
+        permission="orders.refund_order",
+        available=lambda order: order.status in REFUNDABLE,
+        help=lambda order: (
+            f"Records a refund on {order}: {order.amount_refunded} of {order.total} refunded so "
+            "far. A refund above what is left is refused; once the refunds reach the total the order is refunded."
+        ),
+    ),
+)
 
 
 EDITABLE_IN_ADMIN = (
@@ -161,12 +202,12 @@ RECORD = (
 
 @admin.register(Order)
 class OrderAdmin(StatefulAdmin):
-    change_form_template = "admin/orders/order/change_form.html"  # the buttons, plus split and refund
     list_display = ("order_number", "status", "customer", "customer_email", "location", "total", "created_at")
     list_filter = ("status", "location", "is_replacement_order", "created_at")
     list_select_related = ("customer", "location")
     search_fields = ("order_number", "customer_email", "customer_name", "customer__email", "order_line_items__sku")
     date_hierarchy = "created_at"
+    operations = ORDER_OPERATIONS
     fieldsets = [
         (None, {"fields": RECORD}),
         ("Header", {"fields": EDITABLE_IN_ADMIN}),
@@ -193,24 +234,6 @@ class OrderAdmin(StatefulAdmin):
         if obj is None or obj.status not in EDITABLE:
             locked += EDITABLE_IN_ADMIN
         return locked
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = extra_context or {}
-        order = self.get_object(request, object_id)
-        if order is not None:
-            extra_context["order_operations"] = self.operations(request, order)
-        return super().change_view(request, object_id, form_url, extra_context)
-
-    def operations(self, request, order: Order) -> list[tuple[str, str]]:
-        """The forms this user may open on this order now (shown as buttons at the top of its page)."""
-        if not self.has_change_permission(request, order):
-            return []
-        found = []
-        if order.status in EDITABLE and request.user.has_perm("orders.split_order"):
-            found.append(("Split a line off…", reverse("admin:orders_order_split", args=[order.pk])))
-        if order.status in REFUNDABLE and request.user.has_perm("orders.refund_order"):
-            found.append(("Refund…", reverse("admin:orders_order_refund", args=[order.pk])))
-        return found
 
     def save_model(self, request, obj, form, change):
         """Header changes through `order_update`, like `PUT /v1/orders/{id}`."""
@@ -252,74 +275,6 @@ class OrderAdmin(StatefulAdmin):
             self.message_user(request, str(exc), level=messages.ERROR)
             return
         self.message_user(request, f"Merged {len(ids) - 1} order(s) into {target.display_number}.", messages.SUCCESS)
-
-    def get_urls(self):
-        return [
-            path("<int:pk>/split/", self.admin_site.admin_view(self.split_view), name="orders_order_split"),
-            path("<int:pk>/refund/", self.admin_site.admin_view(self.refund_view), name="orders_order_refund"),
-            *super().get_urls(),
-        ]
-
-    def split_view(self, request, pk: int):
-        order = get_object_or_404(Order, pk=pk)
-        if not self.has_change_permission(request, order):
-            self.message_user(request, "You may not change this order.", level=messages.ERROR)
-            return redirect("admin:orders_order_change", pk)
-        form = SplitForm(request.POST or None, order=order)
-        if request.method == "POST" and form.is_valid():
-            try:
-                result = services.order_split(
-                    order=order,
-                    by=Actor.admin(request),
-                    splits=[[(form.cleaned_data["line"].pk, form.cleaned_data["quantity"])]],
-                )
-            except ADMIN_ERRORS as exc:
-                self.message_user(request, str(exc), level=messages.ERROR)
-            else:
-                names = ", ".join(o.display_number for o in result.orders)
-                self.message_user(request, f"Split into {names}.", level=messages.SUCCESS)
-                return redirect("admin:orders_order_change", pk)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "original": order,
-            "title": f"Split a line off {order.display_number}",
-            "form": form,
-        }
-        return TemplateResponse(request, "admin/orders/order/split.html", context)
-
-    def refund_view(self, request, pk: int):
-        order = get_object_or_404(Order, pk=pk)
-        if not self.has_change_permission(request, order):
-            self.message_user(request, "You may not change this order.", level=messages.ERROR)
-            return redirect("admin:orders_order_change", pk)
-        form = RefundForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                order = services.order_refund(
-                    order=order,
-                    by=Actor.admin(request),
-                    amount=form.cleaned_data["amount"],
-                    reason=form.cleaned_data["reason"],
-                )
-            except ADMIN_ERRORS as exc:
-                self.message_user(request, str(exc), level=messages.ERROR)
-            else:
-                self.message_user(
-                    request,
-                    f"Refunded {form.cleaned_data['amount']} on {order.display_number} "
-                    f"({order.amount_refunded} of {order.total} refunded).",
-                    level=messages.SUCCESS,
-                )
-                return redirect("admin:orders_order_change", pk)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "original": order,
-            "title": f"Refund {order.display_number}",
-            "form": form,
-        }
-        return TemplateResponse(request, "admin/orders/order/refund.html", context)
 
 
 @admin.register(Promotion)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django import forms
@@ -11,8 +13,9 @@ from django.contrib.admin.actions import delete_selected
 from django.contrib.admin.utils import quote
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, OperationalError, router, transaction
-from django.http import HttpResponseRedirect
-from django.urls import reverse
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django_fsm import ConcurrentTransition
 from django_fsm.admin import FSMAdminMixin
 from django_fsm_log.admin import StateLogInline
@@ -82,7 +85,100 @@ class RefusalsAsMessages:
         return actions
 
 
-class ThroughServicesAdmin(RefusalsAsMessages, admin.ModelAdmin):
+@dataclass(frozen=True)
+class Operation:
+    """An operation that needs input, on a document's page: a button at the top of the page opens a small
+    form whose valid data `run(obj, data, by)` hands to the same service the API calls, returning the success
+    message. Shown (and served) only to a user who may change the object and holds `permission` (when set),
+    and only while `available(obj)`; a refusal shows the service's message on the form and changes nothing.
+
+    `form` is a Form class; it gets the object as `obj=` when its __init__ takes it (e.g. to list its lines).
+    """
+
+    name: str
+    label: str
+    form: type[forms.Form]
+    run: Callable[[Any, dict[str, Any], Actor], str]
+    permission: str = ""
+    available: Callable[[Any], bool] = lambda obj: True
+    help: str | Callable[[Any], str] = ""  # the paragraph above the form; a callable gets the object
+
+
+class OperationsMixin:
+    """For a ModelAdmin: `operations`, each a button on the object's page and a form at
+    `<id>/operation/<name>/` (stateset.admin.Operation)."""
+
+    operations: tuple[Operation, ...] = ()
+    change_form_template = "admin/operations_change_form.html"
+
+    def operations_for(self, request, obj) -> list[Operation]:
+        if obj is None:
+            return []
+        return [op for op in self.operations if not self._operation_refusal(request, obj, op, op.name)]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        obj = self.get_object(request, object_id)
+        extra_context["operation_links"] = [
+            (op.label, reverse(self._operation_url_name(), args=[obj.pk, op.name]))
+            for op in self.operations_for(request, obj)
+        ]
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _operation_refusal(self, request, obj, op: Operation | None, name: str) -> str:
+        """Why this user may not run `op` on `obj` now ("" when they may): the reasons the API would give."""
+        if op is None:
+            return f"There is no operation '{name}' here."
+        if not self.has_change_permission(request, obj):
+            return f"You may not change this {self.opts.verbose_name}."
+        if op.permission and not request.user.has_perm(op.permission):
+            return f"{op.label.rstrip('…')} needs the permission {op.permission}."
+        if not op.available(obj):
+            status = getattr(obj, "status", "")
+            return f"{op.label.rstrip('…')} is not possible on {obj}" + (f" in status '{status}'." if status else ".")
+        return ""
+
+    def _operation_url_name(self) -> str:
+        return f"admin:{self.opts.app_label}_{self.opts.model_name}_operation"
+
+    def get_urls(self):
+        name = f"{self.opts.app_label}_{self.opts.model_name}_operation"
+        view = self.admin_site.admin_view(self.operation_view)
+        return [path("<path:object_id>/operation/<str:name>/", view, name=name), *super().get_urls()]
+
+    def operation_view(self, request, object_id, name: str):
+        obj = self.get_object(request, object_id)
+        if obj is None:
+            raise Http404
+        change_url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[obj.pk])
+        op = next((op for op in self.operations if op.name == name), None)
+        refusal = self._operation_refusal(request, obj, op, name)
+        if refusal:
+            self.message_user(request, refusal, messages.ERROR)
+            return HttpResponseRedirect(change_url)
+        takes_obj = "obj" in inspect.signature(op.form.__init__).parameters
+        form = op.form(request.POST or None, **({"obj": obj} if takes_obj else {}))
+        if request.method == "POST" and form.is_valid():
+            try:
+                done = op.run(obj, form.cleaned_data, Actor.admin(request))
+            except ADMIN_ERRORS as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+            else:
+                self.message_user(request, done, messages.SUCCESS)
+                return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": obj,
+            "title": f"{op.label.rstrip('…')}: {obj}",
+            "operation": op,
+            "help": op.help(obj) if callable(op.help) else op.help,
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/operation_form.html", context)
+
+
+class ThroughServicesAdmin(OperationsMixin, RefusalsAsMessages, admin.ModelAdmin):
     """Saves and deletes call the app's services; a rule they refuse shows as a message, nothing saved."""
 
     create_service = None
@@ -114,7 +210,7 @@ class ReasonForm(forms.Form):
     reason = forms.CharField(label="Reason", max_length=1000, widget=forms.Textarea(attrs={"rows": 3}))
 
 
-class StatefulAdmin(FSMAdminMixin, admin.ModelAdmin):
+class StatefulAdmin(OperationsMixin, FSMAdminMixin, admin.ModelAdmin):
     """A document with a status: the status is read-only, history is inline, and the transition buttons run
     through `stateset.fsm.apply_transition` (row lock, permission, audit row), like the API.
 

@@ -133,7 +133,7 @@ def test_buttons_run_the_services_the_api_runs(admin_client):
 
 
 def refund_url(order) -> str:
-    return f"/admin/orders/order/{order.pk}/refund/"
+    return f"/admin/orders/order/{order.pk}/operation/refund/"
 
 
 def test_refund_form_records_a_refund_through_the_service(admin_client):
@@ -162,7 +162,7 @@ def test_refund_form_is_offered_only_with_the_refund_permission():
     order = order_in("shipped")
     clerk = logged_in(make_user("orders.view_order", "orders.change_order"))
     assert refund_url(order).encode() not in clerk.get(change_url(order)).content
-    response = clerk.post(refund_url(order), {"amount": "1.00"})
+    response = clerk.post(refund_url(order), {"amount": "1.00"}, follow=True)
     assert any("orders.refund_order" in m for m in messages_of(response))
     assert Order.objects.get(pk=order.pk).amount_refunded == Decimal("0.00")
     viewer = logged_in(make_user("orders.view_order"))
@@ -211,3 +211,14 @@ def test_a_purchase_order_cannot_be_sent_by_a_button_post(admin_client):
     admin_client.post(change_url(po), {**change_form_data(page), "_fsm_transition_to": "send"})
     assert type(po).objects.get(pk=po.pk).status == "approved"
     assert level(item) == (0, 0, 0)  # incoming unchanged: sending is the send action's job
+
+
+def test_an_operation_is_offered_and_served_only_while_the_document_allows_it(admin_client):
+    stock()
+    order = order_in("pending")
+    assert refund_url(order).encode() not in admin_client.get(change_url(order)).content
+    response = admin_client.post(refund_url(order), {"amount": "1.00"}, follow=True)
+    assert "Refund is not possible on" in messages_of(response)[0] and "'pending'" in messages_of(response)[0]
+    response = admin_client.post(f"/admin/orders/order/{order.pk}/operation/nothing/", follow=True)
+    assert messages_of(response) == ["There is no operation 'nothing' here."]
+    assert Order.objects.get(pk=order.pk).amount_refunded == Decimal("0.00")

@@ -152,7 +152,7 @@ def test_a_read_only_user_sees_no_buttons_and_cannot_change_anything(page, step)
     step("an order")
     assert page.locator('button[name="_fsm_transition_to"]').count() == 0
     assert page.locator('input[name="_save"]').count() == 0
-    assert page.locator("a.order-operation").count() == 0
+    assert page.locator("a.operation").count() == 0
     assert status_shown(page) == "Pending"
     response = page.goto(f"/admin/orders/order/{order.pk}/transition/hold/")
     step("the hold form, typed in")

@@ -145,7 +145,7 @@ def test_split_form(admin_client):
     stock()
     order = order_in("pending")
     a = lines_of(order)[0]
-    url = f"/admin/orders/order/{order.pk}/split/"
+    url = f"/admin/orders/order/{order.pk}/operation/split/"
     assert b"Split a line off" in admin_client.get(change_url(order)).content
     assert admin_client.get(url).status_code == 200
     response = admin_client.post(url, {"line": a.pk, "quantity": 5}, follow=True)
