@@ -19,12 +19,15 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, IntegrityError, models
 from django.db.models import ProtectedError, Q, RestrictedError
 from django.http import Http404, JsonResponse
 from django.urls import reverse
 from django.utils.http import quote_etag
+from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 from django_fsm_log.models import StateLog
@@ -133,6 +136,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         found = _codes(exc.get_codes())
         code = next((c for c in ("read_only_field", "unknown_field") if c in found), "validation_error")
         status_code, type_, message = 400, "invalid_request_error", _first_message(errors)
+    elif isinstance(exc, RequestDataTooBig):
+        status_code, type_, code = 413, "invalid_request_error", "request_too_large"
+        message = f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
     elif isinstance(exc, exceptions.ParseError):
         status_code, type_, code = 400, "invalid_request_error", "validation_error"
         message = f"Malformed request body: {exc.detail}"
@@ -232,6 +238,29 @@ class PreconditionFailed(exceptions.APIException):
     default_detail = "If-Match does not match the current version of the resource."
 
 
+def is_api_path(path: str) -> bool:
+    return path == "/v1" or path.startswith(("/v1/", "/api/"))
+
+
+def bad_request(request, exception):
+    """handler400: Django refused the request before any view ran (an oversized body, a bad Host, ...).
+    Under /v1 and /api in the error shape; elsewhere Django's own page."""
+    if not is_api_path(request.path):
+        return defaults.bad_request(request, exception)
+    if isinstance(exception, RequestDataTooBig):
+        message = f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
+        return error_json_response(request, 413, "invalid_request_error", "request_too_large", message)
+    return error_json_response(request, 400, "invalid_request_error", "bad_request", "The request was refused.")
+
+
+def server_error(request):
+    """handler500: an error outside any view (a middleware). Under /v1 and /api in the error shape."""
+    if not is_api_path(request.path):
+        return defaults.server_error(request)
+    message = f"Internal error. Quote request id {current_request_id()} when reporting it."
+    return error_json_response(request, 500, "api_error", "internal_error", message)
+
+
 @csrf_exempt
 def api_not_found(request, *args, **kwargs) -> JsonResponse:
     """Unknown routes under /v1: the error shape, never Django's HTML page (nor its CSRF page for a write:
@@ -324,13 +353,18 @@ NULL_CHARACTER_MESSAGE = "Null characters are not allowed."
 
 
 def has_null_character(value: Any) -> bool:
-    """A NUL anywhere in a JSON value, keys of objects included."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, Mapping):
-        return any(has_null_character(k) or has_null_character(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(has_null_character(v) for v in value)
+    """A NUL anywhere in a JSON value, keys of objects included (walked with a stack: no depth limit)."""
+    stack = [value]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return True
+        elif isinstance(value, Mapping):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
     return False
 
 

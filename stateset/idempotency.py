@@ -21,10 +21,11 @@ import json
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.core.exceptions import RequestDataTooBig
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
-from stateset.api import error_json_response
+from stateset.api import RETRYABLE_DB_ERRORS, error_json_response
 from stateset.auth import key_from_header
 from stateset.models import IdempotencyRecord
 
@@ -45,7 +46,7 @@ def _scope(request) -> str | None:
 
 def _fingerprint(request) -> str:
     body = request.body
-    with contextlib.suppress(ValueError):  # not JSON: the raw bytes stand; the view will refuse them
+    with contextlib.suppress(ValueError, RecursionError):  # not JSON: the raw bytes stand; the view refuses them
         body = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(request.get_full_path().encode() + b"\n" + body).hexdigest()
 
@@ -88,8 +89,17 @@ class IdempotencyMiddleware:
         if scope is None:
             return self.get_response(request)  # unauthenticated: the view answers 401, nothing to store
 
-        fingerprint = _fingerprint(request)
-        record, claimed = _claim(scope, key, fingerprint)
+        try:
+            fingerprint = _fingerprint(request)
+            record, claimed = _claim(scope, key, fingerprint)
+        except RequestDataTooBig:
+            message = f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
+            return error_json_response(request, 413, "invalid_request_error", "request_too_large", message)
+        except DatabaseError as exc:
+            if not any(s in str(exc).lower() for s in RETRYABLE_DB_ERRORS):
+                raise
+            message = "The data was locked by a concurrent request; retry it."
+            return error_json_response(request, 409, "api_error", "conflict", message)
         if not claimed:
             if record.fingerprint != fingerprint:
                 return error_json_response(

@@ -6,7 +6,6 @@ import re
 
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from crm.api import CaseViewSet, CustomerViewSet, LeadViewSet
@@ -35,6 +34,7 @@ from returns.api import (
     WarrantyViewSet,
 )
 from stateset.api import api_not_found
+from stateset.docs import DocsView, SchemaView
 from stateset.views import healthz
 
 # Canonical resources: (path under /v1, viewset). The middleware makes every route answer with or without
@@ -115,8 +115,8 @@ def _alias_view(canonical: str, actions: dict[str, str]):
 
 api_patterns = [
     *[path(alias, _alias_view(canonical, actions)) for alias, canonical, actions in ROUTE_ALIASES],
-    path("schema", SpectacularAPIView.as_view(), name="schema"),
-    path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("schema", SchemaView.as_view(), name="schema"),
+    path("docs", DocsView.as_view(url_name="schema"), name="docs"),
     *router.urls,
 ]
 
@@ -145,3 +145,9 @@ def _alias_regexes() -> list[re.Pattern[str]]:
 def is_alias_path(schema_path: str) -> bool:
     """True for a path of the OpenAPI schema that an alias serves (the schema lists canonical paths only)."""
     return any(p.match(schema_path) for p in _alias_regexes())
+
+
+# Errors raised before or outside any view (an oversized body, a middleware's failure): under /v1 and /api
+# in the error shape too.
+handler400 = "stateset.api.bad_request"
+handler500 = "stateset.api.server_error"

@@ -141,3 +141,67 @@ def test_a_date_time_filter_out_of_range_or_malformed_is_400(api, value):
         api.get("/v1/orders", {"created_after": value}), 400, "invalid_request_error", "validation_error"
     )
     assert "created_after" in body["errors"]
+
+
+# ---- bodies the parser or Django refuses before a view ---------------------------------------------------------
+
+
+def nested(depth: int) -> str:
+    return '{"email": "deep@example.com", "metadata": ' + "[" * depth + "]" * depth + "}"
+
+
+@pytest.mark.parametrize("depth", [33, 400, 5000])
+@pytest.mark.parametrize("keyed", [False, True], ids=["plain", "idempotency-key"])
+def test_a_body_nested_too_deeply_is_a_400(api, depth, keyed):
+    from crm.models import Customer
+
+    headers = {"HTTP_IDEMPOTENCY_KEY": f"deep-{depth}"} if keyed else {}
+    response = api.post("/v1/customers", nested(depth), content_type="application/json", **headers)
+    body = assert_error(response, 400, "invalid_request_error", "validation_error")
+    assert "nested deeper than 32 levels" in body["message"]
+    assert not Customer.objects.exists()
+
+
+@pytest.mark.parametrize("keyed", [False, True], ids=["plain", "idempotency-key"])
+def test_a_body_above_the_upload_limit_is_a_413_in_the_error_shape(api, settings, keyed):
+    from crm.models import Customer
+
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    headers = {"HTTP_IDEMPOTENCY_KEY": "big"} if keyed else {}
+    payload = json.dumps({"email": "big@example.com", "firstName": "x" * 2000})
+    response = api.post("/v1/customers", payload, content_type="application/json", **headers)
+    body = assert_error(response, 413, "invalid_request_error", "request_too_large")
+    assert "1000 bytes" in body["message"]
+    assert not Customer.objects.exists()
+
+
+def test_a_lock_clash_while_claiming_an_idempotency_key_is_a_retryable_409(api, monkeypatch):
+    from django.db import OperationalError
+
+    from crm.models import Customer
+    from stateset import idempotency
+
+    def locked(*args):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(idempotency, "_claim", locked)
+    response = api.post("/v1/customers", {"email": "l@example.com"}, format="json", HTTP_IDEMPOTENCY_KEY="k")
+    assert_error(response, 409, "api_error", "conflict")
+    assert not Customer.objects.exists()
+
+
+def test_errors_outside_any_view_are_json_under_the_api_and_html_elsewhere(rf):
+    from django.core.exceptions import SuspiciousOperation
+
+    from stateset.api import bad_request, server_error
+
+    for path in ("/v1/customers", "/api/bill_of_materials_line_items"):
+        assert json.loads(server_error(rf.get(path)).content)["code"] == "internal_error"
+        assert json.loads(bad_request(rf.get(path), SuspiciousOperation()).content)["code"] == "bad_request"
+    assert server_error(rf.get("/admin/")).headers["Content-Type"].startswith("text/html")
+
+
+def test_a_request_with_a_host_we_do_not_serve_is_a_400_in_the_error_shape(api):
+    response = api.get("/v1/customers", HTTP_HOST="evil.example")
+    assert response.status_code == 400
+    assert response.json()["code"] == "bad_request"

@@ -27,6 +27,20 @@ def test_schema_and_docs_are_served(api, admin_client):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/v1/schema", "/v1/docs"])
+def test_schema_and_docs_need_a_key_and_answer_errors_in_the_error_shape(api, path):
+    from rest_framework.test import APIClient
+
+    from tests.helpers import assert_error
+
+    assert_error(APIClient().get(path), 401, "authentication_error", "missing_api_key")
+    stranger = APIClient()
+    stranger.credentials(HTTP_AUTHORIZATION="Token sk_nope")
+    assert_error(stranger.get(path), 401, "authentication_error", "invalid_api_key")
+    assert_error(api.options(path), 405, "invalid_request_error", "method_not_allowed")
+
+
+@pytest.mark.django_db
 def test_action_request_bodies_are_their_input_serializers(tmp_path):
     out = tmp_path / "schema.yaml"
     call_command("spectacular", "--file", str(out))
