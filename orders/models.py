@@ -179,6 +179,7 @@ class Order(StatefulModel):
             ("split_order", "Can split an order"),
             ("merge_order", "Can merge orders"),
             ("discount_order", "Can add or remove discounts and promotions on an order"),
+            ("edit_order", "Can change what an order holds and charges: its lines, shipping and tax"),
         ]
         indexes = [models.Index(fields=["total"])]
         constraints = [
@@ -302,11 +303,11 @@ class Order(StatefulModel):
     def update(self) -> None:
         """Header fields changed (the service sets them)."""
 
-    @transition(field=status, source=EDITABLE, target=None)
+    @transition(field=status, source=EDITABLE, target=None, permission="orders.edit_order")
     def add_item(self) -> None:
-        pass
+        """Lines change what the order charges and what stock it holds: a named permission, like discounts."""
 
-    @transition(field=status, source=EDITABLE, target=None)
+    @transition(field=status, source=EDITABLE, target=None, permission="orders.edit_order")
     def remove_item(self) -> None:
         pass
 

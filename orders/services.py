@@ -69,7 +69,7 @@ from orders.states import (
     PromotionType,
 )
 from stateset.actors import Actor
-from stateset.errors import InvalidStateTransition, NotFound, ValidationFailed
+from stateset.errors import InvalidStateTransition, NotFound, PermissionDenied, ValidationFailed
 from stateset.fsm import allowed_actions, apply_transition, check_transition, lock, log_event
 from stateset.money import check_amounts_fit
 
@@ -410,16 +410,26 @@ def order_create(
     return order
 
 
+# Header fields that change what the order charges: they need `orders.edit_order`, like its lines.
+CHARGED_FIELDS = {"shipping_amount", "tax_amount"}
+
+
 def order_update(*, order: Order, by: Actor, reason: str = "", **fields: Any) -> Order:
     """Change header fields (addresses, notes, delivery fields, shipping and tax amounts, ...) while the order
     is pending, processing or on hold (422 otherwise). Lines, customer, location and currency do not change
-    here; totals are recomputed (shipping and tax may have changed)."""
+    here; totals are recomputed (shipping and tax may have changed). Changing shipping or tax needs
+    `orders.edit_order` (403 otherwise)."""
     unknown = set(fields) - HEADER_FIELDS
     if unknown:
         raise TypeError(f"order fields not editable: {sorted(unknown)}")
     with transaction.atomic():
         order = lock(Order, order.pk)
         check_transition(order, "update", by=by)
+        charged = sorted(n for n in CHARGED_FIELDS & set(fields) if fields[n] != getattr(order, n))
+        if charged and not by.has_perm("orders.edit_order"):
+            raise PermissionDenied(
+                f"Your role lacks the permission 'orders.edit_order' needed to change {', '.join(charged)}."
+            )
         if "order_number" in fields:
             number = fields.pop("order_number")
             if number and number != order.order_number:

@@ -53,7 +53,7 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "manufacturing.workorder": VIEW,
         "manufacturing.workorderlineitem": VIEW,
     },
-    # Looks after customers: leads, cases, orders (hold, cancel, discounts, split, merge), returns and
+    # Looks after customers: leads, cases, orders (lines, hold, cancel, discounts, split, merge), returns and
     # warranty claims up to their approval. Neither ships nor refunds.
     "customer service": {
         **ORDER_LOOKUP,
@@ -62,7 +62,7 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "crm.customer": ("view", "add", "change"),
         "crm.lead": (*EDIT, "convert"),
         "crm.case": EDIT,
-        "orders.order": ("view", "add", "change", "cancel", "split", "merge", "discount"),
+        "orders.order": ("view", "add", "change", "edit", "cancel", "split", "merge", "discount"),
         "orders.ordertag": EDIT,
         "orders.promotion": VIEW,
         "orders.wholesaleorder": VIEW,
