@@ -122,7 +122,7 @@ def test_import_is_all_or_nothing_with_a_report_by_line(tmp_path):
     assert err.getvalue().splitlines() == [
         "line 3: B: quantity 'two' is not a whole number",
         "line 4: sku is empty",
-        "line 5: C: quantity -1 is below 0",
+        "line 5: C: quantity -1 is not between 0 and 1000000",
         "line 6: A at MAIN is already on line 2",
     ]
 
@@ -154,6 +154,39 @@ def test_import_exit_codes_and_bad_files(tmp_path):
         run_import(no_column)
     with pytest.raises(CommandError, match="Cannot read"):
         run_import(tmp_path / "missing.csv")
+
+
+def test_import_checks_the_apis_bounds_before_writing_anything(tmp_path):
+    path = write(
+        tmp_path,
+        "sku,description,location,quantity\n"
+        "OK,,MAIN,3\n"
+        f"{'S' * 101},,MAIN,1\n"
+        f"LONGLOC,,{'L' * 51},1\n"
+        f"LONGDESC,{'d' * 501},MAIN,1\n"
+        "HUGE,,MAIN,99999999999999999999\n"
+        "BIG,,MAIN,1000001\n",
+    )
+    before, items = stock_snapshot(), InventoryItem.objects.count()
+    err = StringIO()
+    with pytest.raises(CommandError, match="5 bad row"):
+        call_command("import_inventory", str(path), "--no-progress", stdout=StringIO(), stderr=err)
+    assert err.getvalue().splitlines() == [
+        f"line 3: {'S' * 100}: sku is longer than 100 characters",
+        "line 4: LONGLOC: location is longer than 50 characters",
+        "line 5: LONGDESC: description is longer than 500 characters",
+        "line 6: HUGE: quantity 99999999999999999999 is not between 0 and 1000000",
+        "line 7: BIG: quantity 1000001 is not between 0 and 1000000",
+    ]
+    assert (stock_snapshot(), InventoryItem.objects.count()) == (before, items)
+
+
+def test_import_of_a_file_that_is_not_utf8_is_a_clear_error(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("sku,description,quantity\nCAF,Café crème,2\n".encode("latin-1"))
+    with pytest.raises(CommandError, match="is not UTF-8 text"):
+        run_import(path)
+    assert not InventoryItem.objects.filter(sku="CAF").exists()
 
 
 # ---- the demo ----------------------------------------------------------------------------------------------

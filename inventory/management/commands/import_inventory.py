@@ -5,7 +5,8 @@ The quantity of a row is the on hand counted at that location: the import *sets*
 ledger `adjustment` movement of the difference (none when it already matches). Running the same file twice
 therefore changes nothing the second time. Missing items (with the row's description) and locations are
 created. Every row is checked first; any bad row — a missing SKU, a quantity that is not a whole number
-≥ 0, a (sku, location) repeated, a level that would fall below what is allocated — is reported with its line
+from 0 to 1,000,000 (the API's bound), a SKU, location or description too long for its column, a (sku,
+location) repeated, a level that would fall below what is allocated — is reported with its line
 number, nothing is imported, and the command exits 1. `--dry-run` runs the whole import and rolls it back.
 """
 
@@ -22,9 +23,14 @@ from tqdm import tqdm
 from inventory import services
 from inventory.models import InventoryItem, Location, StockLevel
 from stateset.actors import Actor
+from stateset.api import MAX_QUANTITY
 from stateset.errors import DomainError
 
 REQUIRED = ("sku", "quantity")
+# The bounds the API enforces (a quantity per request; the columns' lengths), checked before any write.
+SKU_LENGTH = InventoryItem._meta.get_field("sku").max_length
+CODE_LENGTH = Location._meta.get_field("code").max_length
+DESCRIPTION_LENGTH = InventoryItem._meta.get_field("description").max_length
 OPTIONAL = ("description", "location")
 
 
@@ -80,42 +86,61 @@ class Command(BaseCommand):
             handle = file.open(newline="", encoding="utf-8-sig")
         except OSError as exc:
             raise CommandError(f"Cannot read {file}: {exc.strerror}.")
-        with handle:
-            reader = csv.DictReader(handle)
-            columns = [c.strip().lower() for c in (reader.fieldnames or [])]
-            missing = [c for c in REQUIRED if c not in columns]
-            if missing:
-                raise CommandError(
-                    f"{file} lacks the column(s) {', '.join(missing)} (header: sku, description, location, quantity)."
+        try:
+            with handle:
+                return self._read(file, handle)
+        except UnicodeDecodeError as exc:
+            raise CommandError(f"{file} is not UTF-8 text (byte {exc.start}); save it as UTF-8 CSV.")
+
+    def _read(self, file: Path, handle) -> tuple[list[Row], list[tuple[int, str]]]:
+        reader = csv.DictReader(handle)
+        columns = [c.strip().lower() for c in (reader.fieldnames or [])]
+        missing = [c for c in REQUIRED if c not in columns]
+        if missing:
+            raise CommandError(
+                f"{file} lacks the column(s) {', '.join(missing)} (header: sku, description, location, quantity)."
+            )
+        unknown = [c for c in columns if c not in REQUIRED + OPTIONAL]
+        if unknown:
+            raise CommandError(f"{file} has unknown column(s) {', '.join(unknown)}.")
+        reader.fieldnames = columns
+        rows, errors, seen = [], [], {}
+        for raw in reader:
+            line = reader.line_num
+            if not any((v or "").strip() for v in raw.values() if isinstance(v, str)):
+                continue  # a blank line
+            sku = (raw.get("sku") or "").strip()
+            location = (raw.get("location") or "").strip() or "MAIN"
+            text = (raw.get("quantity") or "").strip()
+            if not sku:
+                errors.append((line, "sku is empty"))
+                continue
+            try:
+                quantity = int(text)
+            except ValueError:
+                errors.append((line, f"{sku}: quantity '{text}' is not a whole number"))
+                continue
+            if not 0 <= quantity <= MAX_QUANTITY:
+                errors.append((line, f"{sku}: quantity {quantity} is not between 0 and {MAX_QUANTITY}"))
+                continue
+            description = (raw.get("description") or "").strip()
+            too_long = [
+                f"{name} is longer than {limit} characters"
+                for name, value, limit in (
+                    ("sku", sku, SKU_LENGTH),
+                    ("location", location, CODE_LENGTH),
+                    ("description", description, DESCRIPTION_LENGTH),
                 )
-            unknown = [c for c in columns if c not in REQUIRED + OPTIONAL]
-            if unknown:
-                raise CommandError(f"{file} has unknown column(s) {', '.join(unknown)}.")
-            reader.fieldnames = columns
-            rows, errors, seen = [], [], {}
-            for raw in reader:
-                line = reader.line_num
-                if not any((v or "").strip() for v in raw.values() if isinstance(v, str)):
-                    continue  # a blank line
-                sku = (raw.get("sku") or "").strip()
-                location = (raw.get("location") or "").strip() or "MAIN"
-                text = (raw.get("quantity") or "").strip()
-                if not sku:
-                    errors.append((line, "sku is empty"))
-                    continue
-                try:
-                    quantity = int(text)
-                except ValueError:
-                    errors.append((line, f"{sku}: quantity '{text}' is not a whole number"))
-                    continue
-                if quantity < 0:
-                    errors.append((line, f"{sku}: quantity {quantity} is below 0"))
-                    continue
-                if (sku, location) in seen:
-                    errors.append((line, f"{sku} at {location} is already on line {seen[(sku, location)]}"))
-                    continue
-                seen[(sku, location)] = line
-                rows.append(Row(line, sku, (raw.get("description") or "").strip(), location, quantity))
+                if len(value) > limit
+            ]
+            if too_long:
+                errors.append((line, f"{sku[:SKU_LENGTH]}: {', '.join(too_long)}"))
+                continue
+            if (sku, location) in seen:
+                errors.append((line, f"{sku} at {location} is already on line {seen[(sku, location)]}"))
+                continue
+            seen[(sku, location)] = line
+            rows.append(Row(line, sku, description, location, quantity))
         return rows, errors
 
     # ---- writing ---------------------------------------------------------------------------------------
