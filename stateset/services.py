@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from stateset.actors import Actor
@@ -42,9 +43,18 @@ def api_key_revoke(*, api_key: ApiKey, by: Actor) -> ApiKey:
 
 
 def idempotency_purge(*, older_than: timedelta | None = None, by: Actor) -> int:
-    """Delete stored responses older than the retention (IDEMPOTENCY_TTL_HOURS). Returns how many went."""
-    cutoff = timezone.now() - (older_than or timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS))
-    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
+    """Delete stored responses older than `older_than` (default: the retention, IDEMPOTENCY_TTL_HOURS; 0
+    means all of them). A claim still in flight is kept unless it is older than the retention (a worker
+    that died mid-request): deleting a live claim would let a retry run the request a second time. Returns
+    how many went."""
+    ttl = timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS)
+    older_than = ttl if older_than is None else older_than
+    if older_than < timedelta(0):
+        raise ValueError("older_than must not be negative")
+    now = timezone.now()
+    done = Q(state=IdempotencyRecord.COMPLETE, created_at__lt=now - older_than)
+    stuck = Q(created_at__lt=now - max(older_than, ttl))
+    deleted, _ = IdempotencyRecord.objects.filter(done | stuck).delete()
     return deleted
 
 

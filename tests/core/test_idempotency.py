@@ -1,3 +1,4 @@
+import io
 import threading
 from datetime import timedelta
 
@@ -82,6 +83,21 @@ def test_overlong_key_is_400():
     response = api.post("/v1/customers", {"email": "i@example.com"}, HTTP_IDEMPOTENCY_KEY="k" * 256)
     assert_error(response, 400, "invalid_request_error", "validation_error")
     assert Customer.objects.count() == 0
+
+
+def test_purge_hours_zero_means_every_finished_record_and_keeps_live_claims():
+    from django.core.management.base import CommandError
+
+    api = keyed_client()
+    api.post("/v1/customers", {"email": "done@example.com"}, HTTP_IDEMPOTENCY_KEY="done")
+    live = IdempotencyRecord.objects.create(scope="s", key="live", fingerprint="f")  # a request in flight
+    stuck = IdempotencyRecord.objects.create(scope="s", key="stuck", fingerprint="f")
+    IdempotencyRecord.objects.filter(pk=stuck.pk).update(created_at=timezone.now() - timedelta(hours=25))
+    call_command("purge_idempotency_keys", "--hours", "0", stdout=io.StringIO())
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == [live.key]
+    with pytest.raises(CommandError, match="0 or more"):
+        call_command("purge_idempotency_keys", "--hours", "-1")
+    assert IdempotencyRecord.objects.filter(pk=live.pk).exists()
 
 
 def test_expired_records_are_purged_and_replaced():
