@@ -1,12 +1,15 @@
 """The inventory back office. Staff obey the API's rules: every save, delete, transition and stock change goes
 through the same services (inventory.services, .purchasing, .counting) with `Actor.admin(request)`.
 
-- items: levels inline (read-only), a low-stock filter, search; counts shown, never edited;
+- items: levels inline (read-only), a low-stock filter, search; counts shown, never edited; stock changes by
+  hand through the forms "Adjust stock…" and "Transfer…" on the item's page (the API's adjust and transfer);
 - the ledger (StockMovement) and allocations: read-only for everyone, superusers included;
 - purchase orders, packing lists, cycle counts: status read-only, history inline, lines inline while the
   document may still change them, buttons for the transitions with no stock effect (a purchase order's
   reject and finance ask their input in a small form), admin actions for the ones that move stock (send,
-  receive, complete, cancel, arrive, start, reconcile, ...).
+  receive, complete, cancel, arrive, start, reconcile, ...); a purchase order's partial receipt is the form
+  "Receive…" on its page, and a cycle count's line that cannot be counted is skipped (with its explanation)
+  on the count's lines, both through the same services as the API.
 """
 
 from __future__ import annotations
@@ -31,9 +34,23 @@ from inventory.models import (
     StockMovement,
 )
 from inventory.resources import InventoryItemResource
-from inventory.states import CycleCountStatus, PackingListStatus, PurchaseOrderStatus
+from inventory.states import (
+    DEFAULT_LOCATION_CODE,
+    PO_RECEIVING,
+    CountLineStatus,
+    CycleCountStatus,
+    PackingListStatus,
+    PurchaseOrderStatus,
+)
 from stateset.actors import Actor
-from stateset.admin import ImportExportAdminMixin, StatefulAdmin, ThroughServicesAdmin, run_service_action
+from stateset.admin import (
+    ImportExportAdminMixin,
+    Operation,
+    StatefulAdmin,
+    ThroughServicesAdmin,
+    run_service_action,
+)
+from stateset.api import MAX_QUANTITY
 
 
 class ReadOnlyAdminMixin:
@@ -78,6 +95,99 @@ class LevelInline(ReadOnlyAdminMixin, admin.TabularInline):
         return super().get_queryset(request).select_related("location")
 
 
+def _location_field(**kwargs) -> forms.ModelChoiceField:
+    """A location, by code: every location, as the API accepts any (inactive ones included)."""
+    return forms.ModelChoiceField(queryset=Location.objects.order_by("code"), to_field_name="code", **kwargs)
+
+
+class AdjustForm(forms.Form):
+    """`stock_adjust`, like `POST /v1/inventory_items/{id}/adjust` (AdjustInput)."""
+
+    location = _location_field(
+        required=False, initial=DEFAULT_LOCATION_CODE, empty_label=None, help_text="Default MAIN."
+    )
+    quantity = forms.IntegerField(
+        min_value=-MAX_QUANTITY,
+        max_value=MAX_QUANTITY,
+        help_text="Signed change of on hand (5 adds, -2 removes); not 0.",
+    )
+    reason = forms.CharField(
+        max_length=200, required=False, help_text='Free text kept on the movement, e.g. "found" or "damaged".'
+    )
+    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class TransferForm(forms.Form):
+    """`stock_transfer`, like `POST /v1/inventory_items/{id}/transfer` (TransferInput)."""
+
+    from_location = _location_field(initial=DEFAULT_LOCATION_CODE)
+    to_location = _location_field()
+    quantity = forms.IntegerField(min_value=1, max_value=MAX_QUANTITY, help_text="Taken from what is available.")
+    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+def _levels_now(item: InventoryItem) -> str:
+    levels = item.levels.select_related("location").order_by("location__code")
+    listed = [
+        f"{lvl.location.code}: {lvl.on_hand} on hand, {lvl.allocated} allocated ({lvl.available} available)"
+        for lvl in levels
+        if lvl.on_hand or lvl.allocated or lvl.incoming
+    ]
+    return "; ".join(listed) if listed else "no stock anywhere"
+
+
+def _adjust(item: InventoryItem, data: dict, by: Actor) -> str:
+    location = data["location"] or services.default_location()
+    movement = services.stock_adjust(
+        inventory_item=item,
+        by=by,
+        quantity=data["quantity"],
+        location=location,
+        reason=data["reason"],
+        note=data["note"],
+    )
+    return f"Adjusted {item.sku} at {location.code} by {movement.quantity:+d}: {movement.on_hand_after} on hand."
+
+
+def _transfer(item: InventoryItem, data: dict, by: Actor) -> str:
+    source, target = data["from_location"], data["to_location"]
+    services.stock_transfer(
+        inventory_item=item,
+        by=by,
+        from_location=source,
+        to_location=target,
+        quantity=data["quantity"],
+        note=data["note"],
+    )
+    return f"Transferred {data['quantity']} × {item.sku} from {source.code} to {target.code}."
+
+
+ITEM_OPERATIONS = (
+    Operation(
+        "adjust",
+        "Adjust stock…",
+        AdjustForm,
+        _adjust,
+        permission="inventory.adjust_inventoryitem",
+        help=lambda item: (
+            f"Changes {item.sku}'s on hand at one location by a signed quantity: one ledger adjustment movement. "
+            f"A result below zero or below what is allocated is refused and nothing moves. Now: {_levels_now(item)}."
+        ),
+    ),
+    Operation(
+        "transfer",
+        "Transfer…",
+        TransferForm,
+        _transfer,
+        permission="inventory.transfer_inventoryitem",
+        help=lambda item: (
+            f"Moves available {item.sku} from one location to another: two ledger transfer movements, or nothing "
+            f"when the source has too little available. Now: {_levels_now(item)}."
+        ),
+    ),
+)
+
+
 class LowStockFilter(admin.SimpleListFilter):
     title = "stock"
     parameter_name = "low_stock"
@@ -107,6 +217,7 @@ class InventoryItemAdmin(ImportExportAdminMixin, ThroughServicesAdmin):
     delete_service = services.item_delete
     service_param = "inventory_item"
     service_fields = tuple(sorted(services.ITEM_FIELDS))
+    operations = ITEM_OPERATIONS
 
     def get_queryset(self, request):
         return selectors.item_list()
@@ -223,6 +334,74 @@ class FinanceForm(forms.Form):
     financer = forms.CharField(label="Financer", max_length=255)
 
 
+class ReceiveForm(forms.Form):
+    """`purchase_order_receive` with `lines`, like `POST /v1/purchase_orders/{id}/receive` (ReceiveInput): a
+    quantity per outstanding line (blank or 0: nothing of it), and where the goods go on hand."""
+
+    location = _location_field(required=False, help_text="Where the goods go on hand.")
+    reason = forms.CharField(
+        label="Note", max_length=500, required=False, help_text="Kept on the order's history with the receipt."
+    )
+
+    def __init__(self, *args, obj: PurchaseOrder, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["location"].empty_label = f"The order's location ({obj.location.code})"
+        posted = self.data or {}
+        names = []
+        for line in obj.lines.select_related("item").order_by("pk"):
+            name = f"line_{line.pk}"
+            # A line received in full since the form was shown keeps its posted quantity: the service refuses
+            # it (over-receipt) rather than the form dropping it.
+            if line.outstanding or name in posted:
+                self.fields[name] = forms.IntegerField(
+                    label=line.item.sku,
+                    min_value=0,
+                    max_value=MAX_QUANTITY,
+                    required=False,
+                    help_text=f"ordered {line.quantity_ordered}, received {line.quantity_received}, "
+                    f"outstanding {line.outstanding}",
+                )
+                names.append(name)
+        self.order_fields([*names, "location", "reason"])
+
+
+def _receipt_lines(data: dict) -> list[dict]:
+    """`[{line_id, quantity}]` for the lines given a quantity above 0 (never None: that would receive all)."""
+    return [
+        {"line_id": int(name.removeprefix("line_")), "quantity": quantity}
+        for name, quantity in data.items()
+        if name.startswith("line_") and quantity
+    ]
+
+
+def _receive(po: PurchaseOrder, data: dict, by: Actor) -> str:
+    lines = _receipt_lines(data)
+    po = purchasing.purchase_order_receive(
+        purchase_order=po, by=by, lines=lines, location=data["location"], reason=data["reason"]
+    )
+    skus = dict(po.lines.values_list("pk", "item__sku"))
+    received = ", ".join(f"{skus[line['line_id']]} × {line['quantity']}" for line in lines)
+    where = data["location"] or po.location
+    return f"Received {received} on {po.display_number} at {where.code}; it is now {po.get_status_display().lower()}."
+
+
+PURCHASE_ORDER_OPERATIONS = (
+    Operation(
+        "receive",
+        "Receive…",
+        ReceiveForm,
+        _receive,
+        permission="inventory.receive_purchaseorder",
+        available=lambda po: po.status in PO_RECEIVING,
+        help=lambda po: (
+            f"Books a receipt on {po.display_number}: each quantity leaves incoming and goes on hand (ledger "
+            "receipt); the order becomes partially received, or received once nothing is outstanding. Leave a line "
+            "blank or 0 to receive none of it. More than a line's outstanding quantity is refused and nothing moves."
+        ),
+    ),
+)
+
+
 @admin.register(PurchaseOrder)
 class PurchaseOrderAdmin(DocumentAdmin):
     list_display = ("purchase_order_number", "vendor", "status", "location", "total", "financed", "created_at")
@@ -257,6 +436,7 @@ class PurchaseOrderAdmin(DocumentAdmin):
     )
     readonly_fields = ("subtotal", "total", "financer", "financed", "rejection_reason", "cancel_reason")
     actions = ["send_orders", "receive_outstanding", "complete_orders", "cancel_orders"]
+    operations = PURCHASE_ORDER_OPERATIONS
     line_model = PurchaseOrderLineItem
     number_field = "purchase_order_number"
     create_service = purchasing.purchase_order_create
@@ -401,10 +581,28 @@ class PackingListItemAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return request.user.has_perm("inventory.receive_packinglist")
 
 
+class CycleCountLineForm(forms.ModelForm):
+    """A count line; while the count is in progress, `skip` marks a line that cannot be counted (the API's
+    `{line_id, skip: true, explanation}`): the explanation is then required, by the count service."""
+
+    skip = forms.BooleanField(
+        required=False, help_text="Cannot be counted: say why in the explanation (a count entered is ignored)."
+    )
+
+    class Meta:
+        model = CycleCountLineItem
+        fields = ("item", "location", "bin", "lot", "quantity_counted", "explanation")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.initial.setdefault("skip", self.instance.status == CountLineStatus.SKIPPED)
+
+
 class CycleCountLineInline(LineInline):
-    """Parts and locations while the count is open; counts while it is in progress; read-only after."""
+    """Parts and locations while the count is open; counts (or skips) while it is in progress; read-only after."""
 
     model = CycleCountLineItem
+    form = CycleCountLineForm
     fields = (
         "item",
         "location",
@@ -419,6 +617,13 @@ class CycleCountLineInline(LineInline):
     )
     autocomplete_fields = ("item", "location")
     editable_status = (CycleCountStatus.OPEN, CycleCountStatus.IN_PROGRESS)
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        if obj is not None and obj.status == CycleCountStatus.IN_PROGRESS and self.has_change_permission(request, obj):
+            at = fields.index("quantity_counted") + 1
+            return (*fields[:at], "skip", *fields[at:])
+        return fields
 
     def get_readonly_fields(self, request, obj=None):
         computed = ("quantity_expected", "variance_quantity", "variance_cost", "status")
@@ -458,7 +663,9 @@ class CycleCountAdmin(DocumentAdmin):
         kept = self.kept_forms(formset)
         if document.status == CycleCountStatus.IN_PROGRESS:
             counts = [
-                {
+                {"line_id": f.instance.pk, "skip": True, "explanation": f.cleaned_data.get("explanation") or ""}
+                if f.cleaned_data.get("skip")
+                else {
                     "line_id": f.instance.pk,
                     "quantity_counted": f.cleaned_data.get("quantity_counted"),
                     "explanation": f.cleaned_data.get("explanation") or "",

@@ -7,13 +7,14 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django_fsm_log.models import StateLog
 
-from inventory import counting, purchasing, selectors
+from inventory import counting, purchasing, selectors, services
 from inventory.models import CycleCount, InventoryItem, PackingList, PurchaseOrder, StockMovement
 from tests.factories import (
     SYSTEM,
     level,
     make_cycle_count,
     make_item,
+    make_location,
     make_packing_list,
     make_purchase_order,
     make_user,
@@ -305,3 +306,290 @@ def test_change_pages_render(admin_client):
         "/admin/inventory/inventoryitem/add/",
     ):
         assert admin_client.get(url).status_code == 200, url
+
+
+# ---- operations that need input: the API's adjust, transfer, receive and skip, in the admin -----------------
+
+
+def operation_url(obj, name: str) -> str:
+    return f"/admin/inventory/{obj._meta.model_name}/{obj.pk}/operation/{name}/"
+
+
+def page_of(client, obj) -> str:
+    return client.get(f"/admin/inventory/{obj._meta.model_name}/{obj.pk}/change/").content.decode()
+
+
+def ledger_of(item) -> list[tuple]:
+    return list(
+        StockMovement.objects.filter(item=item)
+        .order_by("pk")
+        .values_list("location__code", "quantity", "on_hand_after", "reason", "reason_text", "note", "actor")
+    )
+
+
+def allocate(item, quantity: int) -> None:
+    """Hold `quantity` of `item` at MAIN for a (made-up) order line, as an order's approval would."""
+    line = services.LineRef("order", 1, item.pk)
+    request = services.StockRequest(item, services.default_location(), quantity, line)
+    services.stock_allocate(requests=[request], by=SYSTEM)
+
+
+def test_adjust_form_changes_on_hand_through_stock_adjust(admin_client):
+    item = make_item(on_hand=10)
+    assert operation_url(item, "adjust") in page_of(admin_client, item)
+    assert admin_client.get(operation_url(item, "adjust")).status_code == 200
+    data = {"location": "MAIN", "quantity": "-3", "reason": "damaged", "note": "dropped by the forklift"}
+    response = admin_client.post(operation_url(item, "adjust"), data, follow=True)
+    assert f"Adjusted {item.sku} at MAIN by -3: 7 on hand." in messages_of(response)
+    assert level(item) == (7, 0, 0)
+    # a blank location is MAIN, as in the API
+    admin_client.post(operation_url(item, "adjust"), {"location": "", "quantity": "2", "reason": "found"})
+    assert level(item) == (9, 0, 0)
+    assert ledger_of(item)[1:] == [
+        ("MAIN", -3, 7, "adjustment", "damaged", "dropped by the forklift", "root in the admin"),
+        ("MAIN", 2, 9, "adjustment", "found", "", "root in the admin"),
+    ]
+    assert StockMovement.objects.filter(item=item).latest("pk").created_by.username == "root"
+    assert selectors.ledger_mismatches() == []
+
+
+def test_adjust_form_shows_the_services_refusal_and_changes_nothing(admin_client):
+    item = make_item(on_hand=10)
+    allocate(item, 4)
+    before = ledger_of(item)
+    response = admin_client.post(operation_url(item, "adjust"), {"location": "MAIN", "quantity": "-7"})
+    assert response.status_code == 200  # the form again
+    assert messages_of(response) == [f"Insufficient stock to adjust: {item.sku} at MAIN (requested 7, available 6)."]
+    response = admin_client.post(operation_url(item, "adjust"), {"location": "MAIN", "quantity": "0"})
+    assert messages_of(response) == ["'quantity' must be a non-zero integer."]
+    assert level(item) == (10, 4, 0) and ledger_of(item) == before
+    assert selectors.ledger_mismatches() == []
+
+
+def test_transfer_form_moves_available_stock_through_stock_transfer(admin_client):
+    item = make_item(on_hand=10)
+    shelf = make_location("SHELF-1")
+    assert operation_url(item, "transfer") in page_of(admin_client, item)
+    data = {"from_location": "MAIN", "to_location": "SHELF-1", "quantity": "4", "note": "restock the shelf"}
+    response = admin_client.post(operation_url(item, "transfer"), data, follow=True)
+    assert f"Transferred 4 × {item.sku} from MAIN to SHELF-1." in messages_of(response)
+    assert (level(item), level(item, shelf)) == ((6, 0, 0), (4, 0, 0))
+    assert ledger_of(item)[1:] == [
+        ("MAIN", -4, 6, "transfer", "", "restock the shelf", "root in the admin"),
+        ("SHELF-1", 4, 4, "transfer", "", "restock the shelf", "root in the admin"),
+    ]
+    assert selectors.ledger_mismatches() == []
+
+
+def test_transfer_form_shows_the_services_refusal_and_changes_nothing(admin_client):
+    item = make_item(on_hand=10)
+    make_location("SHELF-1")
+    allocate(item, 4)
+    before = ledger_of(item)
+    url = operation_url(item, "transfer")
+    response = admin_client.post(url, {"from_location": "MAIN", "to_location": "SHELF-1", "quantity": "7"})
+    assert messages_of(response) == [f"Insufficient stock to transfer: {item.sku} at MAIN (requested 7, available 6)."]
+    response = admin_client.post(url, {"from_location": "MAIN", "to_location": "MAIN", "quantity": "1"})
+    assert messages_of(response) == ["'from_location' and 'to_location' must differ."]
+    assert level(item) == (10, 4, 0) and ledger_of(item) == before
+
+
+def test_adjust_and_transfer_need_their_named_permissions():
+    item = make_item(on_hand=10)
+    make_location("SHELF-1")
+    clerk = Client()
+    clerk.force_login(make_user("inventory.view_inventoryitem", "inventory.change_inventoryitem"))
+    page = page_of(clerk, item)
+    assert operation_url(item, "adjust") not in page and operation_url(item, "transfer") not in page
+    response = clerk.post(operation_url(item, "adjust"), {"location": "MAIN", "quantity": "5"}, follow=True)
+    assert messages_of(response) == ["Adjust stock needs the permission inventory.adjust_inventoryitem."]
+    data = {"from_location": "MAIN", "to_location": "SHELF-1", "quantity": "5"}
+    response = clerk.post(operation_url(item, "transfer"), data, follow=True)
+    assert messages_of(response) == ["Transfer needs the permission inventory.transfer_inventoryitem."]
+    assert level(item) == (10, 0, 0) and StockMovement.objects.filter(item=item).count() == 1
+    # each permission opens its own door only
+    adjuster = Client()
+    adjuster.force_login(
+        make_user("inventory.view_inventoryitem", "inventory.change_inventoryitem", "inventory.adjust_inventoryitem")
+    )
+    page = page_of(adjuster, item)
+    assert operation_url(item, "adjust") in page and operation_url(item, "transfer") not in page
+
+
+def test_the_warehouse_role_adjusts_and_transfers_in_the_admin():
+    from django.contrib.auth.models import Group
+    from django.core.management import call_command
+
+    call_command("setup_roles", stdout=None)
+    item = make_item(on_hand=10)
+    make_location("SHELF-1")
+    user = make_user()
+    user.groups.add(Group.objects.get(name="warehouse"))
+    client = Client()
+    client.force_login(user)
+    page = page_of(client, item)
+    assert operation_url(item, "adjust") in page and operation_url(item, "transfer") in page
+    client.post(operation_url(item, "adjust"), {"location": "MAIN", "quantity": "-1", "reason": "damaged"})
+    client.post(operation_url(item, "transfer"), {"from_location": "MAIN", "to_location": "SHELF-1", "quantity": "2"})
+    assert level(item) == (7, 0, 0) and StockMovement.objects.filter(item=item).count() == 4
+
+
+def test_receive_form_books_a_partial_receipt_through_the_service(admin_client):
+    a, b = make_item("RCV-A"), make_item("RCV-B")
+    dock = make_location("DOCK")
+    po = make_purchase_order([(a, 5), (b, 2)], status="ordered")
+    line_a, line_b = po.lines.order_by("pk")
+    url = operation_url(po, "receive")
+    assert url in page_of(admin_client, po)
+    form = admin_client.get(url)
+    assert form.status_code == 200 and f'name="line_{line_a.pk}"' in form.content.decode()
+    # a partial receipt: 3 of A, none of B (blank), at the order's location
+    response = admin_client.post(url, {f"line_{line_a.pk}": "3", f"line_{line_b.pk}": "", "reason": "pallet 1"})
+    assert response.status_code == 302
+    po = PurchaseOrder.objects.get(pk=po.pk)
+    assert po.status == "partially_received"
+    assert (level(a), level(b)) == ((3, 0, 2), (0, 0, 2))
+    assert list(po.lines.order_by("pk").values_list("quantity_received", flat=True)) == [3, 0]
+    log = StateLog.objects.for_(po).latest("pk")
+    assert (log.transition, log.state, log.by.username) == ("receive", "partially_received", "root")
+    assert "in the admin" in log.description and "pallet 1" in log.description and "RCV-A × 3" in log.description
+    # the rest, with B's 0 meaning none... then B at another location: the order is received
+    admin_client.post(url, {f"line_{line_a.pk}": "2", f"line_{line_b.pk}": "0"})
+    response = admin_client.post(url, {f"line_{line_b.pk}": "2", "location": "DOCK"}, follow=True)
+    assert f"Received RCV-B × 2 on {po.display_number} at DOCK; it is now received." in messages_of(response)
+    assert PurchaseOrder.objects.get(pk=po.pk).status == "received"
+    assert (level(a), level(b), level(b, dock)) == ((5, 0, 0), (0, 0, 0), (2, 0, 0))
+    assert StockMovement.objects.filter(source_type="purchase_order", source_id=po.pk, reason="receipt").count() == 3
+    assert selectors.ledger_mismatches() == []
+    assert url not in page_of(admin_client, po)  # nothing left to receive
+
+
+def test_receive_form_shows_the_services_refusal_and_changes_nothing(admin_client):
+    a, b = make_item("OVR-A"), make_item("OVR-B")
+    po = make_purchase_order([(a, 5), (b, 2)], status="ordered")
+    line_a, line_b = po.lines.order_by("pk")
+    url = operation_url(po, "receive")
+    logs = StateLog.objects.for_(po).count()
+    response = admin_client.post(url, {f"line_{line_a.pk}": "1", f"line_{line_b.pk}": "3"})
+    assert response.status_code == 200  # the form again
+    assert messages_of(response) == [
+        f"Over-receipt on purchase order {po.display_number}: OVR-B receiving 3, outstanding 2."
+    ]
+    response = admin_client.post(url, {f"line_{line_a.pk}": "", f"line_{line_b.pk}": "0"})
+    assert messages_of(response) == ["Name at least one line to receive."]
+    po = PurchaseOrder.objects.get(pk=po.pk)
+    assert po.status == "ordered" and StateLog.objects.for_(po).count() == logs
+    assert (level(a), level(b)) == ((0, 0, 5), (0, 0, 2))
+    assert list(po.lines.values_list("quantity_received", flat=True)) == [0, 0]
+    assert not StockMovement.objects.filter(reason="receipt").exists()
+
+
+def test_receive_form_needs_the_named_permission_and_a_receiving_order():
+    item = make_item()
+    po = make_purchase_order([(item, 5)], status="ordered")
+    line = po.lines.get()
+    clerk = Client()
+    clerk.force_login(make_user("inventory.view_purchaseorder", "inventory.change_purchaseorder"))
+    assert operation_url(po, "receive") not in page_of(clerk, po)
+    response = clerk.post(operation_url(po, "receive"), {f"line_{line.pk}": "5"}, follow=True)
+    assert messages_of(response) == ["Receive needs the permission inventory.receive_purchaseorder."]
+    assert PurchaseOrder.objects.get(pk=po.pk).status == "ordered" and level(item) == (0, 0, 5)
+    receiver = Client()
+    receiver.force_login(
+        make_user("inventory.view_purchaseorder", "inventory.change_purchaseorder", "inventory.receive_purchaseorder")
+    )
+    assert operation_url(po, "receive") in page_of(receiver, po)
+    approved = make_purchase_order([(item, 5)], status="approved")
+    assert operation_url(approved, "receive") not in page_of(receiver, approved)
+    response = receiver.post(operation_url(approved, "receive"), {}, follow=True)
+    assert "Receive is not possible on" in messages_of(response)[0] and "'approved'" in messages_of(response)[0]
+    assert PurchaseOrder.objects.get(pk=approved.pk).status == "approved"
+
+
+def test_a_line_that_cannot_be_counted_is_skipped_with_its_explanation(admin_client):
+    a, b = make_item("CNT-A", on_hand=10), make_item("CNT-B", on_hand=5)
+    cc = make_cycle_count([a, b], start=True)
+    url = f"/admin/inventory/cyclecount/{cc.pk}/change/"
+    page = admin_client.get(url)
+    assert 'name="lines-0-skip"' in page.content.decode()
+    data = change_form_data(page)
+    data.update(
+        {"lines-0-skip": "on", "lines-0-explanation": "bin blocked by a pallet", "lines-1-quantity_counted": "4"}
+    )
+    assert admin_client.post(url, data).status_code == 302
+    line_a, line_b = cc.lines.order_by("pk")
+    assert (line_a.status, line_a.quantity_counted, line_a.explanation) == ("skipped", None, "bin blocked by a pallet")
+    assert (line_b.status, line_b.quantity_counted, line_b.variance_quantity) == ("counted", 4, -1)
+    log = StateLog.objects.for_(cc).latest("pk")
+    assert log.transition == "count" and "CNT-A skipped" in log.description and log.by.username == "root"
+    assert change_form_data(admin_client.get(url))["lines-0-skip"] == "on"  # shown as skipped
+    # the skipped line no longer blocks complete; reconcile posts only the counted variance
+    run_action(admin_client, "cyclecount", "complete_counts", [cc])
+    run_action(admin_client, "cyclecount", "reconcile_counts", [cc])
+    assert CycleCount.objects.get(pk=cc.pk).status == "reconciled"
+    assert (level(a), level(b)) == ((10, 0, 0), (4, 0, 0))
+    assert selectors.ledger_mismatches() == []
+
+
+def test_a_skipped_line_can_be_counted_after_all(admin_client):
+    item = make_item(on_hand=10)
+    cc = make_cycle_count([item], start=True)
+    counting.cycle_count_count(cycle_count=cc, lines=[{"sku": item.sku, "skip": True, "explanation": "x"}], by=SYSTEM)
+    url = f"/admin/inventory/cyclecount/{cc.pk}/change/"
+    data = change_form_data(admin_client.get(url))
+    assert data["lines-0-skip"] == "on"
+    del data["lines-0-skip"]
+    data["lines-0-quantity_counted"] = "10"
+    assert admin_client.post(url, data).status_code == 302
+    line = cc.lines.get()
+    assert (line.status, line.quantity_counted, line.variance_quantity) == ("counted", 10, 0)
+
+
+def test_skipping_without_an_explanation_shows_the_services_refusal_and_changes_nothing(admin_client):
+    a, b = make_item("SKP-A", on_hand=10), make_item("SKP-B", on_hand=5)
+    cc = make_cycle_count([a, b], start=True)
+    url = f"/admin/inventory/cyclecount/{cc.pk}/change/"
+    data = change_form_data(admin_client.get(url))
+    data.update({"lines-0-skip": "on", "lines-1-quantity_counted": "4"})
+    logs = StateLog.objects.for_(cc).count()
+    response = admin_client.post(url, data, follow=True)
+    assert "Skipping SKP-A needs an 'explanation'." in messages_of(response)
+    assert list(cc.lines.order_by("pk").values_list("status", "quantity_counted")) == [
+        ("pending", None),
+        ("pending", None),
+    ]
+    assert StateLog.objects.for_(cc).count() == logs
+    response = run_action(admin_client, "cyclecount", "complete_counts", [cc])
+    assert any("still has lines to count" in t for t in messages_of(response))
+    assert CycleCount.objects.get(pk=cc.pk).status == "in_progress"
+
+
+def test_only_staff_who_may_change_the_count_can_skip_a_line():
+    item = make_item(on_hand=10)
+    cc = make_cycle_count([item], start=True)
+    url = f"/admin/inventory/cyclecount/{cc.pk}/change/"
+    viewer = Client()
+    viewer.force_login(make_user("inventory.view_cyclecount", "inventory.view_cyclecountlineitem"))
+    page = viewer.get(url)
+    assert page.status_code == 200 and 'name="lines-0-skip"' not in page.content.decode()
+    data = {"lines-TOTAL_FORMS": "1", "lines-INITIAL_FORMS": "1", "lines-0-id": cc.lines.get().pk}
+    data.update({"lines-0-cycle_count": cc.pk, "lines-0-skip": "on", "lines-0-explanation": "no"})
+    assert viewer.post(url, data).status_code == 403
+    assert cc.lines.get().status == "pending" and StateLog.objects.for_(cc).latest("pk").transition == "start"
+    # a counter (the warehouse role's count permissions) may
+    counter = Client()
+    counter.force_login(
+        make_user(
+            "inventory.view_cyclecount",
+            "inventory.change_cyclecount",
+            "inventory.view_cyclecountlineitem",
+            "inventory.change_cyclecountlineitem",
+        )
+    )
+    page = counter.get(url)
+    assert 'name="lines-0-skip"' in page.content.decode()
+    data = {**change_form_data(page), "lines-0-skip": "on", "lines-0-explanation": "shelf unreachable"}
+    assert counter.post(url, data).status_code == 302
+    assert cc.lines.get().status == "skipped"
+    log = StateLog.objects.for_(cc).latest("pk")
+    assert log.transition == "count" and "in the admin" in log.description
