@@ -1,5 +1,5 @@
-"""The returns and warranties back office. Staff obey the API's rules: every add, change, delete, button and
-action goes through `returns.services`.
+"""The returns and warranties back office. Staff obey the API's rules: every add, change, delete, button,
+operation and action goes through `returns.services`.
 
 - A return is added with its lines (the inline) in one `return_create` call, so the admin cannot return more
   than the order shipped and has not had returned either: the inline shows that rule's message before saving
@@ -8,13 +8,21 @@ action goes through `returns.services`.
 - Buttons (transitions declared `custom={"admin": True}`): approve, reject (asks the reason), cancel, close,
   reopen for returns; deny (asks the reason), complete, reopen for warranties. They move no stock and no
   money, and run through the services (cancel and reopen give units back to the order or take them again).
-- Receive (restocks) and refund (the default amount) are changelist actions, like approving claims (with or
-  without a replacement order) and cancelling them (which may cancel a replacement order).
+- Operations (small forms on the document's page, `stateset.admin.Operation`) give the input the API takes:
+  a return's "Receive…" (what arrived, line by line: quantity and condition, so damaged goods are not
+  restocked), "Refund…" (an amount, or the default, and a reason), "Approve with notes…" and "Cancel with a
+  reason…"; a claim's "Approve…" (with or without a replacement order, and notes) and "Cancel with a
+  reason…". Each is offered only in the statuses the service allows and to staff holding its named
+  permissions.
+- Changelist actions: refund returns (the default amount); approve claims (as they ask, or with a
+  replacement order) and cancel them (which may cancel a replacement order). There is no bulk receive: a
+  receipt records each line's condition, which only the Receive form asks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -22,18 +30,25 @@ from django.contrib import admin
 from django.forms.models import BaseInlineFormSet
 from django_fsm_log.admin import StateLogInline
 
+from orders.models import Order
 from returns import services
 from returns.models import Return, ReturnLineItem, Warranty, WarrantyLineItem
 from returns.states import (
+    RESTOCKABLE_CONDITIONS,
+    RETURN_CANCELLABLE,
     RETURN_DELETABLE,
     RETURN_FEE_EDITABLE,
     RETURN_LINES_EDITABLE,
     RETURN_LOCATION_EDITABLE,
+    WARRANTY_CANCELLABLE,
     WARRANTY_DELETABLE,
     WARRANTY_LINES_EDITABLE,
+    Condition,
+    ReturnStatus,
+    WarrantyStatus,
 )
 from stateset.actors import Actor
-from stateset.admin import RefusalsAsMessages, StatefulAdmin, run_service_action
+from stateset.admin import Operation, ReasonForm, RefusalsAsMessages, StatefulAdmin, run_service_action
 from stateset.errors import DomainError
 
 
@@ -262,6 +277,155 @@ RETURN_RECORD = (
 )
 
 
+# ---- a return's operations (the API's receive, refund, approve and cancel with their input) -------------------
+
+
+class ReceiveForm(forms.Form):
+    """The API's receive: per line the quantity received (default: the line's quantity) and the condition it
+    arrived in (default: as recorded), then who received it and a note. `clean` gives the service's `lines`."""
+
+    received_by = forms.CharField(max_length=255, required=False, help_text="Empty: your username.")
+    reason = forms.CharField(label="Note", max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, obj: Return, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lines = list(ReturnLineItem.objects.filter(parent_return=obj).order_by("pk"))
+        for line in self.lines:
+            what = f"Line {line.pk} ({line})"
+            self.fields[f"line_{line.pk}_quantity_received"] = forms.IntegerField(
+                label=f"{what} received", min_value=0, initial=line.quantity
+            )
+            self.fields[f"line_{line.pk}_condition"] = forms.ChoiceField(
+                label=f"{what} condition",
+                choices=Condition.choices,
+                initial=line.condition,
+                help_text=(
+                    "Marked restock: back on hand only if received new or like new."
+                    if line.restock
+                    else "Not marked restock: stays off the shelf in any condition."
+                ),
+            )
+        self.order_fields([*(n for n in self.fields if n.startswith("line_")), "received_by", "reason"])
+
+    def clean(self):
+        data = super().clean()
+        if not self.errors:
+            data["lines"] = [
+                {
+                    "return_line_item_id": line.pk,
+                    "quantity_received": data[f"line_{line.pk}_quantity_received"],
+                    "condition": data[f"line_{line.pk}_condition"],
+                }
+                for line in self.lines
+            ]
+        return data
+
+
+def _receive(ret: Return, data: dict, by: Actor) -> str:
+    ret = services.return_receive(
+        return_=ret, by=by, received_by=data["received_by"], lines=data["lines"], reason=data["reason"]
+    )
+    lines = list(ReturnLineItem.objects.filter(parent_return=ret).order_by("pk"))
+    back = [f"{x.quantity_received} x {x.sku}" for x in lines if x.restocked]
+    kept = [
+        f"{x.quantity_received} x {x.sku} ({x.condition})" for x in lines if not x.restocked and x.quantity_received
+    ]
+    done = f"Received {ret}: " + (
+        f"restocked {', '.join(back)} at {ret.location.code}" if back else "nothing restocked"
+    )
+    return done + (f"; not restocked: {', '.join(kept)}." if kept else ".")
+
+
+def _receive_help(ret: Return) -> str:
+    return (
+        f"Record what arrived for {ret}, line by line. A line marked restock goes back on hand at "
+        f"{ret.location.code} only when received {' or '.join(c.label.lower() for c in RESTOCKABLE_CONDITIONS)}; "
+        "used, damaged or unsalvageable units stay off the shelf. A return is received once: the stock moves once."
+    )
+
+
+class ReturnRefundForm(forms.Form):
+    """The API's refund: an amount (empty: the default) and a reason."""
+
+    amount = forms.DecimalField(
+        max_digits=12, decimal_places=2, min_value=Decimal("0.01"), required=False, help_text="Empty: the default."
+    )
+    reason = forms.CharField(max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+def _refund(ret: Return, data: dict, by: Actor) -> str:
+    ret = services.return_refund(return_=ret, by=by, amount=data["amount"], reason=data["reason"])
+    order = Order.objects.get(pk=ret.order_id)  # fresh: the refund is on it now
+    return (
+        f"Refunded {ret.total_refunded} for {ret} on {order.display_number} "
+        f"({order.amount_refunded} of {order.total} refunded)."
+    )
+
+
+def _refund_help(ret: Return) -> str:
+    order = ret.order
+    return (
+        f"Records a refund for {ret} on {order.display_number}. The default is what was received less the "
+        f"restocking fee: {services.return_default_refund(ret)}. The order's balance is {order.balance} "
+        f"({order.amount_refunded} of {order.total} refunded); a refund above it is refused."
+    )
+
+
+class ApproveNotesForm(forms.Form):
+    """The API's approve `{notes}` (the approve button approves without them)."""
+
+    notes = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+def _approve(ret: Return, data: dict, by: Actor) -> str:
+    ret = services.return_approve(return_=ret, by=by, notes=data["notes"])
+    return f"Approved {ret}."
+
+
+def _cancel(ret: Return, data: dict, by: Actor) -> str:
+    ret = services.return_cancel(return_=ret, by=by, reason=data["reason"])
+    return f"Cancelled {ret}: its units go back to {ret.order.display_number}."
+
+
+RETURN_OPERATIONS = (
+    Operation(
+        "receive",
+        "Receive…",
+        ReceiveForm,
+        _receive,
+        permission="returns.receive_return",
+        available=lambda ret: ret.status == ReturnStatus.APPROVED,
+        help=_receive_help,
+    ),
+    Operation(
+        "refund",
+        "Refund…",
+        ReturnRefundForm,
+        _refund,
+        permission=("returns.refund_return", "orders.refund_order"),  # the refund is booked on the order
+        available=lambda ret: ret.status == ReturnStatus.RECEIVED,
+        help=_refund_help,
+    ),
+    Operation(
+        "approve",
+        "Approve with notes…",
+        ApproveNotesForm,
+        _approve,
+        permission="returns.approve_return",
+        available=lambda ret: ret.status == ReturnStatus.REQUESTED,
+        help="Approves the return and records the notes on it (the approve button approves without notes).",
+    ),
+    Operation(
+        "cancel",
+        "Cancel with a reason…",
+        ReasonForm,
+        _cancel,
+        available=lambda ret: ret.status in RETURN_CANCELLABLE,
+        help="Cancels the return and records why; its units go back to the order (they can be returned again).",
+    ),
+)
+
+
 @admin.register(Return)
 class ReturnAdmin(ServiceDocumentAdmin):
     form = ReturnForm
@@ -272,7 +436,8 @@ class ReturnAdmin(ServiceDocumentAdmin):
     autocomplete_fields = ("order", "location")
     date_hierarchy = "created_at"
     inlines = [ReturnLineInline, StateLogInline]
-    actions = ["receive_returns", "refund_returns"]
+    actions = ["refund_returns"]
+    operations = RETURN_OPERATIONS
 
     service_param = "return_"
     parent_param = "parent_return"
@@ -330,10 +495,6 @@ class ReturnAdmin(ServiceDocumentAdmin):
             **fields,
         )
 
-    @admin.action(description="Receive the selected returns (restocks new and like-new goods)", permissions=["change"])
-    def receive_returns(self, request, queryset):
-        run_service_action(self, request, queryset, services.return_receive, param="return_", verb="Received")
-
     @admin.action(description="Refund the selected returns (the default amount)", permissions=["change"])
     def refund_returns(self, request, queryset):
         run_service_action(self, request, queryset, services.return_refund, param="return_", verb="Refunded")
@@ -384,6 +545,66 @@ WARRANTY_RECORD = (
 )
 
 
+# ---- a claim's operations (the API's approve and cancel with their input) ------------------------------------
+
+
+class WarrantyApproveForm(forms.Form):
+    """The API's approve `{create_replacement?, notes?}`: with or without a replacement order, whatever the
+    claim asked."""
+
+    create_replacement = forms.ChoiceField(label="Replacement order", required=False)
+    notes = forms.CharField(max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+    def __init__(self, *args, obj: Warranty, **kwargs):
+        super().__init__(*args, **kwargs)
+        asked = "asks for one" if obj.advanced_replacement else "does not ask for one"
+        self.fields["create_replacement"].choices = [
+            ("", f"As the claim asks (it {asked})"),
+            ("yes", "Create a replacement order"),
+            ("no", "No replacement order"),
+        ]
+
+    def clean_create_replacement(self) -> bool | None:
+        return {"": None, "yes": True, "no": False}[self.cleaned_data["create_replacement"]]
+
+
+def _approve_claim(claim: Warranty, data: dict, by: Actor) -> str:
+    claim = services.warranty_approve(
+        warranty=claim, by=by, create_replacement=data["create_replacement"], notes=data["notes"]
+    )
+    made = f" Created the replacement order {claim.replacement_order}." if claim.replacement_order_created else ""
+    return f"Approved {claim}.{made}"
+
+
+def _cancel_claim(claim: Warranty, data: dict, by: Actor) -> str:
+    claim = services.warranty_cancel(warranty=claim, by=by, reason=data["reason"])
+    replacement = claim.replacement_order
+    return f"Cancelled {claim}." + (f" Its replacement order {replacement} is cancelled." if replacement else "")
+
+
+WARRANTY_OPERATIONS = (
+    Operation(
+        "approve",
+        "Approve…",
+        WarrantyApproveForm,
+        _approve_claim,
+        permission="returns.approve_warranty",
+        available=lambda claim: claim.status == WarrantyStatus.REQUESTED,
+        help="Approves the claim. A replacement order is a zero-price order for the claim's lines, allocated at "
+        "the original order's location now: refused (and nothing approved) without the stock.",
+    ),
+    Operation(
+        "cancel",
+        "Cancel with a reason…",
+        ReasonForm,
+        _cancel_claim,
+        available=lambda claim: claim.status in WARRANTY_CANCELLABLE,
+        help="Cancels the claim and records why. A replacement order not yet shipped is cancelled too (that needs "
+        "orders.cancel_order); one that has shipped makes this refused: complete the claim instead.",
+    ),
+)
+
+
 @admin.register(Warranty)
 class WarrantyAdmin(ServiceDocumentAdmin):
     list_display = (
@@ -403,6 +624,7 @@ class WarrantyAdmin(ServiceDocumentAdmin):
     date_hierarchy = "created_at"
     inlines = [WarrantyLineInline, StateLogInline]
     actions = ["approve_claims", "approve_with_replacement", "cancel_claims"]
+    operations = WARRANTY_OPERATIONS
 
     service_param = "warranty"
     parent_param = "warranty"

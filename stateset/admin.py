@@ -99,7 +99,7 @@ class Operation:
     label: str
     form: type[forms.Form]
     run: Callable[[Any, dict[str, Any], Actor], str]
-    permission: str = ""
+    permission: str | tuple[str, ...] = ""  # one named permission, or all of several
     available: Callable[[Any], bool] = lambda obj: True
     help: str | Callable[[Any], str] = ""  # the paragraph above the form; a callable gets the object
 
@@ -131,8 +131,10 @@ class OperationsMixin:
             return f"There is no operation '{name}' here."
         if not self.has_change_permission(request, obj):
             return f"You may not change this {self.opts.verbose_name}."
-        if op.permission and not request.user.has_perm(op.permission):
-            return f"{op.label.rstrip('…')} needs the permission {op.permission}."
+        needed = (op.permission,) if isinstance(op.permission, str) else op.permission
+        missing = [perm for perm in needed if perm and not request.user.has_perm(perm)]
+        if missing:
+            return f"{op.label.rstrip('…')} needs the permission {' and '.join(missing)}."
         if not op.available(obj):
             status = getattr(obj, "status", "")
             return f"{op.label.rstrip('…')} is not possible on {obj}" + (f" in status '{status}'." if status else ".")

@@ -1,6 +1,7 @@
 """The returns back office obeys the API's rules: a return added with its lines cannot exceed what the order
 shipped and has not had returned; buttons only for approve, reject, cancel, close, reopen (through the
-services); receive and refund are actions; warranty claims with replacements; fixed-cost changelists."""
+services); refund is an action too, receive only a form (test_admin_operations); warranty claims with
+replacements; fixed-cost changelists."""
 
 import re
 from decimal import Decimal
@@ -11,6 +12,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from orders import services as order_services
+from returns import services
 from returns.models import Return, Warranty
 from tests.factories import SYSTEM, level, make_user
 from tests.returns.support import (
@@ -191,17 +193,22 @@ def test_buttons_need_the_named_permission(client: Client):
     assert any("returns.approve_return" in m or "not allowed" in m for m in messages_of(response))
 
 
-def test_receive_and_refund_actions(admin_client):
+def test_there_is_no_bulk_receive_and_the_refund_action_refunds_the_default(admin_client):
+    """Receiving records each line's condition: only the Receive form asks it, so no action receives in bulk
+    (it restocked damaged goods as their requested condition said)."""
     a, _ = stock(10)
     first = make_return(status="approved")
+    before = snapshot(first)
+    page = admin_client.get("/admin/returns/return/")
+    assert b'value="receive_returns"' not in page.content and b'value="refund_returns"' in page.content
+    response = run_action(admin_client, "receive_returns", [first])
+    assert fresh(first).status == "approved" and snapshot(first) == before
+    assert not any("Received" in m for m in messages_of(response))
+    services.return_receive(return_=first, by=SYSTEM)
+    assert level(a) == (8 + 2, 0, 0)  # shipped 2, restocked 2 (new, as recorded)
     second = make_return(status="requested")
-    response = run_action(admin_client, "receive_returns", [first, second])
-    assert fresh(first).status == "received" and fresh(second).status == "requested"
-    assert any("Received: 1 done" in m for m in messages_of(response))
-    assert any(second.rma in m and "Cannot receive" in m for m in messages_of(response))
-    assert level(a) == (8 - 2 + 2, 0, 0)  # two orders shipped 2 each, one return restocked 2
     order_services.order_refund(order=second.order, by=SYSTEM, amount=Decimal("20.00"))
-    response = run_action(admin_client, "refund_returns", [first])
+    run_action(admin_client, "refund_returns", [first])
     assert (fresh(first).status, fresh(first).total_refunded) == ("refunded", Decimal("20.00"))
     assert fresh(first.order).amount_refunded == Decimal("20.00")
     assert_consistent()
