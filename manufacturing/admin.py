@@ -1,8 +1,18 @@
-"""The manufacturing back office. Every save, delete, button and action goes through manufacturing.services,
-so staff obey the rules the API obeys (draft-only lines, cycles, one active BOM, stock all or nothing, the
-named permissions). Buttons are the transitions with no input and no stock effect; the stock-moving ones
-(release, start, complete, cancel, build to stock, submit) are admin actions that show the service's
-messages. The BOM page shows its explosion as an indented table."""
+"""The manufacturing back office. Every save, delete, button, action and operation goes through
+manufacturing.services, so staff obey the rules the API obeys (draft-only lines, cycles, one active BOM, stock
+all or nothing, the named permissions) and see the same messages.
+
+- Buttons: the transitions the models mark for the admin (no stock effect). Those whose API input matters
+  ask for it in a small form first (`fsm_forms`): a BOM's activate (`supersede`, `reason`) and the hold of
+  a work order or a manufacture order (`reason`, kept on the history row); resume, obsolete and revise run
+  at once.
+- Operations (a form on the document's page, stateset.admin.Operation) for the stock-moving actions whose
+  input matters: a work order's complete (`quantity_completed`, `quantity_scrapped`, partial counts add up)
+  and cancel (`reason`), and a manufacture order's cancel (`reason`).
+- Admin actions over the selected rows: release, start, complete the remainder, cancel, build to stock,
+  submit; each shows the service's message for every row it refuses.
+
+The BOM page shows its explosion as an indented table."""
 
 from __future__ import annotations
 
@@ -27,9 +37,16 @@ from manufacturing.models import (
     WorkOrder,
     WorkOrderLineItem,
 )
-from manufacturing.states import BomStatus, ManufactureOrderStatus, WorkOrderStatus
+from manufacturing.states import (
+    MO_CANCELLABLE,
+    WO_NOT_STARTED,
+    BomStatus,
+    ManufactureOrderStatus,
+    WorkOrderStatus,
+)
 from stateset.actors import Actor
-from stateset.admin import RefusalsAsMessages, StatefulAdmin, run_service_action
+from stateset.admin import Operation, RefusalsAsMessages, StatefulAdmin, run_service_action
+from stateset.api import MAX_QUANTITY
 from stateset.errors import DomainError
 
 
@@ -38,7 +55,7 @@ class ServiceAdmin(RefusalsAsMessages, StatefulAdmin):
 
     `create_service(by=, **create_kwargs(form))`, `update_service(<param>=obj, by=, **update_kwargs(form))`,
     `delete_service(<param>=obj, by=)`; a button named N calls `button_services[N](<param>=obj, by=)`
-    (StatefulAdmin).
+    (StatefulAdmin), with the valid data of its form first when `fsm_forms` gives N one (django-fsm's admin).
 
     A save or delete the services refuse shows their message and changes nothing (RefusalsAsMessages).
     """
@@ -46,6 +63,10 @@ class ServiceAdmin(RefusalsAsMessages, StatefulAdmin):
     create_service: Callable[..., Any] | None = None
     update_service: Callable[..., Any] | None = None
     delete_service: Callable[..., Any] | None = None
+    fsm_help: dict[str, str] = {}  # the paragraph above a button's form (`fsm_forms`)
+
+    def get_help_text(self, transition) -> str:
+        return self.fsm_help.get(transition.name) or super().get_help_text(transition) or ""
 
     def create_kwargs(self, form) -> dict[str, Any]:
         raise NotImplementedError
@@ -56,7 +77,12 @@ class ServiceAdmin(RefusalsAsMessages, StatefulAdmin):
     def save_model(self, request, obj, form, change):
         by = Actor.admin(request)
         if change:
-            saved = type(self).update_service(**{self.service_param: obj}, by=by, **self.update_kwargs(form))
+            changes = self.update_kwargs(form)
+            if not changes:
+                # Nothing to change (a button pressed, or Save with nothing edited): no service call, so the
+                # button's own service is the only write and the only history row, as through the API.
+                return
+            saved = type(self).update_service(**{self.service_param: obj}, by=by, **changes)
         else:
             saved = type(self).create_service(by=by, **self.create_kwargs(form))
         obj.pk = saved.pk
@@ -101,6 +127,13 @@ def save_lines(formset, *, create, update, delete, line_param: str, by: Actor, d
         create(by=by, **parent, **data(form, form.cleaned_data.keys()))
 
 
+class OptionalReasonForm(forms.Form):
+    """The API's optional `reason`, kept on the history row (stateset.admin.ReasonForm requires one). A
+    button's form (`fsm_forms`) or an operation's."""
+
+    reason = forms.CharField(label="Reason", max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
 # ---- bills of materials ------------------------------------------------------------------------------------
 
 
@@ -141,6 +174,18 @@ class BuildToStockForm(forms.Form):
     )
 
 
+class ActivateForm(OptionalReasonForm):
+    """The activate button's form: the API's `supersede` and `reason`."""
+
+    supersede = forms.BooleanField(
+        label="Supersede the active revision",
+        required=False,
+        help_text="Obsolete the part's active bill of materials, if it has one, in the same step (the API's "
+        "supersede). Without it, activating while another revision of the part is active is refused.",
+    )
+    field_order = ["supersede", "reason"]
+
+
 @admin.register(BillOfMaterials)
 class BillOfMaterialsAdmin(ServiceAdmin):
     list_display = ("number", "name", "part", "revision", "status", "valid", "created_at")
@@ -151,6 +196,12 @@ class BillOfMaterialsAdmin(ServiceAdmin):
     date_hierarchy = "created_at"
     inlines = [BomLineInline, StateLogInline]
     actions = ["build_to_stock"]
+    fsm_forms = {"activate": ActivateForm}
+    fsm_help = {
+        "activate": "Makes this draft the bill of materials production uses for its part. It needs a part, a line "
+        "that is not Inactive, and no cycle through the components' active BOMs. Tick Supersede to obsolete the "
+        "part's active revision in the same step.",
+    }
 
     service_param = "bill_of_materials"
     create_service = services.bom_create
@@ -328,9 +379,79 @@ class WorkOrderForm(forms.ModelForm):
 
 
 def _complete_remaining(*, work_order: WorkOrder, by: Actor) -> WorkOrder:
+    """The bulk action: the whole remainder as good units (the remainder as read now: a count made
+    meanwhile makes it more than what remains, which the service refuses)."""
     return services.work_order_complete(
         work_order=work_order, by=by, quantity_completed=max(work_order.quantity_remaining, 1)
     )
+
+
+class CompleteForm(OptionalReasonForm):
+    """The API's complete: good units (received to stock) and scrapped ones; partial counts add up."""
+
+    quantity_completed = forms.IntegerField(
+        label="Completed (good)", min_value=0, max_value=MAX_QUANTITY, help_text="Received to stock."
+    )
+    quantity_scrapped = forms.IntegerField(
+        label="Scrapped", min_value=0, max_value=MAX_QUANTITY, initial=0, required=False, help_text="0 when empty."
+    )
+    field_order = ["quantity_completed", "quantity_scrapped", "reason"]
+
+    def __init__(self, *args, obj: WorkOrder, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["quantity_completed"].initial = obj.quantity_remaining
+
+    def clean_quantity_scrapped(self) -> int:
+        return self.cleaned_data.get("quantity_scrapped") or 0  # the API's default
+
+
+def _progress(wo: WorkOrder) -> str:
+    return f"{wo.quantity_completed} completed and {wo.quantity_scrapped} scrapped of {wo.quantity}"
+
+
+def _complete(wo: WorkOrder, data: dict[str, Any], by: Actor) -> str:
+    wo = services.work_order_complete(
+        work_order=wo,
+        by=by,
+        quantity_completed=data["quantity_completed"],
+        quantity_scrapped=data["quantity_scrapped"],
+        reason=data["reason"],
+    )
+    return (
+        f"Counted {data['quantity_completed']} completed and {data['quantity_scrapped']} scrapped on {wo}: "
+        f"{_progress(wo)}, {wo.get_status_display().lower()}."
+    )
+
+
+def _cancel_work_order(wo: WorkOrder, data: dict[str, Any], by: Actor) -> str:
+    wo = services.work_order_cancel(work_order=wo, by=by, reason=data["reason"])
+    return f"{wo} is cancelled; its allocations are released."
+
+
+WORK_ORDER_OPERATIONS = (
+    Operation(
+        "complete",
+        "Complete…",
+        CompleteForm,
+        _complete,
+        permission="manufacturing.complete_workorder",
+        available=lambda wo: wo.status == WorkOrderStatus.IN_PROGRESS,
+        help=lambda wo: (
+            f"{wo}: {_progress(wo)}, {wo.quantity_remaining} remain. Good units are received at "
+            f"{wo.location.code}; partial counts add up, and the work order is completed once completed plus "
+            f"scrapped reaches {wo.quantity}. More than remains is refused."
+        ),
+    ),
+    Operation(
+        "cancel",
+        "Cancel…",
+        OptionalReasonForm,
+        _cancel_work_order,
+        permission="manufacturing.cancel_workorder",
+        available=lambda wo: wo.status in WO_NOT_STARTED,
+        help="Releases whatever the lines hold. A work order that has started cannot be cancelled.",
+    ),
+)
 
 
 @admin.register(WorkOrder)
@@ -356,6 +477,12 @@ class WorkOrderAdmin(ServiceAdmin):
     date_hierarchy = "created_at"
     inlines = [WorkOrderLineInline, StateLogInline]
     actions = ["release_work_orders", "start_work_orders", "complete_work_orders", "cancel_work_orders"]
+    operations = WORK_ORDER_OPERATIONS
+    fsm_forms = {"hold": OptionalReasonForm}
+    fsm_help = {
+        "hold": "Stock stays as it is (allocated or consumed); resume returns the work order to where it was. "
+        "The reason is kept in its history.",
+    }
 
     service_param = "work_order"
     create_service = services.work_order_create
@@ -444,7 +571,7 @@ class WorkOrderAdmin(ServiceAdmin):
     def start_work_orders(self, request, queryset):
         self._run(request, queryset, services.work_order_start, "Started")
 
-    @admin.action(description="Complete the remaining quantity", permissions=["complete"])
+    @admin.action(description="Complete the remaining quantity (all good, none scrapped)", permissions=["complete"])
     def complete_work_orders(self, request, queryset):
         self._run(request, queryset, _complete_remaining, "Completed")
 
@@ -496,6 +623,24 @@ class ManufactureOrderLineInline(admin.TabularInline):
         return self._editable(obj) and super().has_delete_permission(request, obj)
 
 
+def _cancel_manufacture_order(mo: ManufactureOrder, data: dict[str, Any], by: Actor) -> str:
+    mo = services.manufacture_order_cancel(manufacture_order=mo, by=by, reason=data["reason"])
+    return f"{mo} is cancelled, with its work orders that had not started."
+
+
+MANUFACTURE_ORDER_OPERATIONS = (
+    Operation(
+        "cancel",
+        "Cancel…",
+        OptionalReasonForm,
+        _cancel_manufacture_order,
+        available=lambda mo: mo.status in MO_CANCELLABLE,
+        help="Its work orders that have not started are cancelled with it and their allocations released "
+        "(that needs manufacturing.cancel_workorder); started ones keep running.",
+    ),
+)
+
+
 @admin.register(ManufactureOrder)
 class ManufactureOrderAdmin(ServiceAdmin):
     list_display = ("number", "status", "priority", "site", "yield_location", "expected_completion_date", "issued_on")
@@ -506,6 +651,12 @@ class ManufactureOrderAdmin(ServiceAdmin):
     date_hierarchy = "created_at"
     inlines = [ManufactureOrderLineInline, StateLogInline]
     actions = ["submit_orders", "cancel_orders"]
+    operations = MANUFACTURE_ORDER_OPERATIONS
+    fsm_forms = {"hold": OptionalReasonForm}
+    fsm_help = {
+        "hold": "Its work orders are not touched (hold them one by one); resume returns the order to the status "
+        "its work orders have moved it to meanwhile. The reason is kept in its history.",
+    }
 
     service_param = "manufacture_order"
     create_service = services.manufacture_order_create

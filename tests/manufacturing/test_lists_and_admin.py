@@ -106,7 +106,7 @@ def test_release_through_the_admin_action(client, fan):
     assert any(short.number in t and "insufficient" in t.lower() and "MOTOR" in t for t in texts), texts
     assert [WorkOrder.objects.get(pk=w.pk).status for w in (ok, short)] == ["released", "planned"]
     assert [level(fan.panel), level(fan.bolt), level(fan.motor)] == [(20, 4, 0), (100, 16, 0), (5, 0, 0)]
-    log = StateLog.objects.for_(ok).get()
+    log = StateLog.objects.for_(ok).get(transition="release")
     assert (log.transition, log.by, log.description) == ("release", planner, f"[{planner.username} in the admin]")
     assert ledger_mismatches() == []
 
@@ -144,7 +144,8 @@ def test_bom_page_shows_the_tree_and_its_buttons_run_the_service(admin_client, f
         assert text in html
     buttons = {"obsolete", "revise"}  # the transitions allowed from active that need no input
     assert {b for b in ("activate", "obsolete", "revise", "buildtostock") if f'value="{b}"' in html} == buttons
-    # the activate button goes through the service: a second active BOM for the part is refused
+    # the activate button asks for supersede first, then goes through the service: without supersede, a
+    # second active BOM for the part is refused
     draft = make_bom(fan.product, [(fan.motor, 1)], activate=False)
     response = admin_client.post(
         reverse("admin:manufacturing_billofmaterials_change", args=[draft.pk]),
@@ -163,6 +164,10 @@ def test_bom_page_shows_the_tree_and_its_buttons_run_the_service(admin_client, f
         },
         follow=True,
     )
+    form_url = reverse("admin:manufacturing_billofmaterials_transition", args=[draft.pk, "activate"])
+    assert response.redirect_chain == [(form_url, 302)]
+    assert b'name="supersede"' in response.content
+    response = admin_client.post(form_url, {"reason": ""})
     assert response.status_code == 200
     texts = [str(m) for m in response.context["messages"]]
     assert any("already has an active bill of materials" in t for t in texts), texts
