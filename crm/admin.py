@@ -8,7 +8,7 @@ from crm import selectors, services
 from crm.models import Case, Customer, Lead
 from crm.resources import CustomerResource
 from stateset.actors import Actor
-from stateset.admin import ImportExportAdminMixin, StatefulAdmin, run_service_action
+from stateset.admin import ImportExportAdminMixin, StatefulAdmin, ThroughServicesAdmin, run_service_action
 from stateset.errors import DomainError
 
 
@@ -78,36 +78,8 @@ class CustomerAdmin(ImportExportAdminMixin, admin.ModelAdmin):
         services.customer_delete(customer=obj, by=Actor.admin(request))
 
 
-class ThroughServicesMixin:
-    """Admin saves and deletes through the app's services, like the API."""
-
-    create_service = None
-    update_service = None
-    delete_service = None
-    service_param = ""
-    service_fields: set[str] = set()
-
-    def save_model(self, request, obj, form, change):
-        by = Actor.admin(request)
-        if change:
-            fields = {n: form.cleaned_data[n] for n in form.changed_data if n in self.service_fields}
-            saved = type(self).update_service(**{self.service_param: obj}, by=by, **fields)
-        else:
-            data = {n: v for n, v in form.cleaned_data.items() if n in self.service_fields}
-            saved = type(self).create_service(by=by, **data)
-        obj.pk = saved.pk
-        obj.refresh_from_db()
-
-    def delete_model(self, request, obj):
-        type(self).delete_service(**{self.service_param: obj}, by=Actor.admin(request))
-
-    def delete_queryset(self, request, queryset):
-        for obj in queryset.order_by("pk"):
-            self.delete_model(request, obj)
-
-
 @admin.register(Lead)
-class LeadAdmin(ThroughServicesMixin, StatefulAdmin):
+class LeadAdmin(ThroughServicesAdmin, StatefulAdmin):
     list_display = ("__str__", "email", "status", "lead_source", "converted_customer", "created_at")
     fieldsets = [
         (
@@ -196,7 +168,7 @@ class CaseAdminForm(forms.ModelForm):
 
 
 @admin.register(Case)
-class CaseAdmin(ThroughServicesMixin, StatefulAdmin):
+class CaseAdmin(ThroughServicesAdmin, StatefulAdmin):
     list_display = ("case_number", "case_name", "status", "priority", "customer", "is_escalated", "is_closed")
     list_filter = ("status", "priority", "is_escalated", "is_closed", "is_deleted", "created_at")
     search_fields = ("case_number", "case_name", "submitter", "resolver", "customer__email")

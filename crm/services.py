@@ -12,7 +12,7 @@ from django.db.models import ProtectedError
 from crm.errors import CustomerHasDocuments, DuplicateCaseNumber, DuplicateCustomer, LeadHasNoEmail
 from crm.models import Case, Customer, Lead
 from stateset.actors import Actor
-from stateset.fsm import apply_transition, check_transition, lock
+from stateset.fsm import apply_transition, check_transition, lock, log_event
 
 CUSTOMER_FIELDS = {
     "sso_id",
@@ -147,6 +147,11 @@ def _who(by: Actor) -> str:
     return by.user.get_username() if by.user else by.label
 
 
+def _changed(names: Any) -> str:
+    """The reason of an `update` history row, as orders and returns word it: the fields given."""
+    return f"changed {', '.join(sorted(names)) or 'nothing'}"
+
+
 def _check_fields(fields: dict[str, Any], allowed: set[str], kind: str) -> dict[str, Any]:
     unknown = set(fields) - allowed
     if unknown:
@@ -160,7 +165,9 @@ def lead_create(*, by: Actor, **fields: Any) -> Lead:
     """Create a lead in status new. Several leads may share an email; they convert into one customer."""
     fields = _check_fields(fields, LEAD_FIELDS, "lead")
     with transaction.atomic():
-        return Lead.objects.create(**fields, created_by=_who(by), last_modified_by=_who(by))
+        lead = Lead.objects.create(**fields, created_by=_who(by), last_modified_by=_who(by))
+        log_event(lead, "create", by=by)
+    return lead
 
 
 def lead_update(*, lead: Lead, by: Actor, **fields: Any) -> Lead:
@@ -174,6 +181,7 @@ def lead_update(*, lead: Lead, by: Actor, **fields: Any) -> Lead:
                 setattr(lead, name, value)
             lead.last_modified_by = _who(by)
             lead.save()
+        log_event(lead, "update", by=by, reason=_changed(fields))
     return lead
 
 
@@ -279,6 +287,7 @@ def case_create(*, by: Actor, case_name: str, case_number: str | None = None, **
         number = case_number_check(case_number) if case_number else None
         case = Case.objects.create(case_name=case_name, case_number=number, **fields)
         case.assign_number()
+        log_event(case, "create", by=by)
     return case
 
 
@@ -298,6 +307,7 @@ def case_update(*, case: Case, by: Actor, **fields: Any) -> Case:
                 setattr(case, name, value)
             case.save()
             case.assign_number()
+        log_event(case, "update", by=by, reason=_changed([*fields, *(["case_number"] if renumber else [])]))
     return case
 
 

@@ -18,12 +18,12 @@ from django.utils import timezone
 
 from inventory.errors import CountIncomplete, DocumentInUse, EmptyDocument, NotEditable
 from inventory.models import CycleCount, CycleCountLineItem, Location, StockLevel
-from inventory.purchasing import check_fields, number_check, whole_quantity
+from inventory.purchasing import changed_reason, check_fields, count_of, number_check, whole_quantity
 from inventory.services import Source, items_by_sku, location_resolve, stock_lock, stock_set_counted
 from inventory.states import CountLineStatus, CycleCountStatus
 from stateset.actors import Actor
 from stateset.errors import ValidationFailed
-from stateset.fsm import apply_transition, check_transition, lock
+from stateset.fsm import apply_transition, check_transition, lock, log_event
 from stateset.money import check_amounts_fit
 
 CC_FIELDS = {
@@ -151,6 +151,7 @@ def cycle_count_create(
         if specs:
             _set_lines(cc, specs)
         cc.assign_number()
+        log_event(cc, "create", by=by, reason=count_of(len(specs), "line") if specs else "")
     return cc
 
 
@@ -192,6 +193,16 @@ def cycle_count_update(
         if specs is not None:
             _set_lines(cc, specs)
         cc.save()
+        given = {
+            "lines": lines,
+            "location": location,
+            "part": part,
+            "quantity_expected": quantity_expected,
+            "quantity_counted": quantity_counted,
+        }
+        names = [*fields, *(name for name, value in given.items() if value is not None)]
+        note = f"replaced the lines: {count_of(len(specs), 'line')}" if specs is not None else ""
+        log_event(cc, "update", by=by, reason=changed_reason(names, note))
     return cc
 
 

@@ -56,7 +56,7 @@ from inventory.services import (
 from inventory.states import PO_NOT_SENT, PO_RECEIVING, PackingListStatus, PurchaseOrderStatus
 from stateset.actors import Actor
 from stateset.errors import ValidationFailed
-from stateset.fsm import apply_transition, check_transition, lock
+from stateset.fsm import apply_transition, check_transition, lock, log_event
 from stateset.ids import as_id
 from stateset.money import check_amounts_fit
 
@@ -83,6 +83,17 @@ def check_fields(fields: Mapping[str, Any], allowed: set[str], what: str) -> Non
     unknown = set(fields) - allowed
     if unknown:
         raise TypeError(f"{what} fields not known: {sorted(unknown)}")
+
+
+def changed_reason(names: Sequence[str], *notes: str) -> str:
+    """The reason of an `update` history row: "changed a, b" (the fields given, as orders and returns say it),
+    then any notes, joined by "; "."""
+    return "; ".join(filter(None, [f"changed {', '.join(sorted(names)) or 'nothing'}", *notes]))
+
+
+def count_of(n: int, noun: str) -> str:
+    """ "1 line", "3 lines": for the reasons on history rows."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def whole_quantity(value: Any, key: str, *, minimum: int = 1) -> int:
@@ -183,6 +194,7 @@ def purchase_order_create(
             _set_po_lines(po, lines)
             po.save()
         po.assign_number()
+        log_event(po, "create", by=by, reason=f"{count_of(len(lines), 'line')}, total {po.total}" if lines else "")
     return po
 
 
@@ -209,9 +221,15 @@ def purchase_order_update(
                 )
         for name, value in fields.items():
             setattr(po, name, value)
+        note = ""
         if lines is not None:
+            before = po.total
             _set_po_lines(po, lines)
+            note = f"replaced the lines: {count_of(len(lines), 'line')}, total {before} to {po.total}"
         po.save()
+        log_event(
+            po, "update", by=by, reason=changed_reason([*fields, *(["lines"] if lines is not None else [])], note)
+        )
     return po
 
 
@@ -515,6 +533,7 @@ def packing_list_create(
         if items:
             _set_pl_items(pl, items)
         pl.assign_number()
+        log_event(pl, "create", by=by, reason=count_of(len(items), "item") if items else "")
     return pl
 
 
@@ -548,6 +567,12 @@ def packing_list_update(
         if items is not None:
             _set_pl_items(pl, items)
         pl.save()
+        names = [*fields, *(["items"] if items is not None else [])]
+        names += [
+            name for name, value in (("purchase_order", purchase_order), ("location", location)) if value is not _UNSET
+        ]
+        note = f"replaced the items: {count_of(len(items), 'item')}" if items is not None else ""
+        log_event(pl, "update", by=by, reason=changed_reason(names, note))
     return pl
 
 
@@ -736,9 +761,11 @@ def packing_list_item_create(
                 f"SKU {sku} is already on packing list {pl.display_number}; change that item's quantity.",
                 errors={"sku": "already on the packing list"},
             )
-        return PackingListItem.objects.create(
+        row = PackingListItem.objects.create(
             packing_list=pl, item=item, quantity=whole_quantity(quantity, "quantity"), description=description
         )
+        log_event(pl, "add_line", by=by, reason=f"{row.quantity} x {item.sku}")
+    return row
 
 
 def packing_list_item_update(
@@ -747,6 +774,7 @@ def packing_list_item_update(
     """`arrived: true` books the arrival (packing_list_item_arrive); an arrival cannot be undone (422
     `already_arrived`). Other fields (`sku`, `quantity`, `description`) change only while the list is draft."""
     check_fields(fields, {"sku", "quantity", "description"}, "packing list item")
+    names = sorted([*fields, *(["arrived"] if arrived is False else [])])
     with transaction.atomic():
         pl = lock(PackingList, packing_list_item.packing_list_id)
         row = lock(PackingListItem, packing_list_item.pk, queryset=PackingListItem.objects.select_related("item"))
@@ -768,6 +796,8 @@ def packing_list_item_update(
             for name, value in fields.items():
                 setattr(row, name, value)
             row.save()
+        if names or arrived is not True:  # an arrival alone is its own row (arrive)
+            log_event(pl, "change_line", by=by, reason=f"line {row.pk}: {', '.join(names) or 'nothing'}")
         if arrived is True:
             return packing_list_item_arrive(packing_list_item=row, by=by)
     return row
@@ -777,4 +807,6 @@ def packing_list_item_delete(*, packing_list_item: PackingListItem, by: Actor) -
     with transaction.atomic():
         pl = lock(PackingList, packing_list_item.packing_list_id)
         _require_draft(pl, "its items")
-        PackingListItem.objects.filter(pk=packing_list_item.pk).delete()
+        row = lock(PackingListItem, packing_list_item.pk, queryset=PackingListItem.objects.select_related("item"))
+        row.delete()
+        log_event(pl, "remove_line", by=by, reason=f"{row.quantity} x {row.item.sku}")

@@ -69,6 +69,21 @@ def _who(by: Actor) -> str:
     return by.user.get_username() if by.user else by.label
 
 
+def _changed(names: Iterable[str]) -> str:
+    """The reason of an `update` history row, as orders and returns word it: the fields given."""
+    return f"changed {', '.join(sorted(names)) or 'nothing'}"
+
+
+def _lines(n: int) -> str:
+    """ "1 line", "3 lines": for the reason of a `create` history row."""
+    return f"{n} line{'' if n == 1 else 's'}"
+
+
+def _line_changed(pk: int, names: Iterable[str]) -> str:
+    """The reason of a `change_line` history row: "line 12: quantity"."""
+    return f"line {pk}: {', '.join(sorted(names)) or 'nothing'}"
+
+
 def _positive(value: Any, name: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
         raise ValidationFailed(f"'{name}' must be a positive integer.", errors={name: "must be a positive integer"})
@@ -204,6 +219,7 @@ def bom_create(
         bom.save()
         bom.assign_number()
         BillOfMaterialsLineItem.objects.bulk_create(lines)
+        log_event(bom, "create", by=by, reason=_lines(len(lines)) if lines else "")
     return bom
 
 
@@ -222,6 +238,7 @@ def bom_update(*, bill_of_materials: BillOfMaterials, by: Actor, part: str | Non
         for name, value in fields.items():
             setattr(bom, name, value)
         bom.save()
+        log_event(bom, "update", by=by, reason=_changed([*fields, *(["part"] if part is not None else [])]))
     return bom
 
 
@@ -264,6 +281,7 @@ def bom_line_create(
         _check_cycles(bom.part, [line.item])
         line.save()
         bom.save(update_fields=["updated_at"])
+        log_event(bom, "add_line", by=by, reason=f"{line.quantity} x {line.item.sku}")
     return line
 
 
@@ -285,6 +303,12 @@ def bom_line_update(
             setattr(line, name, value)
         line.save()
         bom.save(update_fields=["updated_at"])
+        log_event(
+            bom,
+            "change_line",
+            by=by,
+            reason=_line_changed(line.pk, [*fields, *(["part_number"] if part_number is not None else [])]),
+        )
     return line
 
 
@@ -293,8 +317,14 @@ def bom_line_delete(*, bill_of_materials_line_item: BillOfMaterialsLineItem, by:
     with transaction.atomic():
         bom = lock(BillOfMaterials, bill_of_materials_line_item.bill_of_materials_id)
         _require_draft(bom, "lines change")
-        BillOfMaterialsLineItem.objects.filter(pk=bill_of_materials_line_item.pk).delete()
+        line = lock(
+            BillOfMaterialsLineItem,
+            bill_of_materials_line_item.pk,
+            queryset=BillOfMaterialsLineItem.objects.select_related("item"),
+        )
+        line.delete()
         bom.save(update_fields=["updated_at"])
+        log_event(bom, "remove_line", by=by, reason=f"{line.quantity} x {line.item.sku}")
 
 
 def _lock_bom_graph() -> None:
@@ -378,6 +408,7 @@ def bom_revise(*, bill_of_materials: BillOfMaterials, by: Actor, reason: str = "
                 for line in bom.line_items.all()
             ]
         )
+        log_event(draft, "create", by=by, reason=f"revision {draft.revision} of {bom.display_number}")
         note = f"revision {draft.revision} drafted as {draft.display_number}"
         apply_transition(bom, "revise", by=by, reason="; ".join(filter(None, [reason, note])))
     return draft
@@ -551,6 +582,12 @@ def work_order_create(
         wo.save()
         wo.assign_number()
         WorkOrderLineItem.objects.bulk_create(lines)
+        origin = [f"{wo.quantity} x {part_item.sku}"]
+        if bom is not None:
+            origin.append(f"from {bom.display_number}")
+        if manufacture_order is not None:
+            origin.append(f"for manufacture order {manufacture_order.display_number}")
+        log_event(wo, "create", by=by, reason="; ".join(origin))
     return wo
 
 
@@ -585,6 +622,8 @@ def work_order_update(
         for name, value in fields.items():
             setattr(wo, name, value)
         wo.save()
+        plan = [name for name, value in (("quantity", quantity), ("location", location)) if value is not None]
+        log_event(wo, "update", by=by, reason=_changed([*fields, *plan]))
     return wo
 
 
@@ -619,6 +658,7 @@ def work_order_line_create(
         (line,) = _work_order_lines_given(wo, [{"part_number": part_number, "unit_quantity": unit_quantity, **fields}])
         line.save()
         wo.save(update_fields=["updated_at"])
+        log_event(wo, "add_line", by=by, reason=f"{line.unit_quantity} x {line.item.sku} per unit")
     return line
 
 
@@ -639,6 +679,12 @@ def work_order_line_update(
         line.total_quantity = _line_total(line.unit_quantity, wo.quantity)
         line.save()
         wo.save(update_fields=["updated_at"])
+        log_event(
+            wo,
+            "change_line",
+            by=by,
+            reason=_line_changed(line.pk, [*fields, *(["part_number"] if part_number is not None else [])]),
+        )
     return line
 
 
@@ -647,8 +693,12 @@ def work_order_line_delete(*, work_order_line_item: WorkOrderLineItem, by: Actor
     with transaction.atomic():
         wo, _ = _lock_work_order(work_order_line_item.work_order)
         _require_planned(wo, "its lines change")
-        WorkOrderLineItem.objects.filter(pk=work_order_line_item.pk).delete()
+        line = lock(
+            WorkOrderLineItem, work_order_line_item.pk, queryset=WorkOrderLineItem.objects.select_related("item")
+        )
+        line.delete()
         wo.save(update_fields=["updated_at"])
+        log_event(wo, "remove_line", by=by, reason=f"{line.unit_quantity} x {line.item.sku} per unit")
 
 
 def _lock_work_order(work_order: WorkOrder) -> tuple[WorkOrder, ManufactureOrder | None]:
@@ -858,6 +908,7 @@ def manufacture_order_create(
         mo.save()
         mo.assign_number()
         ManufactureOrderLineItem.objects.bulk_create(lines)
+        log_event(mo, "create", by=by, reason=_lines(len(lines)) if lines else "")
     return mo
 
 
@@ -877,6 +928,9 @@ def manufacture_order_update(
         for name, value in fields.items():
             setattr(mo, name, value)
         mo.save()
+        log_event(
+            mo, "update", by=by, reason=_changed([*fields, *(["yield_location"] if yield_location is not None else [])])
+        )
     return mo
 
 
@@ -914,6 +968,7 @@ def manufacture_order_line_create(
         line = _build_mo_line(mo, fields)
         line.save()
         mo.save(update_fields=["updated_at"])
+        log_event(mo, "add_line", by=by, reason=f"{line.quantity} x {line.item.sku}")
     return line
 
 
@@ -922,6 +977,7 @@ def manufacture_order_line_update(
 ) -> ManufactureOrderLineItem:
     """Change a line of a draft manufacture order (422 once submitted)."""
     _check_fields(fields, MO_LINE_FIELDS | {"bill_of_materials", "bom_number", "part_number", "yield_location"}, "line")
+    names = list(fields)
     with transaction.atomic():
         mo = lock(ManufactureOrder, manufacture_order_line_item.manufacture_order_id)
         _require_mo_draft(mo, "its lines change")
@@ -944,6 +1000,7 @@ def manufacture_order_line_update(
             setattr(line, name, value)
         line.save()
         mo.save(update_fields=["updated_at"])
+        log_event(mo, "change_line", by=by, reason=_line_changed(line.pk, names))
     return line
 
 
@@ -952,8 +1009,14 @@ def manufacture_order_line_delete(*, manufacture_order_line_item: ManufactureOrd
     with transaction.atomic():
         mo = lock(ManufactureOrder, manufacture_order_line_item.manufacture_order_id)
         _require_mo_draft(mo, "its lines change")
-        ManufactureOrderLineItem.objects.filter(pk=manufacture_order_line_item.pk).delete()
+        line = lock(
+            ManufactureOrderLineItem,
+            manufacture_order_line_item.pk,
+            queryset=ManufactureOrderLineItem.objects.select_related("item"),
+        )
+        line.delete()
         mo.save(update_fields=["updated_at"])
+        log_event(mo, "remove_line", by=by, reason=f"{line.quantity} x {line.item.sku}")
 
 
 def manufacture_order_submit(*, manufacture_order: ManufactureOrder, by: Actor, reason: str = "") -> ManufactureOrder:

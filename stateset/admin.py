@@ -196,7 +196,10 @@ class ThroughServicesAdmin(OperationsMixin, RefusalsAsMessages, admin.ModelAdmin
     def save_model(self, request, obj, form, change):
         by = Actor.admin(request)
         if change:
-            saved = type(self).update_service(**{self.service_param: obj}, by=by, **self.service_data(form, change))
+            data = self.service_data(form, change)
+            if not data:  # a button press posts the unchanged form: no update, no history row
+                return
+            saved = type(self).update_service(**{self.service_param: obj}, by=by, **data)
         else:
             saved = type(self).create_service(by=by, **self.service_data(form, change))
         obj.pk = saved.pk

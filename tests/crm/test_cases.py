@@ -146,7 +146,7 @@ def test_status_and_its_flags_are_read_only(api, field):
         "read_only_field",
     )
     assert field in body["errors"]
-    assert case_state(case) == ("open", False, False, 0)
+    assert case_state(case) == ("open", False, False, 1)  # the create row only
     assert Case.objects.get(pk=case.pk).priority == "low"
 
 
@@ -209,7 +209,7 @@ def test_flags_follow_the_status_through_every_transition(api):
         data = api.post(f"/v1/cases/{case.pk}/{action}").json()["case"]
         assert_flags_follow(data)
         assert_flags_follow(api.get(f"/v1/cases/{case.pk}").json()["case"])
-    assert StateLog.objects.for_(case).count() == len(path)
+    assert StateLog.objects.for_(case).count() == len(path) + 1  # and the create row
 
 
 def test_resolve_records_the_resolver(api):
@@ -231,7 +231,7 @@ def test_actions_need_change_permission():
     case = make_case()
     reader = api_client(make_user("crm.view_case"))
     assert_error(reader.post(f"/v1/cases/{case.pk}/escalate"), 403, "permission_error", "insufficient_permissions")
-    assert case_state(case) == ("open", False, False, 0)
+    assert case_state(case) == ("open", False, False, 1)  # the create row only
     agent = api_client(make_user("crm.view_case", "crm.change_case"))
     assert agent.post(f"/v1/cases/{case.pk}/escalate").status_code == 200
 
@@ -309,7 +309,11 @@ def test_history_records_who_from_and_to():
     client.post(f"/v1/cases/{case.pk}/close")
     body = client.get(f"/v1/cases/{case.pk}/history").json()
     rows = [(h["transition"], h["source_state"], h["state"], h["by"]) for h in body["history"]]
-    assert rows == [("close", "escalated", "closed", "dana"), ("escalate", "open", "escalated", "dana")]
+    assert rows == [
+        ("close", "escalated", "closed", "dana"),
+        ("escalate", "open", "escalated", "dana"),
+        ("create", "open", "open", None),  # made by the factory's system actor
+    ]
     assert body["history"][1]["description"].startswith("[dana via API key")
 
 

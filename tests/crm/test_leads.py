@@ -218,7 +218,7 @@ def test_actions_accept_put_a_reason_and_the_repeated_id(api):
     lead = make_lead()
     response = api.put(f"/v1/leads/{lead.pk}/engage", {"lead_id": lead.pk, "reason": "called back"})
     assert response.json()["engaged"] is True
-    assert StateLog.objects.for_(lead).get().description.endswith("called back")
+    assert StateLog.objects.for_(lead).get(transition="engage").description.endswith("called back")
     assert_error(
         api.post(f"/v1/leads/{lead.pk}/accept", {"lead_id": lead.pk + 1}),
         400,
@@ -428,11 +428,15 @@ def test_history_records_who_from_and_to():
     client.post(f"/v1/leads/{lead.pk}/engage", {"reason": "first call"})
     client.post(f"/v1/leads/{lead.pk}/accept")
     body = client.get(f"/v1/leads/{lead.pk}/history?order_direction=asc").json()
-    assert body["total_count"] == 2
+    assert body["total_count"] == 3
     rows = [(h["transition"], h["source_state"], h["state"], h["by"]) for h in body["history"]]
-    assert rows == [("engage", "new", "engaged", "carol"), ("accept", "engaged", "accepted", "carol")]
-    assert "carol via API key" in body["history"][0]["description"]
-    assert body["history"][0]["description"].endswith("first call")
+    assert rows == [
+        ("create", "new", "new", None),  # made by the factory's system actor
+        ("engage", "new", "engaged", "carol"),
+        ("accept", "engaged", "accepted", "carol"),
+    ]
+    assert "carol via API key" in body["history"][1]["description"]
+    assert body["history"][1]["description"].endswith("first call")
 
 
 def test_list_costs_the_same_queries_for_1_and_50_rows(api):

@@ -312,7 +312,7 @@ def test_alias_history_and_lists(api):
     other = make_cycle_count([item])
     assert api.get(f"/v1/cycle-counts/{cc.pk}").json()["cycle_count"]["id"] == cc.pk
     history = api.get(f"/v1/cycle-counts/{cc.pk}/history", {"order_direction": "asc"}).json()["history"]
-    assert [h["transition"] for h in history] == ["start", "count", "complete"]
+    assert [h["transition"] for h in history] == ["create", "start", "count", "complete"]
     assert [x["id"] for x in api.get("/v1/cycle_counts", {"part": "COUNT-ME"}).json()["cycle_counts"]] == [other.pk]
     assert api.get("/v1/cycle_counts", {"status": "counted"}).json()["total_count"] == 1
     items, aisle = [make_item() for _ in range(3)], make_location("AISLE-9")

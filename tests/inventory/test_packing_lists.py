@@ -379,7 +379,7 @@ def test_history_and_filters(api):
     pl = make_packing_list([(item, 1)], submit=True, tracking_number="TRK1")
     make_packing_list([(make_item(), 1)])
     history = api.get(f"/v1/packing_lists/{pl.pk}/history").json()["history"]
-    assert [h["transition"] for h in history] == ["submit"]
+    assert [h["transition"] for h in history] == ["submit", "create"]
     ids = lambda r: [x["id"] for x in r.json()["packing_lists"]]  # noqa: E731
     assert ids(api.get("/v1/packing_lists", {"status": "submitted"})) == [pl.pk]
     assert ids(api.get("/v1/packing_lists", {"sku": "SKU-PL"})) == [pl.pk]

@@ -446,6 +446,7 @@ def test_history_lists_every_transition_with_who_and_why(api):
     act(api, po, "receive", {"reason": "dock 3"})
     history = api.get(f"/v1/purchase_orders/{po.pk}/history", {"order_direction": "asc"}).json()["history"]
     assert [(h["transition"], h["source_state"], h["state"]) for h in history] == [
+        ("create", "draft", "draft"),
         ("submit", "draft", "submitted"),
         ("approve", "submitted", "approved"),
         ("send", "approved", "ordered"),

@@ -559,7 +559,10 @@ def test_list_alias_filters_search_and_history(api, fan):
     assert api.get("/v1/bill_of_materials?status=draft,obsolete").json()["total_count"] == 0
     assert_error(api.get("/v1/bill_of_materials?status=bogus"), 400, "invalid_request_error", "validation_error")
     history = api.get(f"/v1/bill_of_materials/{fan.bom.pk}/history").json()["history"]
-    assert [(h["transition"], h["source_state"], h["state"]) for h in history] == [("activate", "draft", "active")]
+    assert [(h["transition"], h["source_state"], h["state"]) for h in history] == [
+        ("activate", "draft", "active"),
+        ("create", "draft", "draft"),
+    ]
 
 
 def test_a_bom_named_by_non_ascii_digits_is_400(api):

@@ -209,6 +209,7 @@ def test_status_follows_the_work_orders(api, fan):
     assert [li["line_status"] for li in lines] == ["Completed", "Completed"]
     history = StateLog.objects.for_(ManufactureOrder.objects.get(pk=mo.pk)).order_by("pk")
     assert list(history.values_list("transition", "source_state", "state")) == [
+        ("create", "draft", "draft"),
         ("submit", "draft", "submitted"),
         ("sync_status", "submitted", "in_production"),
         ("sync_status", "in_production", "completed"),

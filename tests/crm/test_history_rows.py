@@ -1,0 +1,48 @@
+"""Creating and editing a lead or a case leaves an audit row in its history (`create`, `update` naming the fields
+given), with the actor."""
+
+import pytest
+
+from tests.factories import api_client, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def auditor(db):
+    return api_client(make_user(superuser=True, username="auditor"))
+
+
+def history(client, resource: str, pk: int) -> list[tuple[str, str, str, str | None, str]]:
+    """(transition, from, to, by, reason) of each row, oldest first; each names the door (the auditor's key)."""
+    rows = client.get(f"/v1/{resource}/{pk}/history?order_direction=asc").json()["history"]
+    assert all(h["description"].startswith("[auditor via API key") for h in rows), rows
+    return [
+        (h["transition"], h["source_state"], h["state"], h["by"], h["description"].partition("] ")[2]) for h in rows
+    ]
+
+
+def test_lead_create_and_update(auditor):
+    created = auditor.post("/v1/leads", {"firstName": "Ann", "email": "ann@example.com"})
+    assert created.status_code == 201, created.json()
+    lead = created.json()["lead"]["id"]
+    assert auditor.patch(f"/v1/leads/{lead}", {"title": "CTO", "firstName": "Annie"}).status_code == 200
+    assert auditor.post(f"/v1/leads/{lead}/engage").status_code == 200
+    assert history(auditor, "leads", lead) == [
+        ("create", "new", "new", "auditor", ""),
+        ("update", "new", "new", "auditor", "changed first_name, title"),
+        ("engage", "new", "engaged", "auditor", ""),
+    ]
+
+
+def test_case_create_and_update(auditor):
+    created = auditor.post("/v1/cases", {"caseName": "Broken fan"})
+    assert created.status_code == 201, created.json()
+    case = created.json()["case"]["id"]
+    assert auditor.patch(f"/v1/cases/{case}", {"priority": "high", "caseNumber": "ZD-1"}).status_code == 200
+    assert auditor.post(f"/v1/cases/{case}/escalate").status_code == 200
+    assert history(auditor, "cases", case) == [
+        ("create", "open", "open", "auditor", ""),
+        ("update", "open", "open", "auditor", "changed case_number, priority"),
+        ("escalate", "open", "escalated", "auditor", ""),
+    ]
