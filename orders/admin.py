@@ -1,11 +1,18 @@
-"""The orders back office. Staff obey the API's rules: every change goes through `orders.services`.
+"""The orders back office. Staff obey the API's rules: every change goes through `orders.services`, with
+the same named permissions (read from the transitions, checked by the services) and the same messages.
 
 - Transition buttons (django-fsm-2's FSMAdminMixin) only for hold (a small form asks the reason), release,
   process and deliver: no stock or money moves.
-- Ship, cancel and merge are admin actions over the selected orders; split is a small form on the order
-  page ("Split a line off"). Each calls its service, which checks the named permission.
-- Lines, discounts, tags, refunds and shipments are shown read-only; totals are read-only.
-- Orders come from the API (or seed_demo): the admin edits their header fields, it does not add orders.
+- Operations (small forms on the order's page, `stateset.admin.Operation`) for the API's actions that need
+  input: ship (tracking number, carrier), add and remove an item, add and remove a discount, apply and
+  remove a promotion, tag and untag, split and refund. Each is offered only in the statuses the contract
+  allows it from and to staff holding its named permission; a refusal shows the service's message on the
+  form and changes nothing.
+- Ship, cancel and merge are also admin actions over the selected orders.
+- An order is added (a phone order) with its lines inline, in one `order_create` call: a refusal (unknown
+  SKU, short stock, ...) shows the service's message on the same form, with everything typed kept.
+- Header changes go through `order_update`; a refused one shows the service's message and saves nothing
+  (`RefusalsAsMessages`). Lines, discounts, tags, refunds and shipments are shown read-only; totals too.
 """
 
 from __future__ import annotations
@@ -14,8 +21,10 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import ForeignKeyRawIdWidget
 from django_fsm_log.admin import StateLogInline
 
+from inventory.models import InventoryItem
 from orders import services
 from orders.models import (
     Order,
@@ -29,16 +38,18 @@ from orders.models import (
     WholesaleOrderLineItem,
 )
 from orders.resources import PromotionResource
-from orders.states import EDITABLE, REFUNDABLE, WHOLESALE_EDITABLE
+from orders.states import EDITABLE, REFUNDABLE, SHIPPABLE, WHOLESALE_EDITABLE, DiscountType
 from stateset.actors import Actor
 from stateset.admin import (
     ADMIN_ERRORS,
     ImportExportAdminMixin,
     Operation,
+    RefusalsAsMessages,
     StatefulAdmin,
     ThroughServicesAdmin,
     run_service_action,
 )
+from stateset.api import MAX_QUANTITY
 
 
 class HoldForm(forms.Form):
@@ -98,10 +109,29 @@ class ShipmentInline(ReadOnlyInline):
     fields = ("tracking_number", "carrier", "shipped_at", "actor")
 
 
+def _named_permission(transition: str) -> str:
+    """The named permission `Order.<transition>` declares ("" when it needs none beyond change_order): the
+    one the service checks, so the admin offers the operation to the same staff as the API."""
+    meta = next(iter(getattr(Order, transition)._django_fsm.transitions.values()))
+    return meta.permission if isinstance(meta.permission, str) else ""
+
+
+def _money(**kwargs) -> forms.DecimalField:
+    return forms.DecimalField(max_digits=12, decimal_places=2, **kwargs)
+
+
+def _lines_of(order: Order):
+    return OrderLineItem.objects.filter(order=order).order_by("pk")
+
+
+def _totals(order: Order) -> str:
+    return f"subtotal {order.subtotal}, discounts {order.discount_total}, total {order.total}"
+
+
 class RefundForm(forms.Form):
     """Money back to the customer: `order_refund`, within the order's balance (the API's refund)."""
 
-    amount = forms.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
+    amount = _money(min_value=Decimal("0.01"))
     reason = forms.CharField(max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 
@@ -111,7 +141,126 @@ class SplitForm(forms.Form):
 
     def __init__(self, *args, obj: Order, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["line"].queryset = OrderLineItem.objects.filter(order=obj).order_by("pk")
+        self.fields["line"].queryset = _lines_of(obj)
+
+
+class ShipForm(forms.Form):
+    """The API's ship `{tracking_number?, carrier?, shipped_at?}`: what the bulk action cannot ask."""
+
+    tracking_number = forms.CharField(max_length=255, required=False)
+    carrier = forms.CharField(max_length=100, required=False, help_text="UPS, FedEx, DHL, ...")
+    shipped_at = forms.DateTimeField(required=False, help_text="YYYY-MM-DD HH:MM. Empty: now.")
+
+
+class AddItemForm(forms.Form):
+    """The API's add_item `{sku, quantity, unit_price?, product_name?, requires_inventory?}`; the SKU typed or
+    that of an inventory item given by its id (the magnifier looks it up)."""
+
+    sku = forms.CharField(label="SKU", max_length=100, required=False)
+    item = forms.ModelChoiceField(
+        queryset=InventoryItem.objects.all(),
+        required=False,
+        label="Or inventory item",
+        help_text="Its id (the magnifier lists the items).",
+        widget=ForeignKeyRawIdWidget(OrderLineItem._meta.get_field("item").remote_field, admin.site),
+    )
+    quantity = forms.IntegerField(min_value=1, max_value=MAX_QUANTITY)
+    unit_price = _money(
+        min_value=Decimal("0"), required=False, help_text="Empty: the price of this order's line of that SKU."
+    )
+    product_name = forms.CharField(max_length=255, required=False, help_text="Empty: the item's description.")
+    requires_inventory = forms.BooleanField(
+        required=False,
+        initial=True,
+        help_text="Allocates stock at the order's location. Untick for a line without stock (a service, gift wrap).",
+    )
+
+    def clean(self):
+        data = super().clean()
+        item, sku = data.get("item"), (data.get("sku") or "").strip()
+        if item is not None and sku and sku != item.sku:
+            raise forms.ValidationError(f"The SKU {sku} is not that of the item chosen ({item.sku}): give one.")
+        if item is not None:
+            sku = item.sku
+        if not sku and not self.errors:
+            raise forms.ValidationError("Give a SKU or an inventory item.")
+        data["sku"] = sku
+        return data
+
+
+class RemoveItemForm(forms.Form):
+    """The API's remove_item `{order_item_id, quantity?}`."""
+
+    line = forms.ModelChoiceField(queryset=OrderLineItem.objects.none())
+    quantity = forms.IntegerField(
+        min_value=1, max_value=MAX_QUANTITY, required=False, help_text="Empty: the whole line."
+    )
+
+    def __init__(self, *args, obj: Order, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["line"].queryset = _lines_of(obj)
+        self.fields["line"].label_from_instance = lambda line: f"{line} at {line.unit_price} (line {line.pk})"
+
+
+class AddDiscountForm(forms.Form):
+    """The API's add_discount `{type, value, description?, order_item_id?}`."""
+
+    type = forms.ChoiceField(choices=DiscountType.choices)
+    value = _money(min_value=Decimal("0"), help_text="An amount, or a percentage (0 to 100).")
+    description = forms.CharField(max_length=255, required=False)
+    line = forms.ModelChoiceField(
+        queryset=OrderLineItem.objects.none(), required=False, empty_label="The whole order", label="On"
+    )
+
+    def __init__(self, *args, obj: Order, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["line"].queryset = _lines_of(obj)
+        self.fields["line"].label_from_instance = lambda line: f"Line {line.pk}: {line} at {line.unit_price}"
+
+
+def _describe_discount(discount: OrderDiscount) -> str:
+    value = f"{discount.value}%" if discount.type == DiscountType.PERCENTAGE else str(discount.value)
+    target = f" on line {discount.line_id}" if discount.line_id else ""
+    text = f" ({discount.description})" if discount.description else ""
+    return f"Discount {discount.pk}: {value}{target}{text}, takes {discount.amount}"
+
+
+class RemoveDiscountForm(forms.Form):
+    """The API's remove_discount `{discount_id}`."""
+
+    discount = forms.ModelChoiceField(queryset=OrderDiscount.objects.none())
+
+    def __init__(self, *args, obj: Order, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["discount"].queryset = OrderDiscount.objects.filter(order=obj).order_by("pk")
+        self.fields["discount"].label_from_instance = _describe_discount
+
+
+class ApplyPromotionForm(forms.Form):
+    """The API's apply_promotion `{code}`."""
+
+    code = forms.CharField(max_length=100)
+
+
+class ConfirmForm(forms.Form):
+    """An operation that needs no input: its page is the confirmation."""
+
+
+class TagForm(forms.Form):
+    """The API's tag, in its documented single form `{tag_name, tag_value?}`."""
+
+    tag_name = forms.CharField(max_length=100)
+    tag_value = forms.CharField(max_length=255, required=False)
+
+
+class UntagForm(forms.Form):
+    """The API's untag `{tags: [...]}`: the order's tags to take off."""
+
+    tags = forms.MultipleChoiceField(choices=(), widget=forms.CheckboxSelectMultiple)
+
+    def __init__(self, *args, obj: Order, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["tags"].choices = [(t.tag_name, str(t)) for t in OrderTag.objects.filter(order=obj)]
 
 
 def _split(order: Order, data: dict, by: Actor) -> str:
@@ -125,14 +274,185 @@ def _refund(order: Order, data: dict, by: Actor) -> str:
     return f"Refunded {data['amount']} on {order.display_number} ({order.amount_refunded} of {order.total} refunded)."
 
 
+def _ship(order: Order, data: dict, by: Actor) -> str:
+    order = services.order_ship(
+        order=order,
+        by=by,
+        tracking_number=data["tracking_number"],
+        carrier=data["carrier"],
+        shipped_at=data["shipped_at"],
+    )
+    shipment = f" {order.carrier} {order.tracking_number}".rstrip()
+    return f"Shipped {order.display_number}{shipment}: its stock is consumed."
+
+
+def _add_item(order: Order, data: dict, by: Actor) -> str:
+    order = services.order_add_item(
+        order=order,
+        by=by,
+        sku=data["sku"],
+        quantity=data["quantity"],
+        unit_price=data["unit_price"],
+        product_name=data["product_name"],
+        requires_inventory=data["requires_inventory"],
+    )
+    return f"Added {data['quantity']} x {data['sku']} to {order.display_number}: {_totals(order)}."
+
+
+def _remove_item(order: Order, data: dict, by: Actor) -> str:
+    line = data["line"]
+    taken = data["quantity"] or line.quantity
+    order = services.order_remove_item(order=order, by=by, order_item_id=line.pk, quantity=data["quantity"])
+    return f"Removed {taken} x {line.sku} from {order.display_number}: {_totals(order)}."
+
+
+def _add_discount(order: Order, data: dict, by: Actor) -> str:
+    line = data["line"]
+    order = services.order_add_discount(
+        order=order,
+        by=by,
+        type=data["type"],
+        value=data["value"],
+        description=data["description"],
+        order_item_id=line.pk if line else None,
+    )
+    return f"Added a discount to {order.display_number}: {_totals(order)}."
+
+
+def _remove_discount(order: Order, data: dict, by: Actor) -> str:
+    discount = data["discount"]
+    order = services.order_remove_discount(order=order, by=by, discount_id=discount.pk)
+    return f"Removed discount {discount.pk} from {order.display_number}: {_totals(order)}."
+
+
+def _apply_promotion(order: Order, data: dict, by: Actor) -> str:
+    order = services.order_apply_promotion(order=order, by=by, code=data["code"])
+    return f"Applied {order.promotion.code} to {order.display_number}: {_totals(order)}."
+
+
+def _remove_promotion(order: Order, data: dict, by: Actor) -> str:
+    order = services.order_remove_promotion(order=order, by=by)
+    return f"Removed the promotion from {order.display_number}: {_totals(order)}."
+
+
+def _tag(order: Order, data: dict, by: Actor) -> str:
+    services.order_tag(order=order, by=by, tag_name=data["tag_name"], tag_value=data["tag_value"])
+    tag = data["tag_name"].strip() + (f"={data['tag_value']}" if data["tag_value"] else "")
+    return f"Tagged {order.display_number}: {tag}."
+
+
+def _untag(order: Order, data: dict, by: Actor) -> str:
+    services.order_untag(order=order, by=by, tags=data["tags"])
+    return f"Untagged {order.display_number}: {', '.join(data['tags'])}."
+
+
+def _promotion_help(order: Order) -> str:
+    if order.promotion_id is None:
+        return f"{order} has no promotion."
+    return (
+        f"Takes {order.promotion.code} off {order} (it takes {order.promotion_discount} now) and gives its use back, "
+        "unless a split or a merge shared it."
+    )
+
+
+def _editable(order: Order) -> bool:
+    return order.status in EDITABLE
+
+
 ORDER_OPERATIONS = (
+    Operation(
+        "ship",
+        "Ship…",
+        ShipForm,
+        _ship,
+        permission=_named_permission("ship"),
+        available=lambda order: order.status in SHIPPABLE,
+        help="Ships the whole order: consumes every line's allocation (the ledger's shipment: on hand and "
+        "allocated fall) and records the shipment with its tracking number and carrier, which cannot be set "
+        "afterwards.",
+    ),
+    Operation(
+        "add_item",
+        "Add item…",
+        AddItemForm,
+        _add_item,
+        permission=_named_permission("add_item"),
+        available=_editable,
+        help=lambda order: (
+            f"Adds a line to {order} and allocates its stock at {order.location.code}, or nothing when the stock "
+            "is short or the SKU unknown. A line of the same SKU and price grows instead. The totals follow."
+        ),
+    ),
+    Operation(
+        "remove_item",
+        "Remove item…",
+        RemoveItemForm,
+        _remove_item,
+        permission=_named_permission("remove_item"),
+        available=_editable,
+        help="Takes the quantity off the line and releases its stock. The last line stays: cancel the order.",
+    ),
+    Operation(
+        "add_discount",
+        "Add discount…",
+        AddDiscountForm,
+        _add_discount,
+        permission=_named_permission("add_discount"),
+        available=_editable,
+        help="A fixed amount or a percentage, off the whole order or one line. The discounts never take more "
+        "than the subtotal: the amount is capped at what is left.",
+    ),
+    Operation(
+        "remove_discount",
+        "Remove discount…",
+        RemoveDiscountForm,
+        _remove_discount,
+        permission=_named_permission("remove_discount"),
+        available=_editable,
+        help="Takes a manual discount off; the totals follow.",
+    ),
+    Operation(
+        "apply_promotion",
+        "Apply promotion…",
+        ApplyPromotionForm,
+        _apply_promotion,
+        permission=_named_permission("apply_promotion"),
+        available=_editable,
+        help="One promotion per order. It must be active, within its dates, under its usage limit and the "
+        "order's subtotal at least its minimum; applying it counts one use.",
+    ),
+    Operation(
+        "remove_promotion",
+        "Remove promotion",
+        ConfirmForm,
+        _remove_promotion,
+        permission=_named_permission("remove_promotion"),
+        available=_editable,
+        help=_promotion_help,
+    ),
+    Operation(
+        "tag",
+        "Tag…",
+        TagForm,
+        _tag,
+        permission=_named_permission("tag"),
+        help="Tagging a name the order already carries sets its value.",
+    ),
+    Operation(
+        "untag",
+        "Untag…",
+        UntagForm,
+        _untag,
+        permission=_named_permission("untag"),
+        help="Takes the ticked tags off the order; the others stay.",
+    ),
     Operation(
         "split",
         "Split a line off…",
         SplitForm,
         _split,
-        permission="orders.split_order",
-        available=lambda order: order.status in EDITABLE,
+        permission=_named_permission("split"),
+        available=_editable,
         help="The quantity moves, with its stock allocation and its share of the discounts, to a new order in "
         "the same status (split_from this one), which keeps at least one line.",
     ),
@@ -141,7 +461,7 @@ ORDER_OPERATIONS = (
         "Refund…",
         RefundForm,
         _refund,
-        permission="orders.refund_order",
+        permission=_named_permission("refund"),
         available=lambda order: order.status in REFUNDABLE,
         help=lambda order: (
             f"Records a refund on {order}: {order.amount_refunded} of {order.total} refunded so "
@@ -200,12 +520,93 @@ RECORD = (
 )
 
 
+# ---- adding an order (a phone order): the header and its lines in one order_create call -----------------------
+
+NEW_ORDER_FIELDS = ("customer", "location", "currency", "order_number")
+
+
+class NewOrderForm(forms.ModelForm):
+    """The add page's header: what `POST /v1/orders` takes besides the lines."""
+
+    class Meta:
+        model = Order
+        fields = (*NEW_ORDER_FIELDS, *EDITABLE_IN_ADMIN)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        helps = {
+            "customer": "Or give only the customer's email below: the customer is found, or created.",
+            "location": "Where the lines' stock is allocated. Empty: MAIN.",
+            "order_number": "Empty: ORD-… is given.",
+        }
+        for name, text in helps.items():
+            if name in self.fields:
+                self.fields[name].help_text = text
+        if "location" in self.fields:
+            self.fields["location"].required = False
+
+
+class NewOrderLineForm(forms.ModelForm):
+    """A line of the order being added (the API's `order_line_items` entry). The price is typed, never a
+    default: an order taken by phone charges what the customer was told."""
+
+    unit_price = forms.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"))
+
+    class Meta:
+        model = OrderLineItem
+        fields = ("sku", "product_name", "quantity", "unit_price", "requires_inventory")
+
+
+class NewOrderLineInline(admin.TabularInline):
+    """The lines of an order being added: `order_create` saves them with the order (OrderAdmin.save_related),
+    the formset never does. Whoever may add orders may give their lines, as in the API."""
+
+    model = OrderLineItem
+    form = NewOrderLineForm
+    fields = ("sku", "product_name", "quantity", "unit_price", "requires_inventory")
+    extra = 3
+    can_delete = False
+    verbose_name = "line"
+    verbose_name_plural = "lines"
+
+    def has_add_permission(self, request, obj=None):
+        return obj is None and request.user.has_perm("orders.add_order")
+
+    def has_change_permission(self, request, obj=None):
+        return self.has_add_permission(request, obj)
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_add_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class CreateRefused(Exception):
+    """`order_create` refused the order being added: carries its message out of Django's transaction, which
+    rolls the add back whole (OrderAdmin.changeform_view then shows the form again)."""
+
+
+def _new_order_lines(formsets) -> list[dict]:
+    rows = []
+    for formset in formsets:
+        if formset.model is not OrderLineItem:
+            continue
+        for line_form in formset.forms:
+            data = getattr(line_form, "cleaned_data", None)
+            if not data or not line_form.has_changed():
+                continue  # an extra row left empty
+            rows.append({name: data[name] for name in NewOrderLineForm.Meta.fields})
+    return rows
+
+
 @admin.register(Order)
-class OrderAdmin(StatefulAdmin):
+class OrderAdmin(RefusalsAsMessages, StatefulAdmin):
     list_display = ("order_number", "status", "customer", "customer_email", "location", "total", "created_at")
     list_filter = ("status", "location", "is_replacement_order", "created_at")
     list_select_related = ("customer", "location")
     search_fields = ("order_number", "customer_email", "customer_name", "customer__email", "order_line_items__sku")
+    autocomplete_fields = ("customer", "location")
     date_hierarchy = "created_at"
     operations = ORDER_OPERATIONS
     fieldsets = [
@@ -223,27 +624,80 @@ class OrderAdmin(StatefulAdmin):
         "deliver": services.order_deliver,
     }
 
-    def has_add_permission(self, request):
-        return False
-
     def has_delete_permission(self, request, obj=None):
         return False
 
+    # ---- the add page: header and lines, one order_create -------------------------------------------------
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [(None, {"fields": NEW_ORDER_FIELDS}), ("Header", {"fields": EDITABLE_IN_ADMIN})]
+        return super().get_fieldsets(request, obj)
+
+    def get_inlines(self, request, obj):
+        return [NewOrderLineInline] if obj is None else super().get_inlines(request, obj)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is not None:
+            return super().get_form(request, obj, change=change, **kwargs)
+        form = super().get_form(request, obj, change=change, **{**kwargs, "form": NewOrderForm})
+        refusal = getattr(request, "order_create_refusal", None)
+        if refusal is None:
+            return form
+
+        class RefusedOrderForm(form):
+            def clean(self):
+                super().clean()
+                raise forms.ValidationError(refusal)
+
+        return RefusedOrderForm
+
     def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
         locked = RECORD + TOTALS
-        if obj is None or obj.status not in EDITABLE:
+        if obj.status not in EDITABLE:
             locked += EDITABLE_IN_ADMIN
         return locked
 
-    def save_model(self, request, obj, form, change):
-        """Header changes through `order_update`, like `PUT /v1/orders/{id}`."""
-        fields = {n: form.cleaned_data[n] for n in form.changed_data if n in EDITABLE_IN_ADMIN}
-        if not fields:
-            return
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except CreateRefused as refused:
+            # Django has rolled the add back whole (no order, customer, allocation or log entry): the same form
+            # again, everything typed kept, with the service's message at its top.
+            request.order_create_refusal = str(refused)
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def save_model(self, request, obj, form, change):
+        """Header changes through `order_update`, like `PUT /v1/orders/{id}`; a refusal rolls the whole save
+        back and shows the service's message (RefusalsAsMessages). An add waits for its lines (save_related)."""
+        if not change:
+            return
+        fields = {n: form.cleaned_data[n] for n in form.changed_data if n in EDITABLE_IN_ADMIN}
+        if fields:
             services.order_update(order=obj, by=Actor.admin(request), **fields)
+
+    def save_related(self, request, form, formsets, change):
+        if change:
+            return super().save_related(request, form, formsets, change)
+        for formset in formsets:
+            formset.save(commit=False)  # nothing saved: the log entry's message lists the lines
+        data = form.cleaned_data
+        given = {n: data[n] for n in ("order_number", *EDITABLE_IN_ADMIN) if data.get(n) not in (None, "")}
+        try:
+            order = services.order_create(
+                by=Actor.admin(request),
+                customer=data.get("customer"),
+                location=data.get("location"),
+                currency=data.get("currency") or "USD",
+                order_line_items=_new_order_lines(formsets),
+                **given,
+            )
         except ADMIN_ERRORS as exc:
-            self.message_user(request, f"Not saved: {exc}", level=messages.ERROR)
+            raise CreateRefused(str(exc)) from exc
+        form.instance.pk = order.pk
+        form.instance.refresh_from_db()
 
     def _apply_fsm_transition(self, *, obj, transition_name, request, kwargs=None) -> bool:
         kwargs = dict(kwargs or {})
@@ -311,7 +765,7 @@ WHOLESALE_EDITABLE_FIELDS = (
 
 
 @admin.register(WholesaleOrder)
-class WholesaleOrderAdmin(StatefulAdmin):
+class WholesaleOrderAdmin(RefusalsAsMessages, StatefulAdmin):
     list_display = (
         "order_number",
         "status",
@@ -362,13 +816,11 @@ class WholesaleOrderAdmin(StatefulAdmin):
         return fields
 
     def save_model(self, request, obj, form, change):
+        """Header changes through `wholesale_order_update`; a refusal rolls the whole save back and shows the
+        service's message (RefusalsAsMessages)."""
         fields = {n: form.cleaned_data[n] for n in form.changed_data if n in WHOLESALE_EDITABLE_FIELDS}
-        if not fields:
-            return
-        try:
+        if fields:
             services.wholesale_order_update(wholesale_order=obj, by=Actor.admin(request), **fields)
-        except ADMIN_ERRORS as exc:
-            self.message_user(request, f"Not saved: {exc}", level=messages.ERROR)
 
     @admin.action(description="Approve the selected orders (allocates their stock)", permissions=["change"])
     def approve_orders(self, request, queryset):

@@ -159,7 +159,8 @@ class OperationsMixin:
             self.message_user(request, refusal, messages.ERROR)
             return HttpResponseRedirect(change_url)
         takes_obj = "obj" in inspect.signature(op.form.__init__).parameters
-        form = op.form(request.POST or None, **({"obj": obj} if takes_obj else {}))
+        data = request.POST if request.method == "POST" else None  # a form without fields posts nothing
+        form = op.form(data, **({"obj": obj} if takes_obj else {}))
         if request.method == "POST" and form.is_valid():
             try:
                 done = op.run(obj, form.cleaned_data, Actor.admin(request))

@@ -2,16 +2,19 @@
 cancel, merge and split through the services (same permissions, same audit rows); fixed-cost changelists."""
 
 import re
+from decimal import Decimal
 
 import pytest
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django_fsm import ConcurrentTransition
 from django_fsm_log.models import StateLog
 
 from orders import services
 from orders.models import Order, Promotion
-from tests.factories import SYSTEM, level, make_customer, make_user
+from tests.factories import SYSTEM, api_client, level, make_customer, make_user
 from tests.orders.support import create, fresh, lines_of, order_in, snapshot, stock
 
 pytestmark = pytest.mark.django_db
@@ -202,3 +205,67 @@ def test_wholesale_and_promotion_admin(admin_client):
     assert page.status_code == 200
     admin_client.post("/admin/orders/promotion/add/", {"code": "ADMIN5", "type": "fixed", "value": "5", "active": "on"})
     assert Promotion.objects.get(code="ADMIN5").times_used == 0
+
+
+# ---- a refused header save: the service's message alone, nothing saved, nothing logged ------------------------
+
+
+def _post_header(client, obj, model="order", **changes):
+    url = f"/admin/orders/{model}/{obj.pk}/change/"
+    page = client.get(url)
+    return client.post(url, {**change_form_data(page), **changes}, follow=True)
+
+
+def test_a_refused_header_save_shows_only_the_services_message(admin_client):
+    stock()
+    order = order_in("pending")
+    too_much = {"shipping_amount": "9999999999.99", "tax_amount": "9999999999.99"}
+    refused = api_client().put(f"/v1/orders/{order.pk}", too_much, format="json")
+    assert refused.status_code == 400
+    before, logged = snapshot(order), LogEntry.objects.count()
+    response = _post_header(admin_client, order, notes="fragile", **too_much)
+    assert response.redirect_chain[-1][0] == change_url(order)
+    assert messages_of(response) == [refused.json()["message"]]  # no "Not saved", no "changed successfully"
+    assert snapshot(order) == before
+    order = fresh(order)
+    assert (order.notes, order.shipping_amount, order.tax_amount) == ("", Decimal("0.00"), Decimal("0.00"))
+    assert LogEntry.objects.count() == logged
+    # Corrected, it saves, with Django's message alone and one log entry.
+    response = _post_header(admin_client, order, notes="fragile", shipping_amount="3.00")
+    assert len(messages_of(response)) == 1 and "was changed successfully" in messages_of(response)[0]
+    assert (fresh(order).notes, fresh(order).total) == ("fragile", Decimal("28.00"))
+    assert LogEntry.objects.filter(object_id=str(order.pk), action_flag=CHANGE).count() == 1
+
+
+def test_a_header_save_refused_for_a_missing_permission_changes_nothing():
+    """Shipping and tax change what the order charges: the service refuses them to a clerk without the
+    permission, with the API's message, and the notes posted with them are not saved either."""
+    stock()
+    order = order_in("pending")
+    perms = ("orders.view_order", "orders.change_order")
+    refused = api_client(make_user(*perms)).put(f"/v1/orders/{order.pk}", {"shipping_amount": "9.00"}, format="json")
+    assert refused.status_code == 403
+    before, logged = snapshot(order), LogEntry.objects.count()
+    response = _post_header(staff_client(*perms), order, notes="fragile", shipping_amount="9.00")
+    assert messages_of(response) == [refused.json()["message"]]
+    assert snapshot(order) == before and fresh(order).notes == ""
+    assert LogEntry.objects.count() == logged
+
+
+def test_a_refused_wholesale_header_save_rolls_back_whole(admin_client, monkeypatch):
+    """A wholesale order's header save that the service refuses after writing (a lost race) leaves nothing:
+    not the fields, not the history row, not the admin's log entry."""
+    stock()
+    order = services.wholesale_order_create(by=SYSTEM, order_line_items=[{"sku": "A", "quantity": 1, "unit_price": 1}])
+    real = services.wholesale_order_update
+
+    def loses_a_race(**kwargs):
+        real(**kwargs)
+        raise ConcurrentTransition("Wholesale order changed by someone else; reload and try again.")
+
+    monkeypatch.setattr(services, "wholesale_order_update", loses_a_race)
+    history, logged = StateLog.objects.count(), LogEntry.objects.count()
+    response = _post_header(admin_client, order, model="wholesaleorder", memo="rush")
+    assert messages_of(response) == ["Wholesale order changed by someone else; reload and try again."]
+    assert type(order).objects.get(pk=order.pk).memo == ""
+    assert (StateLog.objects.count(), LogEntry.objects.count()) == (history, logged)
