@@ -22,6 +22,12 @@ def api(db):
     return api_client()
 
 
+@pytest.fixture
+def auditor(db):
+    """An API client whose key belongs to a superuser named auditor (for history rows: `tests.helpers.history`)."""
+    return api_client(make_user(superuser=True, username="auditor"))
+
+
 def pytest_collection_modifyitems(config, items):
     """`@pytest.mark.postgres` tests (row locks, real concurrency) run on PostgreSQL only. Under CI they are
     never skipped there: a PostgreSQL run that skips one fails instead (see pytest_runtest_makereport)."""

@@ -32,3 +32,13 @@ def assert_list_queries_constant(api, url: str, plural: str, make_one: Callable[
     with CaptureQueriesContext(connection) as large:
         assert len(api.get(url).json()[plural]) == 1 + more
     assert len(small) == len(large), [q["sql"] for q in large.captured_queries]
+
+
+def history(client, resource: str, pk: int) -> list[tuple[str, str, str, str | None, str]]:
+    """(transition, from, to, by, reason) of each row, oldest first; each names the door (the `auditor`
+    fixture's key)."""
+    rows = client.get(f"/v1/{resource}/{pk}/history?order_direction=asc").json()["history"]
+    assert all(h["description"].startswith("[auditor via API key") for h in rows), rows
+    return [
+        (h["transition"], h["source_state"], h["state"], h["by"], h["description"].partition("] ")[2]) for h in rows
+    ]

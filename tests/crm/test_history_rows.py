@@ -3,23 +3,9 @@ given), with the actor."""
 
 import pytest
 
-from tests.factories import api_client, make_user
+from tests.helpers import history
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def auditor(db):
-    return api_client(make_user(superuser=True, username="auditor"))
-
-
-def history(client, resource: str, pk: int) -> list[tuple[str, str, str, str | None, str]]:
-    """(transition, from, to, by, reason) of each row, oldest first; each names the door (the auditor's key)."""
-    rows = client.get(f"/v1/{resource}/{pk}/history?order_direction=asc").json()["history"]
-    assert all(h["description"].startswith("[auditor via API key") for h in rows), rows
-    return [
-        (h["transition"], h["source_state"], h["state"], h["by"], h["description"].partition("] ")[2]) for h in rows
-    ]
 
 
 def test_lead_create_and_update(auditor):
