@@ -45,7 +45,7 @@ from manufacturing.states import (
     WorkOrderStatus,
 )
 from stateset.actors import Actor
-from stateset.admin import Operation, RefusalsAsMessages, StatefulAdmin, run_service_action
+from stateset.admin import Operation, OptionalReasonForm, RefusalsAsMessages, StatefulAdmin, run_service_action
 from stateset.api import MAX_QUANTITY
 from stateset.errors import DomainError
 
@@ -125,13 +125,6 @@ def save_lines(formset, *, create, update, delete, line_param: str, by: Actor, d
     for line in formset.new_objects:
         form = next(f for f in formset.forms if f.instance is line)
         create(by=by, **parent, **data(form, form.cleaned_data.keys()))
-
-
-class OptionalReasonForm(forms.Form):
-    """The API's optional `reason`, kept on the history row (stateset.admin.ReasonForm requires one). A
-    button's form (`fsm_forms`) or an operation's."""
-
-    reason = forms.CharField(label="Reason", max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 
 # ---- bills of materials ------------------------------------------------------------------------------------

@@ -216,6 +216,12 @@ class ReasonForm(forms.Form):
     reason = forms.CharField(label="Reason", max_length=1000, widget=forms.Textarea(attrs={"rows": 3}))
 
 
+class OptionalReasonForm(forms.Form):
+    """The API's optional `reason`, kept on the history row: a button's form (`fsm_forms`) or an operation's."""
+
+    reason = forms.CharField(label="Reason", max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
 class StatefulAdmin(OperationsMixin, FSMAdminMixin, admin.ModelAdmin):
     """A document with a status: the status is read-only, history is inline, and the transition buttons run
     through `stateset.fsm.apply_transition` (row lock, permission, audit row), like the API.

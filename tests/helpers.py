@@ -1,4 +1,4 @@
-"""Assertions every app's tests share."""
+"""Assertions and admin-client helpers every app's tests share."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 ERROR_KEYS = {"type", "message", "code", "detail", "path", "status", "errors", "request_id"}
 
@@ -42,3 +43,41 @@ def history(client, resource: str, pk: int) -> list[tuple[str, str, str, str | N
     return [
         (h["transition"], h["source_state"], h["state"], h["by"], h["description"].partition("] ")[2]) for h in rows
     ]
+
+
+# ---- the admin, as a browser drives it ----------------------------------------------------------------------
+
+
+def change_url(obj) -> str:
+    return reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
+
+
+def op_url(obj, name: str) -> str:
+    """The form of an Operation (stateset.admin.Operation) on `obj`."""
+    return reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_operation", args=[obj.pk, name])
+
+
+def messages_of(response) -> list[str]:
+    return [str(m) for m in response.context["messages"]]
+
+
+def change_form_data(response) -> dict:
+    """What the browser posts back from an add or change form: the form's current values and the inlines'."""
+    data = {}
+
+    def add(form, prefix=""):
+        for name in form.fields:
+            value = form[name].value()
+            if value is None or value is False:
+                continue
+            data[f"{prefix}{name}"] = "on" if value is True else value
+            if form.fields[name].show_hidden_initial:  # a field with a callable default: the browser posts both
+                data[f"initial-{prefix}{name}"] = data[f"{prefix}{name}"]
+
+    add(response.context["adminform"].form)
+    for inline in response.context["inline_admin_formsets"]:
+        formset = inline.formset
+        add(formset.management_form, f"{formset.prefix}-")
+        for i, form in enumerate(formset.forms):
+            add(form, f"{formset.prefix}-{i}-")
+    return data

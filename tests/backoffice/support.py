@@ -73,7 +73,3 @@ def action_names(response) -> set[str]:
     if form is None:
         return set()
     return {value for value, _ in form.fields["action"].choices if value}
-
-
-def messages_of(response) -> list[str]:
-    return [str(m) for m in response.context["messages"]]

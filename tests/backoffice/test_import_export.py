@@ -16,8 +16,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from crm.models import Customer
 from inventory.models import InventoryItem
 from orders.models import Order, Promotion
-from tests.backoffice.support import logged_in, messages_of
+from tests.backoffice.support import logged_in
 from tests.factories import make_customer, make_item, make_promotion, make_user
+from tests.helpers import messages_of
 from tests.orders.support import order_in, stock
 
 pytestmark = pytest.mark.django_db

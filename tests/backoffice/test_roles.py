@@ -13,8 +13,9 @@ from crm.models import Customer
 from inventory.models import PurchaseOrder
 from orders.models import Order
 from stateset import roles
-from tests.backoffice.support import action_names, buttons, logged_in, messages_of, staff_of
+from tests.backoffice.support import action_names, buttons, logged_in, staff_of
 from tests.factories import api_client, level, make_bom, make_item, make_lead, make_purchase_order
+from tests.helpers import messages_of
 from tests.orders.support import order_in, stock
 
 pytestmark = pytest.mark.django_db

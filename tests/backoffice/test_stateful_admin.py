@@ -16,9 +16,9 @@ from django_fsm_log.models import StateLog
 from crm.models import Lead
 from orders.models import Order
 from stateset.admin import StatefulAdmin
-from tests.backoffice.support import buttons, logged_in, messages_of
+from tests.backoffice.support import buttons, logged_in
 from tests.factories import make_lead, make_purchase_order, make_user
-from tests.inventory.test_inventory_admin import change_form_data
+from tests.helpers import change_form_data, change_url, messages_of
 from tests.orders.support import order_in, snapshot, stock
 
 pytestmark = pytest.mark.django_db
@@ -78,10 +78,6 @@ def test_buttons_are_only_for_transitions_that_need_no_input(model, model_admin)
             if p.name != "self" and p.default is p.empty and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
         ]
         assert not required or transition.custom.get("form"), f"{model.__name__}.{name} needs {required}"
-
-
-def change_url(obj) -> str:
-    return f"/admin/{obj._meta.app_label}/{obj._meta.model_name}/{obj.pk}/change/"
 
 
 def test_view_only_staff_see_no_buttons_and_cannot_press_them():

@@ -7,28 +7,9 @@ from django_fsm_log.models import StateLog
 
 from crm.models import Case, Customer, Lead
 from tests.factories import make_case, make_customer, make_lead, make_user
+from tests.helpers import change_form_data
 
 pytestmark = pytest.mark.django_db
-
-
-def change_form_data(response) -> dict:
-    """What the browser would post back from a change form: the form's current values and the inlines'."""
-    data = {}
-
-    def add(form, prefix=""):
-        for name in form.fields:
-            value = form[name].value()
-            if value is None or value is False:
-                continue
-            data[f"{prefix}{name}"] = "on" if value is True else value
-
-    add(response.context["adminform"].form)
-    for inline in response.context["inline_admin_formsets"]:
-        formset = inline.formset
-        add(formset.management_form, f"{formset.prefix}-")
-        for i, form in enumerate(formset.forms):
-            add(form, f"{formset.prefix}-{i}-")
-    return data
 
 
 def press(client, url: str, transition: str):

@@ -19,30 +19,9 @@ from tests.factories import (
     make_purchase_order,
     make_user,
 )
+from tests.helpers import change_form_data, messages_of
 
 pytestmark = pytest.mark.django_db
-
-
-def change_form_data(response) -> dict:
-    """What the browser posts back from a change form: the form's current values and the inlines'."""
-    data = {}
-
-    def add(form, prefix=""):
-        for name in form.fields:
-            value = form[name].value()
-            if value is None or value is False:
-                continue
-            data[f"{prefix}{name}"] = "on" if value is True else value
-            if form.fields[name].show_hidden_initial:  # a field with a callable default: the browser posts both
-                data[f"initial-{prefix}{name}"] = data[f"{prefix}{name}"]
-
-    add(response.context["adminform"].form)
-    for inline in response.context["inline_admin_formsets"]:
-        formset = inline.formset
-        add(formset.management_form, f"{formset.prefix}-")
-        for i, form in enumerate(formset.forms):
-            add(form, f"{formset.prefix}-{i}-")
-    return data
 
 
 def run_action(client, model: str, action: str, objs):
@@ -51,10 +30,6 @@ def run_action(client, model: str, action: str, objs):
         {"action": action, "_selected_action": [o.pk for o in objs]},
         follow=True,
     )
-
-
-def messages_of(response) -> list[str]:
-    return [str(m) for m in response.context["messages"]]
 
 
 # ---- the ledger is read-only ------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from manufacturing.models import BillOfMaterials, ManufactureOrder, WorkOrder
 from stateset.actors import Actor
 from stateset.errors import InvalidStateTransition, PermissionDenied, ValidationFailed
 from tests.factories import SYSTEM, level, make_user, make_work_order
-from tests.inventory.test_inventory_admin import change_form_data
+from tests.helpers import change_form_data, change_url, op_url
 
 pytestmark = pytest.mark.django_db
 
@@ -33,14 +33,6 @@ def staff(*perms: str):
     client = Client()
     client.force_login(user)
     return user, client
-
-
-def op_url(obj, name: str) -> str:
-    return reverse(f"admin:manufacturing_{obj._meta.model_name}_operation", args=[obj.pk, name])
-
-
-def change_url(obj) -> str:
-    return reverse(f"admin:manufacturing_{obj._meta.model_name}_change", args=[obj.pk])
 
 
 def form_url(obj, transition: str) -> str:

@@ -15,33 +15,10 @@ from django_fsm_log.models import StateLog
 from orders import services
 from orders.models import Order, Promotion
 from tests.factories import SYSTEM, api_client, level, make_customer, make_user
+from tests.helpers import change_form_data, change_url, messages_of
 from tests.orders.support import create, fresh, lines_of, order_in, snapshot, stock
 
 pytestmark = pytest.mark.django_db
-
-
-def change_form_data(response) -> dict:
-    """What the browser would post back from a change form: the form's current values and the inlines'."""
-    data = {}
-
-    def add(form, prefix=""):
-        for name in form.fields:
-            value = form[name].value()
-            if value is None or value is False:
-                continue
-            data[f"{prefix}{name}"] = "on" if value is True else value
-
-    add(response.context["adminform"].form)
-    for inline in response.context["inline_admin_formsets"]:
-        formset = inline.formset
-        add(formset.management_form, f"{formset.prefix}-")
-        for i, form in enumerate(formset.forms):
-            add(form, f"{formset.prefix}-{i}-")
-    return data
-
-
-def change_url(order) -> str:
-    return f"/admin/orders/order/{order.pk}/change/"
 
 
 def press(client, order, transition: str):
@@ -54,10 +31,6 @@ def run_action(client, action: str, objs, model="order"):
     return client.post(
         f"/admin/orders/{model}/", {"action": action, "_selected_action": [o.pk for o in objs]}, follow=True
     )
-
-
-def messages_of(response) -> list[str]:
-    return [str(m) for m in response.context["messages"]]
 
 
 def staff_client(*perms) -> Client:

@@ -15,8 +15,9 @@ from crm.models import Customer
 from inventory.selectors import ledger_mismatches
 from orders.models import Order
 from tests.factories import api_client, level, make_customer, make_item, make_location
+from tests.helpers import change_form_data, messages_of
 from tests.orders.support import lines_of, stock
-from tests.orders.test_admin import change_form_data, messages_of, staff_client
+from tests.orders.test_admin import staff_client
 from tests.orders.test_admin_operations import effect, shared
 
 pytestmark = pytest.mark.django_db

@@ -22,6 +22,7 @@ from inventory.selectors import ledger_mismatches
 from orders import services
 from orders.models import Order, OrderDiscount, OrderTag, Promotion, Shipment
 from tests.factories import SYSTEM, api_client, level, make_user
+from tests.helpers import change_url, messages_of, op_url
 from tests.orders.support import ALL, SOURCES, create, fresh, lines_of, order_in, snapshot, stock
 
 pytestmark = pytest.mark.django_db
@@ -32,22 +33,10 @@ NEW = ("ship", "add_item", "remove_item", "add_discount", "remove_discount", "ap
 NEW += ("tag", "untag")
 
 
-def change_url(order) -> str:
-    return f"/admin/orders/order/{order.pk}/change/"
-
-
-def op_url(order, name: str) -> str:
-    return f"/admin/orders/order/{order.pk}/operation/{name}/"
-
-
 def offered(client, order) -> set[str]:
     """The operations whose button is on the order's page."""
     content = client.get(change_url(order)).content.decode()
     return set(re.findall(rf'href="/admin/orders/order/{order.pk}/operation/(\w+)/" class="operation"', content))
-
-
-def messages_of(response) -> list[str]:
-    return [str(m) for m in response.context["messages"]]
 
 
 def staff(*perms) -> Client:

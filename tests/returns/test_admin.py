@@ -15,6 +15,7 @@ from orders import services as order_services
 from returns import services
 from returns.models import Return, Warranty
 from tests.factories import SYSTEM, level, make_user
+from tests.helpers import change_form_data, change_url, messages_of
 from tests.returns.support import (
     assert_consistent,
     fresh,
@@ -30,31 +31,11 @@ from tests.returns.support import (
 pytestmark = pytest.mark.django_db
 
 
-def form_data(response) -> dict:
-    """What the browser would post back from an add or change form: the form's values and the inlines'."""
-    data = {}
-
-    def add(form, prefix=""):
-        for name in form.fields:
-            value = form[name].value()
-            if value is None or value is False:
-                continue
-            data[f"{prefix}{name}"] = "on" if value is True else value
-
-    add(response.context["adminform"].form)
-    for inline in response.context["inline_admin_formsets"]:
-        formset = inline.formset
-        add(formset.management_form, f"{formset.prefix}-")
-        for i, form in enumerate(formset.forms):
-            add(form, f"{formset.prefix}-{i}-")
-    return data
-
-
 def add_return(client, order, rows, **fields):
     """Post the add form with `rows` [(order line, quantity, condition)] in the lines inline."""
     page = client.get("/admin/returns/return/add/")
     assert page.status_code == 200
-    data = {**form_data(page), "order": order.pk, **fields}
+    data = {**change_form_data(page), "order": order.pk, **fields}
     prefix = "return_line_items"
     data[f"{prefix}-TOTAL_FORMS"] = str(len(rows))
     for i, (line, quantity, condition) in enumerate(rows):
@@ -69,24 +50,16 @@ def add_return(client, order, rows, **fields):
     return client.post("/admin/returns/return/add/", data)
 
 
-def change_url(obj) -> str:
-    return f"/admin/returns/{obj._meta.model_name}/{obj.pk}/change/"
-
-
 def press(client, obj, transition: str):
     page = client.get(change_url(obj))
     assert page.status_code == 200
-    return client.post(change_url(obj), {**form_data(page), "_fsm_transition_to": transition}, follow=True)
+    return client.post(change_url(obj), {**change_form_data(page), "_fsm_transition_to": transition}, follow=True)
 
 
 def run_action(client, action: str, objs, model="return"):
     return client.post(
         f"/admin/returns/{model}/", {"action": action, "_selected_action": [o.pk for o in objs]}, follow=True
     )
-
-
-def messages_of(response) -> list[str]:
-    return [str(m) for m in response.context["messages"]]
 
 
 def test_adding_a_return_with_lines_goes_through_the_service(admin_client):
@@ -128,7 +101,7 @@ def test_editing_lines_inline_follows_the_same_rule(admin_client):
     (a,) = lines_of(order)
     ret = make_return(order, {a: 1})
     page = admin_client.get(change_url(ret))
-    data = form_data(page)
+    data = change_form_data(page)
     data["return_line_items-0-quantity"] = 4
     response = admin_client.post(change_url(ret), data)
     assert response.status_code == 200
@@ -252,7 +225,7 @@ def test_a_save_the_service_refuses_is_one_message_and_changes_nothing(admin_cli
         raise DomainError("Return changed meanwhile; reload it.")
 
     monkeypatch.setattr(ReturnAdmin, "update_service", staticmethod(refuse))
-    data = {**form_data(page), "description": "after"}
+    data = {**change_form_data(page), "description": "after"}
     response = admin_client.post(change_url(ret), data, follow=True)
     assert messages_of(response) == ["Return changed meanwhile; reload it."]
     assert Return.objects.get(pk=ret.pk).description == "before"
@@ -264,7 +237,7 @@ def test_warranty_admin_add_approve_with_replacement_deny_and_cancel(admin_clien
     order = shipped(("A", 1, "10.00"))
     page = admin_client.get("/admin/returns/warranty/add/")
     data = {
-        **form_data(page),
+        **change_form_data(page),
         "order": order.pk,
         "serial_number": "SN-1",
         "warranty_line_items-TOTAL_FORMS": "1",

@@ -15,6 +15,7 @@ from orders import services as order_services
 from orders.models import Refund
 from returns.models import Return
 from tests.factories import SYSTEM, level, make_user
+from tests.helpers import change_url, messages_of, op_url
 from tests.returns.support import (
     RETURN_STATUSES,
     WARRANTY_STATUSES,
@@ -30,18 +31,6 @@ from tests.returns.support import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-def change_url(obj) -> str:
-    return f"/admin/returns/{obj._meta.model_name}/{obj.pk}/change/"
-
-
-def op_url(obj, name: str) -> str:
-    return f"/admin/returns/{obj._meta.model_name}/{obj.pk}/operation/{name}/"
-
-
-def messages_of(response) -> list[str]:
-    return [str(m) for m in response.context["messages"]]
 
 
 def logged_in(*perms: str) -> Client:
