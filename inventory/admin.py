@@ -50,7 +50,7 @@ from stateset.admin import (
     ThroughServicesAdmin,
     run_service_action,
 )
-from stateset.api import MAX_QUANTITY
+from stateset.limits import MAX_QUANTITY
 
 
 class ReadOnlyAdminMixin:

@@ -24,7 +24,8 @@ from inventory.models import (
     StockMovement,
 )
 from inventory.services import location_resolve
-from stateset.api import MAX_QUANTITY, ConstantField, InputSerializer, MoneyField, ResourceSerializer
+from stateset.api import ConstantField, InputSerializer, MoneyField, ResourceSerializer
+from stateset.limits import MAX_QUANTITY
 
 # ---- shared fields -----------------------------------------------------------------------------------------
 

@@ -46,8 +46,8 @@ from manufacturing.states import (
 )
 from stateset.actors import Actor
 from stateset.admin import Operation, OptionalReasonForm, RefusalsAsMessages, StatefulAdmin, run_service_action
-from stateset.api import MAX_QUANTITY
 from stateset.errors import DomainError
+from stateset.limits import MAX_QUANTITY
 
 
 class ServiceAdmin(RefusalsAsMessages, StatefulAdmin):

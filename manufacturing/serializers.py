@@ -18,7 +18,8 @@ from manufacturing.models import (
     WorkOrderLineItem,
 )
 from manufacturing.states import ManufactureOrderLineStatus, WorkOrderLineStatus
-from stateset.api import MAX_QUANTITY, ConstantField, InputSerializer, ResourceSerializer
+from stateset.api import ConstantField, InputSerializer, ResourceSerializer
+from stateset.limits import MAX_QUANTITY
 
 
 @extend_schema_field(OpenApiTypes.STR)

@@ -49,7 +49,7 @@ from stateset.admin import (
     ThroughServicesAdmin,
     run_service_action,
 )
-from stateset.api import MAX_QUANTITY
+from stateset.limits import MAX_QUANTITY
 
 
 class HoldForm(forms.Form):

@@ -41,15 +41,10 @@ from rest_framework.views import set_rollback
 from stateset.actors import Actor
 from stateset.errors import DomainError, NotFound
 from stateset.ids import MAX_ID
+from stateset.limits import DEFAULT_LIMIT, MAX_LIMIT
 from stateset.middleware import current_request_id
 
 logger = logging.getLogger("stateset.api")
-
-DEFAULT_LIMIT = 10
-MAX_LIMIT = 100
-# The most units one input may name (a line, an adjustment, a count): far above any real document, and far
-# below what a quantity column holds (PostgreSQL's integer), so no input overflows one.
-MAX_QUANTITY = 1_000_000
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Amounts that the services compute (quantity × price, sums of lines) against the columns that store them.
+"""Money: the cent, the one rounding rule, and the amounts that the services compute (quantity × price,
+sums of lines) checked against the columns that store them.
 
 Each input is bounded (MoneyField's digits, quantities up to MAX_QUANTITY), but a product or a sum can still
 pass a column: PostgreSQL refuses it (numeric field overflow, a 500) and SQLite stores a row that no
@@ -8,9 +9,17 @@ response can show. Services check before they write, and answer a 400 naming the
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from stateset.errors import ValidationFailed
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+
+
+def round_cents(value: Decimal | int | str) -> Decimal:
+    """Round half-up to the cent: the one rounding rule for every amount the services compute."""
+    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def largest_amount(max_digits: int = 12, decimal_places: int = 2) -> Decimal:

@@ -23,8 +23,8 @@ from tqdm import tqdm
 from inventory import services
 from inventory.models import InventoryItem, Location, StockLevel
 from stateset.actors import Actor
-from stateset.api import MAX_QUANTITY
 from stateset.errors import DomainError
+from stateset.limits import MAX_QUANTITY
 
 REQUIRED = ("sku", "quantity")
 # The bounds the API enforces (a quantity per request; the columns' lengths), checked before any write.
