@@ -1,30 +1,40 @@
-"""Workload W1 through the HTTP API, compared with the peer's figure measured in the same run.
+"""`make bench`: workload W1 through the HTTP API as users run it, beside the peer and a lean floor, in one run.
 
-W1 (see ../shared/bench/stateset_embedded_anchor.py): 20 SKUs with ample stock; N customers; N orders of
-3 lines each (quantities 1, 2, 3, unit price 9.99); ship every order; list the orders.
+W1 (../shared/bench/stateset_embedded_anchor.py): 20 SKUs with ample stock; N orders of 3 lines each
+(quantities 1, 2, 3, unit price 9.99, SKUs i..i+2 of 20); then ship every order.
 
-    make bench                         # N=1000, SQLite file, with the peer
-    .venv/bin/python bench/w1_http.py 200 --no-peer
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/stateset_bench .venv/bin/python bench/w1_http.py 1000
+For each database (PostgreSQL: a database this script creates and drops; SQLite: a temporary file) and
+each gunicorn worker count (2, 4), one server (DEBUG off, persistent connections) answers N creates then
+N ships at each client concurrency (1, 4, 8 threads, one keep-alive httpx client each). The lean floor
+(bench/floor.py: the same statements written by hand with psycopg and orjson behind bare WSGI, on the
+same tables) runs on PostgreSQL with the same worker counts and 8 clients, and the peer (stateset-embedded,
+in process, installed into var/peer-venv on first use) runs W1 once. Every database must pass
+`check_inventory` afterwards.
 
-The server is gunicorn with one sync worker in its own process (DEBUG off) on a fresh database; the
-client is one httpx connection, one request at a time, as the peer's loop is one call at a time. The peer
-(stateset-embedded 1.40.0, Rust + SQLite, in process, no HTTP) is installed into var/peer-venv on first use.
-Results go to stdout and var/bench-w1.json.
+    make bench                                  # N=1000, the whole matrix
+    .venv/bin/python bench/w1_http.py --n 200 --databases postgres --workers 4 --clients 8 --no-peer
+    .venv/bin/python bench/w1_http.py --repeat 3          # medians of 3 runs per row
+
+Prints one row per configuration (creates/s, ships/s, p50/p95 in ms, non-2xx count, ratios to the peer's
+creates and ships and to the floor's rates at the same worker count) and writes var/bench.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import re
 import secrets
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import httpx
@@ -32,6 +42,29 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 PEER_SCRIPT = ROOT.parent / "shared" / "bench" / "stateset_embedded_anchor.py"
 PEER_VENV = ROOT / "var" / "peer-venv"
+SKUS = 20
+CUSTOMERS = 100
+PG = {
+    "host": os.environ.get("PGHOST", "127.0.0.1"),
+    "port": os.environ.get("PGPORT", "5432"),
+    "user": os.environ.get("PGUSER", "postgres"),
+}
+
+
+@dataclass
+class Row:
+    target: str  # "ours" or "floor"
+    database: str
+    workers: int
+    clients: int
+    creates_per_s: float = 0.0
+    ships_per_s: float = 0.0
+    create_p50_ms: float = 0.0
+    create_p95_ms: float = 0.0
+    ship_p50_ms: float = 0.0
+    ship_p95_ms: float = 0.0
+    non_2xx: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)
 
 
 def free_port() -> int:
@@ -52,79 +85,158 @@ def manage(env: dict, *args: str, capture: bool = False) -> str:
     return result.stdout or ""
 
 
-def start_server(env: dict, port: int) -> subprocess.Popen:
-    # gunicorn, one sync worker: runserver's keep-alive meets delayed ACKs and costs ~45 ms a request.
+def start_gunicorn(env: dict, app: str, workers: int) -> tuple[subprocess.Popen, str]:
+    port = free_port()
     server = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "--workers",
-            "1",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "stateset.wsgi",
-        ],
+        [str(Path(sys.executable).parent / "gunicorn"), "--workers", str(workers), "--bind", f"127.0.0.1:{port}", app],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    for _ in range(100):
+    for _ in range(200):
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return server
+                return server, f"http://127.0.0.1:{port}"
         except httpx.HTTPError:
             time.sleep(0.1)
     server.kill()
-    raise SystemExit("the server did not start")
+    raise SystemExit(f"{app} did not start")
 
 
-def check(response: httpx.Response, status: int) -> dict:
+def stop(server: subprocess.Popen) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
+def expect(response: httpx.Response, status: int) -> dict:
     if response.status_code != status:
         raise SystemExit(f"{response.request.method} {response.request.url}: {response.status_code} {response.text}")
     return response.json()
 
 
-def run_w1(base: str, key: str, n: int) -> dict:
-    client = httpx.Client(base_url=base, headers={"Authorization": f"Token {key}"}, timeout=30)
-    t0 = time.perf_counter()
-    for s in range(20):
-        item = check(client.post("/inventory_items", json={"sku": f"SKU-{s}", "description": f"Item {s}"}), 201)
-        check(client.post(f"/inventory_items/{item['inventory_item']['id']}/adjust", json={"quantity": 10**6}), 200)
-    customers = [
-        check(client.post("/customers", json={"email": f"c{i}@example.com", "firstName": "A", "lastName": "B"}), 201)[
+def setup_data(base: str, key: str) -> list[int]:
+    """20 SKUs with ample stock at MAIN, and the customers the orders cycle through."""
+    client = httpx.Client(base_url=f"{base}/v1", headers={"Authorization": f"Token {key}"}, timeout=60)
+    for s in range(SKUS):
+        item = expect(client.post("/inventory_items", json={"sku": f"SKU-{s}", "description": f"Item {s}"}), 201)
+        expect(client.post(f"/inventory_items/{item['inventory_item']['id']}/adjust", json={"quantity": 10**6}), 200)
+    return [
+        expect(client.post("/customers", json={"email": f"c{i}@example.com", "firstName": "A", "lastName": "B"}), 201)[
             "customer"
         ]["id"]
-        for i in range(n)
+        for i in range(CUSTOMERS)
     ]
-    t1 = time.perf_counter()
-    orders = []
-    for i in range(n):
-        lines = [
-            {"sku": f"SKU-{(i + k) % 20}", "product_name": "item", "quantity": 1 + k, "unit_price": "9.99"}
-            for k in range(3)
-        ]
-        body = check(client.post("/orders", json={"customer": customers[i], "order_line_items": lines}), 201)
-        orders.append(body["order"]["id"])
-    t2 = time.perf_counter()
-    for order_id in orders:
-        check(client.post(f"/orders/{order_id}/ship", json={"tracking_number": "1Z", "carrier": "UPS"}), 200)
-    t3 = time.perf_counter()
-    listed, offset = 0, 0
-    while True:
-        page = check(client.get("/orders", params={"limit": 100, "offset": offset}), 200)
-        listed += len(page["orders"])
-        offset += 100
-        if not page["has_more"]:
-            break
-    t4 = time.perf_counter()
-    assert listed == n, (listed, n)
-    return {
-        "setup_s": round(t1 - t0, 3),
-        "create_orders_per_s": round(n / (t2 - t1), 1),
-        "ship_orders_per_s": round(n / (t3 - t2), 1),
-        "list_orders_s": round(t4 - t3, 3),
-        "listed": listed,
-    }
+
+
+def run_phase(base: str, key: str, clients: int, requests: list[tuple[str, dict]]) -> tuple[float, list, list]:
+    """Send every (path, body) POST from `clients` threads at once; returns (seconds, latencies, responses)."""
+    counter = itertools.count()
+    latencies: list[float] = [0.0] * len(requests)
+    responses: list[tuple[int, dict | None]] = [(0, None)] * len(requests)
+    barrier = threading.Barrier(clients + 1)
+
+    def work() -> None:
+        with httpx.Client(base_url=base, headers={"Authorization": f"Token {key}"}, timeout=60) as client:
+            barrier.wait()
+            while (i := next(counter)) < len(requests):
+                path, body = requests[i]
+                t = time.perf_counter()
+                try:
+                    r = client.post(path, json=body)
+                    status, payload = r.status_code, (r.json() if r.status_code < 300 else None)
+                except httpx.HTTPError:
+                    status, payload = 599, None
+                latencies[i] = time.perf_counter() - t
+                responses[i] = (status, payload)
+
+    threads = [threading.Thread(target=work) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - t0, latencies, responses
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return round(1000 * ordered[min(len(ordered) - 1, int(p * len(ordered)))], 1)
+
+
+def run_w1(row: Row, base: str, key: str, customers: list[int], n: int, offset: int) -> Row:
+    creates = [
+        (
+            "/v1/orders",
+            {
+                "customer": customers[i % len(customers)],
+                "order_line_items": [
+                    {"sku": f"SKU-{(i + k) % SKUS}", "product_name": "item", "quantity": 1 + k, "unit_price": "9.99"}
+                    for k in range(3)
+                ],
+            },
+        )
+        for i in range(offset, offset + n)
+    ]
+    seconds, create_lat, created = run_phase(base, key, row.clients, creates)
+    ids = [payload["order"]["id"] for status, payload in created if status == 201]
+    ships = [(f"/v1/orders/{i}/ship", {"tracking_number": "1Z", "carrier": "UPS"}) for i in ids]
+    ship_seconds, ship_lat, shipped = run_phase(base, key, row.clients, ships)
+    statuses: dict[str, int] = {}
+    for status, _ in created + shipped:
+        statuses[str(status)] = statuses.get(str(status), 0) + 1
+    row.creates_per_s = round(n / seconds, 1)
+    row.ships_per_s = round(len(ships) / ship_seconds, 1) if ships else 0.0
+    row.create_p50_ms, row.create_p95_ms = percentile(create_lat, 0.5), percentile(create_lat, 0.95)
+    row.ship_p50_ms, row.ship_p95_ms = (percentile(ship_lat, 0.5), percentile(ship_lat, 0.95)) if ships else (0, 0)
+    row.non_2xx = sum(count for status, count in statuses.items() if not status.startswith("2"))
+    row.statuses = statuses
+    return row
+
+
+def median_row(rows: list[Row]) -> Row:
+    """The median of each figure over repeated runs (non-2xx: the sum)."""
+    out = Row(rows[0].target, rows[0].database, rows[0].workers, rows[0].clients)
+    for name in ("creates_per_s", "ships_per_s", "create_p50_ms", "create_p95_ms", "ship_p50_ms", "ship_p95_ms"):
+        setattr(out, name, round(statistics.median(getattr(r, name) for r in rows), 1))
+    out.non_2xx = sum(r.non_2xx for r in rows)
+    for r in rows:
+        for status, count in r.statuses.items():
+            out.statuses[status] = out.statuses.get(status, 0) + count
+    return out
+
+
+def create_pg_database(name: str) -> str:
+    import psycopg
+
+    with psycopg.connect(dbname="postgres", autocommit=True, **PG) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"postgres://{PG['user']}@{PG['host']}:{PG['port']}/{name}"
+
+
+def drop_pg_database(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(dbname="postgres", autocommit=True, **PG) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def prepare_database(env: dict) -> str:
+    """Migrate, and create the bench user and its API key; returns the key."""
+    manage(env, "migrate", "--noinput", "-v", "0")
+    manage(
+        env,
+        "shell",
+        "-c",
+        "from django.contrib.auth.models import User; User.objects.filter(username='bench').exists() or "
+        "User.objects.create_superuser('bench', 'bench@example.com', 'bench')",
+    )
+    return manage(env, "create_api_key", "bench", "--name", "bench", capture=True).strip().splitlines()[-1]
 
 
 def run_peer(n: int) -> dict | None:
@@ -138,58 +250,108 @@ def run_peer(n: int) -> dict | None:
     out = subprocess.run([str(python), str(PEER_SCRIPT), str(n)], check=True, text=True, capture_output=True).stdout
     create = re.search(r"create_orders .*?(\d+)/s", out)
     ship = re.search(r"ship_orders .*?(\d+)/s", out)
-    return {"create_orders_per_s": float(create.group(1)), "ship_orders_per_s": float(ship.group(1)), "raw": out}
+    return {"creates_per_s": float(create.group(1)), "ships_per_s": float(ship.group(1))}
+
+
+def bench_database(database: str, args, rows: list[Row]) -> None:
+    env = dict(os.environ)
+    env.update(
+        {
+            "DEBUG": "0",
+            "SECRET_KEY": secrets.token_urlsafe(32),
+            "API_RATE_LIMIT": "1000000/min",
+            "LOG_LEVEL": "WARNING",
+            "DJANGO_SETTINGS_MODULE": "stateset.settings",
+        }
+    )
+    pg_name = f"stateset_bench_{os.getpid()}"
+    if database == "postgres":
+        env["DATABASE_URL"] = create_pg_database(pg_name)
+    else:
+        env["DATABASE_URL"] = f"sqlite:///{tempfile.mkdtemp(prefix='stateset-bench-')}/bench.sqlite3"
+    try:
+        key = prepare_database(env)
+        offset = 0
+        customers: list[int] = []
+        targets = [("ours", "stateset.wsgi")]
+        if database == "postgres" and not args.no_floor:
+            targets.append(("floor", "bench.floor:app"))
+        for target, app in targets:
+            for workers in args.workers:
+                server_env = {**env, "FLOOR_DSN": env["DATABASE_URL"].replace("postgres://", "postgresql://")}
+                server, base = start_gunicorn(server_env, app, workers)
+                try:
+                    if not customers:
+                        customers = setup_data(base, key)
+                    for clients in args.clients if target == "ours" else [max(args.clients)]:
+                        runs = []
+                        for _ in range(args.repeat):
+                            runs.append(
+                                run_w1(Row(target, database, workers, clients), base, key, customers, args.n, offset)
+                            )
+                            offset += args.n
+                        row = median_row(runs)
+                        rows.append(row)
+                        print(format_row(row, None, None), flush=True)
+                finally:
+                    stop(server)
+        out = manage(env, "check_inventory", capture=True).strip()
+        print(f"  check_inventory ({database}): {out}")
+    finally:
+        if database == "postgres":
+            drop_pg_database(pg_name)
+
+
+HEADER = (
+    f"{'target':<6} {'db':<9} {'w':>2} {'c':>2} {'creates/s':>9} {'ships/s':>8} {'c p50':>6} {'c p95':>6} "
+    f"{'s p50':>6} {'s p95':>6} {'non2xx':>6}  {'÷peer c/s':>9}  {'÷floor c/s':>10}"
+)
+
+
+def format_row(row: Row, peer: dict | None, floor: Row | None) -> str:
+    ratio_peer = (
+        f"{row.creates_per_s / peer['creates_per_s']:.3f}/{row.ships_per_s / peer['ships_per_s']:.3f}" if peer else "-"
+    )
+    ratio_floor = (
+        f"{row.creates_per_s / floor.creates_per_s:.2f}/{row.ships_per_s / floor.ships_per_s:.2f}" if floor else "-"
+    )
+    return (
+        f"{row.target:<6} {row.database:<9} {row.workers:>2} {row.clients:>2} {row.creates_per_s:>9} "
+        f"{row.ships_per_s:>8} {row.create_p50_ms:>6} {row.create_p95_ms:>6} {row.ship_p50_ms:>6} "
+        f"{row.ship_p95_ms:>6} {row.non_2xx:>6}  {ratio_peer:>9}  {ratio_floor:>10}"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("n", nargs="?", type=int, default=1000)
+    parser.add_argument("--n", type=int, default=int(os.environ.get("N", 1000)), help="orders per row")
+    parser.add_argument("--databases", nargs="+", default=["postgres", "sqlite"], choices=["postgres", "sqlite"])
+    parser.add_argument("--workers", nargs="+", type=int, default=[2, 4])
+    parser.add_argument("--clients", nargs="+", type=int, default=[1, 4, 8])
+    parser.add_argument("--repeat", type=int, default=int(os.environ.get("REPEAT", 1)), help="runs per row")
     parser.add_argument("--no-peer", action="store_true")
+    parser.add_argument("--no-floor", action="store_true")
     args = parser.parse_args()
 
-    env = dict(os.environ)
-    workdir = tempfile.mkdtemp(prefix="stateset-bench-")
-    env.setdefault("DATABASE_URL", f"sqlite:///{workdir}/bench.sqlite3")
-    env.update(
-        {"DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(32), "API_RATE_LIMIT": "1000000/min", "LOG_LEVEL": "WARNING"}
-    )
-    manage(env, "migrate", "--noinput", "-v", "0")
-    manage(
-        env,
-        "shell",
-        "-c",
-        "from django.contrib.auth.models import User; User.objects.filter(username='bench').exists() or "
-        "User.objects.create_superuser('bench', 'bench@example.com', 'bench')",
-    )
-    key = manage(env, "create_api_key", "bench", "--name", "bench", capture=True).strip().splitlines()[-1]
-    port = free_port()
-    server = start_server(env, port)
-    try:
-        ours = run_w1(f"http://127.0.0.1:{port}/v1", key, args.n)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    rows: list[Row] = []
+    print(f"W1 over HTTP, N={args.n} orders per row, repeat {args.repeat}; rows as they finish:")
+    print(HEADER)
+    for database in args.databases:
+        bench_database(database, args, rows)
     peer = None if args.no_peer else run_peer(args.n)
+    floors = {r.workers: r for r in rows if r.target == "floor"}
 
-    database = env["DATABASE_URL"].split(":", 1)[0]
-    print(f"W1, N={args.n}, {database}, HTTP API (gunicorn, 1 worker; one client, sequential)")
-    print(f"  setup (20 SKUs + {args.n} customers)  {ours['setup_s']} s")
-    print(f"  create orders  {ours['create_orders_per_s']:>8}/s")
-    print(f"  ship orders    {ours['ship_orders_per_s']:>8}/s")
-    print(f"  list orders    {ours['listed']} rows in {ours['list_orders_s']} s (pages of 100)")
-    result = {"n": args.n, "database": database, "ours": ours}
+    print()
     if peer:
-        ratio_create = ours["create_orders_per_s"] / peer["create_orders_per_s"]
-        ratio_ship = ours["ship_orders_per_s"] / peer["ship_orders_per_s"]
-        print(
-            f"peer (stateset-embedded 1.40.0, in process, same run): create {peer['create_orders_per_s']}/s, "
-            f"ship {peer['ship_orders_per_s']}/s"
-        )
-        print(f"ratio ours/peer: create {ratio_create:.3f}, ship {ratio_ship:.3f}")
-        result["peer"] = {k: v for k, v in peer.items() if k != "raw"}
-        result["ratio"] = {"create": round(ratio_create, 4), "ship": round(ratio_ship, 4)}
+        print(f"peer (stateset-embedded 1.40.0, in process, same run, N={args.n}): {peer}")
+    print(HEADER)
+    for row in rows:
+        floor = floors.get(row.workers) if row.target == "ours" and row.database == "postgres" else None
+        print(format_row(row, peer, floor))
+    result = {"n": args.n, "repeat": args.repeat, "peer": peer, "rows": [asdict(r) for r in rows]}
     (ROOT / "var").mkdir(exist_ok=True)
-    (ROOT / "var" / "bench-w1.json").write_text(json.dumps(result, indent=2))
+    (ROOT / "var" / "bench.json").write_text(json.dumps(result, indent=2))
+    print("written to var/bench.json")
 
 
 if __name__ == "__main__":
