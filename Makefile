@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE := stateset.settings
 
-.PHONY: run test install browser lint format schema check bench clean
+.PHONY: run test install browser lint format schema docs check bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -50,8 +50,14 @@ schema: install
 	@mkdir -p var
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file var/openapi.yaml
 
-# What CI checks besides the tests.
-check: lint schema
+# The docs (docs/, mkdocs.yml) as a site in var/site; --strict turns a broken link or a page missing from the nav into an error.
+docs: install
+	@mkdir -p var
+	$(BIN)/mkdocs build --strict -d var/site
+
+# What CI checks besides the tests. fsm_tables --check: the state-machine tables in docs/ match the models.
+check: lint schema docs
+	$(BIN)/python manage.py fsm_tables --check
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python manage.py check
 
@@ -60,4 +66,4 @@ bench: install
 	$(BIN)/python bench/w1_http.py $${N:-1000}
 
 clean:
-	rm -rf $(VENV) var/*.sqlite3 var/static
+	rm -rf $(VENV) var/*.sqlite3 var/static var/site
