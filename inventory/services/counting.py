@@ -18,8 +18,9 @@ from django.utils import timezone
 
 from inventory.errors import CountIncomplete, DocumentInUse, EmptyDocument, NotEditable
 from inventory.models import CycleCount, CycleCountLineItem, Location, StockLevel
-from inventory.purchasing import changed_reason, check_fields, count_of, number_check, whole_quantity
-from inventory.services import Source, items_by_sku, location_resolve, stock_lock, stock_set_counted
+from inventory.services.catalog import items_by_sku, location_resolve
+from inventory.services.purchasing import changed_reason, check_fields, count_of, number_check, whole_quantity
+from inventory.services.stock import Source, stock_lock, stock_set_counted
 from inventory.states import CountLineStatus, CycleCountStatus
 from stateset.actors import Actor
 from stateset.errors import ValidationFailed

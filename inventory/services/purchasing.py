@@ -2,9 +2,9 @@
 
 Each service is one transaction that locks its document row first (`stateset.fsm.lock`), checks the
 transition (permission 403, status 422) before touching anything, then changes stock only through
-`inventory.services` and finally runs the transition, which writes the audit row. A refusal raises before
+`inventory.services.stock` and finally runs the transition, which writes the audit row. A refusal raises before
 or inside the transaction, so nothing of it stays. Lock order: packing list, then its purchase order, then
-stock levels (in primary-key order, `services.stock_lock`).
+stock levels (in primary-key order, `stock.stock_lock`).
 
 Stock effects:
 - purchase order send: `incoming += quantity_ordered` per line at the order's location;
@@ -45,14 +45,8 @@ from inventory.models import (
     PurchaseOrder,
     PurchaseOrderLineItem,
 )
-from inventory.services import (
-    Source,
-    items_by_sku,
-    location_resolve,
-    stock_incoming,
-    stock_lock,
-    stock_receive,
-)
+from inventory.services.catalog import items_by_sku, location_resolve
+from inventory.services.stock import Source, stock_incoming, stock_lock, stock_receive
 from inventory.states import PO_NOT_SENT, PO_RECEIVING, PackingListStatus, PurchaseOrderStatus
 from stateset.actors import Actor
 from stateset.errors import ValidationFailed
@@ -62,8 +56,7 @@ from stateset.money import check_amounts_fit
 
 CENT = Decimal("0.01")
 
-
-# ---- shared ------------------------------------------------------------------------------------------------
+# ---- shared with counting: document numbers, field checks, the wording of history rows ---------------------
 
 
 def number_check(model, number: str, *, field: str, label: str, key: str, instance=None) -> str:
@@ -80,6 +73,7 @@ def number_check(model, number: str, *, field: str, label: str, key: str, instan
 
 
 def check_fields(fields: Mapping[str, Any], allowed: set[str], what: str) -> None:
+    """A field the service does not know is a programming error (TypeError), never silently dropped."""
     unknown = set(fields) - allowed
     if unknown:
         raise TypeError(f"{what} fields not known: {sorted(unknown)}")
@@ -97,6 +91,7 @@ def count_of(n: int, noun: str) -> str:
 
 
 def whole_quantity(value: Any, key: str, *, minimum: int = 1) -> int:
+    """`value` if it is an integer (not a bool) of at least `minimum`; a 400 naming `key` otherwise."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValidationFailed(
             f"'{key}' must be an integer of at least {minimum}.", errors={key: f"integer >= {minimum}"}
@@ -804,6 +799,7 @@ def packing_list_item_update(
 
 
 def packing_list_item_delete(*, packing_list_item: PackingListItem, by: Actor) -> None:
+    """Remove an item from a draft packing list (422 `not_editable` otherwise)."""
     with transaction.atomic():
         pl = lock(PackingList, packing_list_item.packing_list_id)
         _require_draft(pl, "its items")
