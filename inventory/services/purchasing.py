@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import transaction
@@ -52,9 +51,7 @@ from stateset.actors import Actor
 from stateset.errors import ValidationFailed
 from stateset.fsm import apply_transition, check_transition, lock, log_event
 from stateset.ids import as_id
-from stateset.money import check_amounts_fit
-
-CENT = Decimal("0.01")
+from stateset.money import ZERO, check_amounts_fit, round_cents
 
 # ---- shared with counting: document numbers, field checks, the wording of history rows ---------------------
 
@@ -150,10 +147,10 @@ def _set_po_lines(po: PurchaseOrder, specs: Sequence[Mapping[str, Any]]) -> None
                 item=item,
                 description=spec.get("description") or item.description,
                 quantity_ordered=whole_quantity(spec.get("quantity_ordered"), "quantity_ordered"),
-                unit_cost=item.unit_cost if unit_cost is None else Decimal(unit_cost).quantize(CENT, ROUND_HALF_UP),
+                unit_cost=item.unit_cost if unit_cost is None else round_cents(unit_cost),
             )
         )
-    subtotal = sum((line.line_total for line in lines), Decimal("0")).quantize(CENT, ROUND_HALF_UP)
+    subtotal = round_cents(sum((line.line_total for line in lines), ZERO))
     check_amounts_fit({"subtotal": subtotal}, what="A purchase order", max_digits=14)
     po.lines.all().delete()
     PurchaseOrderLineItem.objects.bulk_create(lines)
