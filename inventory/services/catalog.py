@@ -120,12 +120,12 @@ def item_delete(*, inventory_item: InventoryItem, by: Actor) -> None:
             item.delete()
         except ProtectedError as exc:  # a document line points at it (a BOM, a purchase order, ...)
             raise ItemInUse(
-                f"Item {item.sku} is used by {_kinds(exc)} and cannot be deleted; set active=false instead.",
+                f"Item {item.sku} is used by {_referenced_by(exc)} and cannot be deleted; set active=false instead.",
                 errors={"sku": item.sku},
             )
 
 
-def _kinds(exc: ProtectedError) -> str:
+def _referenced_by(exc: ProtectedError) -> str:
     """What a refused delete is still referenced by, e.g. 'bill of materials line items, order line items'."""
     return ", ".join(sorted({str(obj._meta.verbose_name_plural) for obj in exc.protected_objects}))
 
@@ -173,6 +173,6 @@ def location_delete(*, location: Location, by: Actor) -> None:
             location.delete()
         except ProtectedError as exc:  # documents are kept at it (orders, purchase orders, ...)
             raise DomainError(
-                f"Location {location.code} is used by {_kinds(exc)}; set active=false instead.",
+                f"Location {location.code} is used by {_referenced_by(exc)}; set active=false instead.",
                 code="location_in_use",
             )

@@ -19,15 +19,15 @@ from manufacturing import selectors
 from manufacturing.errors import ActiveBomExists, BomIncomplete, BomNotActive, BomNotEditable, DocumentInUse
 from manufacturing.models import BillOfMaterials, BillOfMaterialsLineItem
 from manufacturing.services.documents import (
-    _changed,
-    _check_fields,
-    _document,
-    _item,
-    _items,
-    _line_changed,
-    _lines,
-    _number,
-    _positive,
+    changed_reason,
+    check_fields,
+    count_of_lines,
+    document_resolve,
+    item_by_sku,
+    items_by_sku,
+    line_changed_reason,
+    positive_int,
+    unique_number,
 )
 from manufacturing.states import BOM_DOCUMENT, BOM_LINE_COUNTED, BomStatus
 from stateset.actors import Actor
@@ -69,13 +69,13 @@ def _require_draft(bom: BillOfMaterials, what: str) -> None:
 
 
 def _build_bom_lines(bom: BillOfMaterials, lines: Sequence[Mapping[str, Any]]) -> list[BillOfMaterialsLineItem]:
-    items = _items(line["part_number"] for line in lines)
+    items = items_by_sku(line["part_number"] for line in lines)
     built = []
     for line in lines:
-        _check_fields(line, BOM_LINE_FIELDS | {"part_number"}, "BOM line")
+        check_fields(line, BOM_LINE_FIELDS | {"part_number"}, "BOM line")
         item = items[line["part_number"].strip()]
         fields = {k: v for k, v in line.items() if k != "part_number"}
-        _positive(fields.get("quantity"), "quantity")
+        positive_int(fields.get("quantity"), "quantity")
         fields.setdefault("part_name", "")
         fields["part_name"] = fields["part_name"] or item.description
         built.append(BillOfMaterialsLineItem(bill_of_materials=bom, item=item, **fields))
@@ -92,36 +92,36 @@ def bom_create(
 ) -> BillOfMaterials:
     """Create a draft BOM with its lines. Unknown SKUs (part or lines) are a 400 naming them; a line that
     would make the part need itself at any depth is a 400 naming the path. Its revision is the part's next."""
-    _check_fields(fields, BOM_FIELDS, "bill of materials")
+    check_fields(fields, BOM_FIELDS, "bill of materials")
     with transaction.atomic():
-        number = _number(BillOfMaterials, number)
-        part_item = _item(part, "part") if part else None
+        number = unique_number(BillOfMaterials, number)
+        part_item = item_by_sku(part, "part") if part else None
         bom = BillOfMaterials(part=part_item, number=number, revision=_next_revision(part_item), **fields)
         lines = _build_bom_lines(bom, line_items)
         _check_cycles(part_item, [line.item for line in lines])
         bom.save()
         bom.assign_number()
         BillOfMaterialsLineItem.objects.bulk_create(lines)
-        log_event(bom, "create", by=by, reason=_lines(len(lines)) if lines else "")
+        log_event(bom, "create", by=by, reason=count_of_lines(len(lines)) if lines else "")
     return bom
 
 
 def bom_update(*, bill_of_materials: BillOfMaterials, by: Actor, part: str | None = None, **fields: Any):
     """Change header fields (any status). The part changes only on a draft (422 otherwise); the lines are
     then checked for cycles against it and the BOM takes the new part's next revision."""
-    _check_fields(fields, BOM_FIELDS, "bill of materials")
+    check_fields(fields, BOM_FIELDS, "bill of materials")
     with transaction.atomic():
         bom = lock(BillOfMaterials, bill_of_materials.pk)
         if part is not None and part != (bom.part.sku if bom.part_id else None):
             _require_draft(bom, "its part can change")
-            item = _item(part, "part")
+            item = item_by_sku(part, "part")
             _check_cycles(item, [line.item for line in bom.line_items.select_related("item")])
             bom.part = item
             bom.revision = _next_revision(item, exclude_pk=bom.pk)
         for name, value in fields.items():
             setattr(bom, name, value)
         bom.save()
-        log_event(bom, "update", by=by, reason=_changed([*fields, *(["part"] if part is not None else [])]))
+        log_event(bom, "update", by=by, reason=changed_reason([*fields, *(["part"] if part is not None else [])]))
     return bom
 
 
@@ -155,9 +155,9 @@ def bom_line_create(
 ) -> BillOfMaterialsLineItem:
     """Add a line to a draft BOM (named by number or id). Unknown SKU: 400; a cycle: 400 naming it;
     a BOM that is not a draft: 422."""
-    _check_fields(fields, BOM_LINE_FIELDS, "BOM line")
+    check_fields(fields, BOM_LINE_FIELDS, "BOM line")
     with transaction.atomic():
-        bom = _document(BillOfMaterials, bill_of_materials_number, "bill_of_materials_number")
+        bom = document_resolve(BillOfMaterials, bill_of_materials_number, "bill_of_materials_number")
         bom = lock(BillOfMaterials, bom.pk)
         _require_draft(bom, "lines change")
         (line,) = _build_bom_lines(bom, [{"part_number": part_number, "quantity": quantity, **fields}])
@@ -172,15 +172,15 @@ def bom_line_update(
     *, bill_of_materials_line_item: BillOfMaterialsLineItem, by: Actor, part_number: str | None = None, **fields
 ) -> BillOfMaterialsLineItem:
     """Change a line of a draft BOM (422 otherwise); a new component is checked for cycles."""
-    _check_fields(fields, BOM_LINE_FIELDS, "BOM line")
+    check_fields(fields, BOM_LINE_FIELDS, "BOM line")
     if "quantity" in fields:
-        _positive(fields["quantity"], "quantity")
+        positive_int(fields["quantity"], "quantity")
     with transaction.atomic():
         bom = lock(BillOfMaterials, bill_of_materials_line_item.bill_of_materials_id)
         _require_draft(bom, "lines change")
         line = BillOfMaterialsLineItem.objects.select_related("item").get(pk=bill_of_materials_line_item.pk)
         if part_number is not None and part_number.strip() != line.item.sku:
-            line.item = _item(part_number, "part_number")
+            line.item = item_by_sku(part_number, "part_number")
             _check_cycles(bom.part, [line.item])
         for name, value in fields.items():
             setattr(line, name, value)
@@ -190,7 +190,7 @@ def bom_line_update(
             bom,
             "change_line",
             by=by,
-            reason=_line_changed(line.pk, [*fields, *(["part_number"] if part_number is not None else [])]),
+            reason=line_changed_reason(line.pk, [*fields, *(["part_number"] if part_number is not None else [])]),
         )
     return line
 
@@ -322,7 +322,7 @@ def bom_build_to_stock(
     the finished part arrives (ledger `production_output`). Single level: a sub-assembly is consumed as a
     stocked part, never built on the way. Any shortage is a 422 `insufficient_stock` naming every short
     component, and nothing moves. Needs `manufacturing.buildtostock_billofmaterials`."""
-    _positive(quantity, "quantity")
+    positive_int(quantity, "quantity")
     location = inv.location_resolve(location)
     with transaction.atomic():
         bom = lock(BillOfMaterials, bill_of_materials.pk)
@@ -351,7 +351,9 @@ def bom_build_to_stock(
     return BuildResult(bom, quantity, location, sorted(consumed.items()), [*issued, output])
 
 
-def _active_bom(bom: BillOfMaterials) -> BillOfMaterials:
+def require_active_bom(bom: BillOfMaterials) -> BillOfMaterials:
+    """The BOM if it is active: work orders and manufacture order lines are planned from active ones only
+    (422 `bom_not_active` otherwise)."""
     if bom.status != BomStatus.ACTIVE:
         raise BomNotActive(
             f"Bill of materials {bom.display_number} is {bom.status}; work is planned from active ones only.",

@@ -17,38 +17,41 @@ from stateset.errors import ValidationFailed
 from stateset.ids import as_id
 
 
-def _who(by: Actor) -> str:
+def actor_name(by: Actor) -> str:
+    """Who did it, as a work order's `created_by` stores it: the username, else the actor's label."""
     return by.user.get_username() if by.user else by.label
 
 
-def _changed(names: Iterable[str]) -> str:
+def changed_reason(names: Iterable[str]) -> str:
     """The reason of an `update` history row, as orders and returns word it: the fields given."""
     return f"changed {', '.join(sorted(names)) or 'nothing'}"
 
 
-def _lines(n: int) -> str:
+def count_of_lines(n: int) -> str:
     """ "1 line", "3 lines": for the reason of a `create` history row."""
     return f"{n} line{'' if n == 1 else 's'}"
 
 
-def _line_changed(pk: int, names: Iterable[str]) -> str:
+def line_changed_reason(pk: int, names: Iterable[str]) -> str:
     """The reason of a `change_line` history row: "line 12: quantity"."""
     return f"line {pk}: {', '.join(sorted(names)) or 'nothing'}"
 
 
-def _positive(value: Any, name: str) -> int:
+def positive_int(value: Any, name: str) -> int:
+    """`value` if it is an integer (not a bool) above zero; a 400 naming `name` otherwise."""
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
         raise ValidationFailed(f"'{name}' must be a positive integer.", errors={name: "must be a positive integer"})
     return value
 
 
-def _check_fields(fields: Mapping[str, Any], allowed: Iterable[str], kind: str) -> None:
+def check_fields(fields: Mapping[str, Any], allowed: Iterable[str], kind: str) -> None:
+    """A field the service does not know is a programming error (TypeError), never silently dropped."""
     unknown = set(fields) - set(allowed)
     if unknown:
         raise TypeError(f"{kind} fields not known: {sorted(unknown)}")
 
 
-def _number(model: type, number: str | None, *, field: str = "number") -> str | None:
+def unique_number(model: type, number: str | None, *, field: str = "number") -> str | None:
     """A client-given document number, stripped; 400 if another document of the kind has it."""
     if number is None:
         return None
@@ -60,7 +63,8 @@ def _number(model: type, number: str | None, *, field: str = "number") -> str | 
     return number
 
 
-def _item(sku: str, field: str) -> InventoryItem:
+def item_by_sku(sku: str, field: str) -> InventoryItem:
+    """The item with this SKU; an unknown one is a 400 reported against `field`."""
     try:
         return inv.items_by_sku([sku.strip()])[sku.strip()]
     except ValidationFailed as exc:
@@ -68,12 +72,12 @@ def _item(sku: str, field: str) -> InventoryItem:
         raise
 
 
-def _items(skus: Iterable[str]) -> dict[str, InventoryItem]:
+def items_by_sku(skus: Iterable[str]) -> dict[str, InventoryItem]:
     """Items for these SKUs in one query; unknown SKUs are a 400 `unknown_sku` naming each one."""
     return inv.items_by_sku({sku.strip() for sku in skus})
 
 
-def _document(model: type, value: Any, field: str) -> Any:
+def document_resolve(model: type, value: Any, field: str) -> Any:
     """A document from itself, its number, or its id (a number wins over an id of the same digits)."""
     if isinstance(value, model):
         return value

@@ -16,18 +16,18 @@ from inventory.models import InventoryItem
 from manufacturing import selectors
 from manufacturing.errors import BomNotActive, DocumentNotEditable, ManufactureOrderEmpty
 from manufacturing.models import BillOfMaterials, ManufactureOrder, ManufactureOrderLineItem, WorkOrder
-from manufacturing.services.boms import _active_bom
+from manufacturing.services.boms import require_active_bom
 from manufacturing.services.documents import (
-    _changed,
-    _check_fields,
-    _document,
-    _item,
-    _line_changed,
-    _lines,
-    _number,
-    _positive,
+    changed_reason,
+    check_fields,
+    count_of_lines,
+    document_resolve,
+    item_by_sku,
+    line_changed_reason,
+    positive_int,
+    unique_number,
 )
-from manufacturing.services.work_orders import _cancel_locked_work_order, work_order_create
+from manufacturing.services.work_orders import cancel_locked_work_order, work_order_create
 from manufacturing.states import WO_NOT_STARTED, ManufactureOrderStatus, WorkOrderStatus
 from stateset.actors import Actor
 from stateset.errors import ValidationFailed
@@ -45,8 +45,8 @@ def _resolve_mo_line(
     """The line's BOM: the one named (by id or number), or the part's active BOM. It must be active."""
     bom = bill_of_materials
     if bom is None and bom_number:
-        bom = _document(BillOfMaterials, bom_number, "bom_number")
-    item = _item(part_number, "part_number") if part_number else None
+        bom = document_resolve(BillOfMaterials, bom_number, "bom_number")
+    item = item_by_sku(part_number, "part_number") if part_number else None
     if bom is None:
         if item is None:
             raise ValidationFailed(
@@ -58,7 +58,7 @@ def _resolve_mo_line(
             raise BomNotActive(
                 f"{item.sku} has no active bill of materials.", errors={"part_number": "no active bill of materials"}
             )
-    _active_bom(bom)
+    require_active_bom(bom)
     if item is not None and item.pk != bom.part_id:
         raise ValidationFailed(
             f"Part {item.sku} is not the part of {bom.display_number} ({bom.part.sku}).",
@@ -69,13 +69,13 @@ def _resolve_mo_line(
 
 def _build_mo_line(mo: ManufactureOrder, line: Mapping[str, Any]) -> ManufactureOrderLineItem:
     line = dict(line)
-    _check_fields(line, MO_LINE_FIELDS | {"bill_of_materials", "bom_number", "part_number", "yield_location"}, "line")
+    check_fields(line, MO_LINE_FIELDS | {"bill_of_materials", "bom_number", "part_number", "yield_location"}, "line")
     bom, item = _resolve_mo_line(
         bill_of_materials=line.pop("bill_of_materials", None),
         bom_number=line.pop("bom_number", None),
         part_number=line.pop("part_number", None),
     )
-    _positive(line.get("quantity"), "quantity")
+    positive_int(line.get("quantity"), "quantity")
     location = line.pop("yield_location", None)
     line["part_name"] = line.get("part_name") or item.description
     return ManufactureOrderLineItem(
@@ -97,10 +97,10 @@ def manufacture_order_create(
 ) -> ManufactureOrder:
     """Create a draft manufacture order with its lines. Each line names an active BOM (by id or
     `bom_number`) or a part with an active BOM (`part_number`), and a positive quantity."""
-    _check_fields(fields, MANUFACTURE_ORDER_FIELDS, "manufacture order")
+    check_fields(fields, MANUFACTURE_ORDER_FIELDS, "manufacture order")
     with transaction.atomic():
         mo = ManufactureOrder(
-            number=_number(ManufactureOrder, number),
+            number=unique_number(ManufactureOrder, number),
             yield_location=inv.location_resolve(yield_location) if yield_location not in (None, "") else None,
             **fields,
         )
@@ -108,7 +108,7 @@ def manufacture_order_create(
         mo.save()
         mo.assign_number()
         ManufactureOrderLineItem.objects.bulk_create(lines)
-        log_event(mo, "create", by=by, reason=_lines(len(lines)) if lines else "")
+        log_event(mo, "create", by=by, reason=count_of_lines(len(lines)) if lines else "")
     return mo
 
 
@@ -117,7 +117,7 @@ def manufacture_order_update(
 ) -> ManufactureOrder:
     """Change header fields in any status; the yield location only while draft (its work orders have
     theirs once submitted)."""
-    _check_fields(fields, MANUFACTURE_ORDER_FIELDS, "manufacture order")
+    check_fields(fields, MANUFACTURE_ORDER_FIELDS, "manufacture order")
     with transaction.atomic():
         mo = lock(ManufactureOrder, manufacture_order.pk)
         if yield_location is not None:
@@ -129,7 +129,10 @@ def manufacture_order_update(
             setattr(mo, name, value)
         mo.save()
         log_event(
-            mo, "update", by=by, reason=_changed([*fields, *(["yield_location"] if yield_location is not None else [])])
+            mo,
+            "update",
+            by=by,
+            reason=changed_reason([*fields, *(["yield_location"] if yield_location is not None else [])]),
         )
     return mo
 
@@ -162,7 +165,7 @@ def manufacture_order_line_create(
 ) -> ManufactureOrderLineItem:
     """Add a line to a draft manufacture order (named by number or id); 422 once submitted."""
     with transaction.atomic():
-        mo = _document(ManufactureOrder, manufacture_order_number, "manufacture_order_number")
+        mo = document_resolve(ManufactureOrder, manufacture_order_number, "manufacture_order_number")
         mo = lock(ManufactureOrder, mo.pk)
         _require_mo_draft(mo, "its lines change")
         line = _build_mo_line(mo, fields)
@@ -176,7 +179,7 @@ def manufacture_order_line_update(
     *, manufacture_order_line_item: ManufactureOrderLineItem, by: Actor, **fields: Any
 ) -> ManufactureOrderLineItem:
     """Change a line of a draft manufacture order (422 once submitted)."""
-    _check_fields(fields, MO_LINE_FIELDS | {"bill_of_materials", "bom_number", "part_number", "yield_location"}, "line")
+    check_fields(fields, MO_LINE_FIELDS | {"bill_of_materials", "bom_number", "part_number", "yield_location"}, "line")
     names = list(fields)
     with transaction.atomic():
         mo = lock(ManufactureOrder, manufacture_order_line_item.manufacture_order_id)
@@ -195,12 +198,12 @@ def manufacture_order_line_update(
             location = fields.pop("yield_location")
             line.yield_location = inv.location_resolve(location) if location not in (None, "") else None
         if "quantity" in fields:
-            _positive(fields["quantity"], "quantity")
+            positive_int(fields["quantity"], "quantity")
         for name, value in fields.items():
             setattr(line, name, value)
         line.save()
         mo.save(update_fields=["updated_at"])
-        log_event(mo, "change_line", by=by, reason=_line_changed(line.pk, names))
+        log_event(mo, "change_line", by=by, reason=line_changed_reason(line.pk, names))
     return line
 
 
@@ -289,7 +292,7 @@ def manufacture_order_cancel(*, manufacture_order: ManufactureOrder, by: Actor, 
             if wo.status == WorkOrderStatus.ON_HOLD and wo.held_from_status in WO_NOT_STARTED:
                 apply_transition(wo, "resume", by=by, reason=f"{why}; resumed to cancel it")
             if wo.status in WO_NOT_STARTED:
-                _cancel_locked_work_order(wo, by=by, reason=why)
+                cancel_locked_work_order(wo, by=by, reason=why)
                 cancelled.append(wo.display_number)
         note = f"cancelled {', '.join(cancelled)}" if cancelled else ""
         apply_transition(mo, "cancel", by=by, reason="; ".join(filter(None, [reason, note])))

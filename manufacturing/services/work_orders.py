@@ -18,17 +18,17 @@ from inventory.models import Location
 from inventory.states import MovementReason
 from manufacturing.errors import DocumentInUse, DocumentNotEditable, OverCompletion
 from manufacturing.models import BillOfMaterials, ManufactureOrder, WorkOrder, WorkOrderLineItem
-from manufacturing.services.boms import _active_bom
+from manufacturing.services.boms import require_active_bom
 from manufacturing.services.documents import (
-    _changed,
-    _check_fields,
-    _document,
-    _item,
-    _items,
-    _line_changed,
-    _number,
-    _positive,
-    _who,
+    actor_name,
+    changed_reason,
+    check_fields,
+    document_resolve,
+    item_by_sku,
+    items_by_sku,
+    line_changed_reason,
+    positive_int,
+    unique_number,
 )
 from manufacturing.states import (
     BOM_LINE_COUNTED,
@@ -86,12 +86,12 @@ def _work_order_lines_from_bom(wo: WorkOrder, bom: BillOfMaterials) -> list[Work
 
 
 def _work_order_lines_given(wo: WorkOrder, lines: Sequence[Mapping[str, Any]]) -> list[WorkOrderLineItem]:
-    items = _items(line["part_number"] for line in lines)
+    items = items_by_sku(line["part_number"] for line in lines)
     built = []
     for line in lines:
-        _check_fields(line, WORK_ORDER_LINE_FIELDS | {"part_number"}, "work order line")
+        check_fields(line, WORK_ORDER_LINE_FIELDS | {"part_number"}, "work order line")
         item = items[line["part_number"].strip()]
-        unit = _positive(line.get("unit_quantity"), "unit_quantity")
+        unit = positive_int(line.get("unit_quantity"), "unit_quantity")
         built.append(
             WorkOrderLineItem(
                 work_order=wo,
@@ -124,16 +124,16 @@ def work_order_create(
     quantity`), unless `work_order_line_items` are given, which replace the copy. Without a BOM, `part` and
     `work_order_line_items` are required. A BOM that is not active is a 422; a part that differs from the
     BOM's, an unknown SKU or location, a duplicate number: 400. Nothing is allocated yet (see release)."""
-    _check_fields(fields, WORK_ORDER_FIELDS, "work order")
-    _positive(quantity, "quantity")
+    check_fields(fields, WORK_ORDER_FIELDS, "work order")
+    positive_int(quantity, "quantity")
     with transaction.atomic():
-        number = _number(WorkOrder, number)
+        number = unique_number(WorkOrder, number)
         bom = bill_of_materials
         if bom is None and bill_of_materials_number:
-            bom = _document(BillOfMaterials, bill_of_materials_number, "bill_of_materials_number")
-        part_item = _item(part, "part") if part else None
+            bom = document_resolve(BillOfMaterials, bill_of_materials_number, "bill_of_materials_number")
+        part_item = item_by_sku(part, "part") if part else None
         if bom is not None:
-            _active_bom(bom)
+            require_active_bom(bom)
             if part_item is not None and part_item.pk != bom.part_id:
                 raise ValidationFailed(
                     f"Part {part_item.sku} is not the part of {bom.display_number} ({bom.part.sku}).",
@@ -153,7 +153,7 @@ def work_order_create(
             location=inv.location_resolve(location),
             quantity=quantity,
             manufacture_order=manufacture_order,
-            created_by=_who(by),
+            created_by=actor_name(by),
             **fields,
         )
         if work_order_line_items:
@@ -185,12 +185,12 @@ def work_order_update(
 ) -> WorkOrder:
     """Change header fields (memo, priority, dates, ...) in any status. The plan (`quantity`, `location`)
     changes only while planned (422 otherwise); a new quantity recomputes every line's total."""
-    _check_fields(fields, WORK_ORDER_FIELDS, "work order")
+    check_fields(fields, WORK_ORDER_FIELDS, "work order")
     with transaction.atomic():
         wo, _ = _lock_work_order(work_order)
         if quantity is not None and quantity != wo.quantity:
             _require_planned(wo, "its quantity can change")
-            wo.quantity = _positive(quantity, "quantity")
+            wo.quantity = positive_int(quantity, "quantity")
             lines = list(wo.work_order_line_items.all())
             for line in lines:
                 line.total_quantity = _line_total(line.unit_quantity, wo.quantity)
@@ -204,7 +204,7 @@ def work_order_update(
             setattr(wo, name, value)
         wo.save()
         plan = [name for name, value in (("quantity", quantity), ("location", location)) if value is not None]
-        log_event(wo, "update", by=by, reason=_changed([*fields, *plan]))
+        log_event(wo, "update", by=by, reason=changed_reason([*fields, *plan]))
     return wo
 
 
@@ -231,9 +231,9 @@ def work_order_line_create(
     *, by: Actor, work_order_number: Any, part_number: str, unit_quantity: int, **fields: Any
 ) -> WorkOrderLineItem:
     """Add a component to a planned work order (named by number or id); 422 once released."""
-    _check_fields(fields, WORK_ORDER_LINE_FIELDS, "work order line")
+    check_fields(fields, WORK_ORDER_LINE_FIELDS, "work order line")
     with transaction.atomic():
-        wo = _document(WorkOrder, work_order_number, "work_order_number")
+        wo = document_resolve(WorkOrder, work_order_number, "work_order_number")
         wo, _ = _lock_work_order(wo)
         _require_planned(wo, "its lines change")
         (line,) = _work_order_lines_given(wo, [{"part_number": part_number, "unit_quantity": unit_quantity, **fields}])
@@ -247,16 +247,16 @@ def work_order_line_update(
     *, work_order_line_item: WorkOrderLineItem, by: Actor, part_number: str | None = None, **fields: Any
 ) -> WorkOrderLineItem:
     """Change a line of a planned work order (422 once released); the total follows the unit quantity."""
-    _check_fields(fields, WORK_ORDER_LINE_FIELDS, "work order line")
+    check_fields(fields, WORK_ORDER_LINE_FIELDS, "work order line")
     with transaction.atomic():
         wo, _ = _lock_work_order(work_order_line_item.work_order)
         _require_planned(wo, "its lines change")
         line = WorkOrderLineItem.objects.select_related("item").get(pk=work_order_line_item.pk)
         if part_number is not None:
-            line.item = _item(part_number, "part_number")
+            line.item = item_by_sku(part_number, "part_number")
         for name, value in fields.items():
             setattr(line, name, value)
-        line.unit_quantity = _positive(line.unit_quantity, "unit_quantity")
+        line.unit_quantity = positive_int(line.unit_quantity, "unit_quantity")
         line.total_quantity = _line_total(line.unit_quantity, wo.quantity)
         line.save()
         wo.save(update_fields=["updated_at"])
@@ -264,7 +264,7 @@ def work_order_line_update(
             wo,
             "change_line",
             by=by,
-            reason=_line_changed(line.pk, [*fields, *(["part_number"] if part_number is not None else [])]),
+            reason=line_changed_reason(line.pk, [*fields, *(["part_number"] if part_number is not None else [])]),
         )
     return line
 
@@ -396,7 +396,9 @@ def work_order_resume(*, work_order: WorkOrder, by: Actor, reason: str = "") -> 
     return wo
 
 
-def _cancel_locked_work_order(wo: WorkOrder, *, by: Actor, reason: str) -> None:
+def cancel_locked_work_order(wo: WorkOrder, *, by: Actor, reason: str) -> None:
+    """Cancel a work order the caller has locked (with its manufacture order first), releasing whatever its
+    lines hold. The caller then syncs the manufacture order (or is cancelling it)."""
     check_transition(wo, "cancel", by=by)
     inv.stock_release(lines=_line_refs(wo), by=by)
     apply_transition(wo, "cancel", by=by, reason=reason)
@@ -408,7 +410,7 @@ def work_order_cancel(*, work_order: WorkOrder, by: Actor, reason: str = "") -> 
     `manufacturing.cancel_workorder`."""
     with transaction.atomic():
         wo, mo = _lock_work_order(work_order)
-        _cancel_locked_work_order(wo, by=by, reason=reason)
+        cancel_locked_work_order(wo, by=by, reason=reason)
         if mo is not None:
             manufacture_order_sync_status(manufacture_order=mo, by=by)
     return wo
