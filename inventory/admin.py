@@ -19,7 +19,7 @@ from django.contrib import admin
 from django.db.models import F
 from django_fsm_log.admin import StateLogInline
 
-from inventory import counting, purchasing, selectors, services
+from inventory import selectors, services
 from inventory.models import (
     Allocation,
     CycleCount,
@@ -34,6 +34,7 @@ from inventory.models import (
     StockMovement,
 )
 from inventory.resources import InventoryItemResource
+from inventory.services import counting, purchasing
 from inventory.states import (
     DEFAULT_LOCATION_CODE,
     PO_RECEIVING,

@@ -1,6 +1,6 @@
 """The inventory resources (contract §2): items, locations, purchase orders, packing lists and their items,
 cycle counts. Views parse, call one service with the Actor, and present; every rule is in the services
-(inventory.services, inventory.purchasing, inventory.counting)."""
+(inventory.services: stock, catalog, purchasing, counting)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from rest_framework import exceptions, serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from inventory import counting, purchasing, selectors, services
+from inventory import selectors, services
 from inventory.filters import (
     CycleCountFilter,
     InventoryItemFilter,
@@ -43,6 +43,7 @@ from inventory.serializers import (
     StockMovementSerializer,
     TransferInput,
 )
+from inventory.services import counting, purchasing
 from inventory.states import MovementReason
 from stateset.api import CrudViewSet, DocumentViewSet, list_params, resource_action
 

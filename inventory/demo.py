@@ -7,8 +7,9 @@ BOLT-M4, NUT-M4, SCREW-M3, PANEL, MOTOR, FRAME, WHEEL, CABLE.
 
 from tqdm import tqdm
 
-from inventory import counting, purchasing, services
+from inventory import services
 from inventory.models import InventoryItem
+from inventory.services import counting, purchasing
 
 LOCATIONS = [("EAST", "East warehouse", "warehouse"), ("STORE-1", "Downtown store", "site")]
 

@@ -1,7 +1,7 @@
 """Stock: locations, items, one level per (item, location), the append-only ledger, allocations; and the
 documents that move stock in: purchase orders, packing lists, cycle counts.
 
-Only `inventory.services` writes StockLevel, StockMovement and Allocation rows. The database guards the
+Only `inventory.services.stock` writes StockLevel, StockMovement and Allocation rows. The database guards the
 invariants that must never break, whatever the code does:
 
 - StockLevel: `0 <= allocated <= on_hand` and `incoming >= 0` (CHECK constraints);
@@ -216,7 +216,7 @@ class PurchaseOrder(StatefulModel):
     quantities become `incoming` at `location`); ordered, partially_received → partially_received | received
     by receipts, or → received by complete (closing short); cancel from draft, submitted, approved, ordered.
     finance records the financer in any status from approved on. The stock effects are in
-    inventory.purchasing; the transitions here change only this row.
+    inventory.services.purchasing; the transitions here change only this row.
     """
 
     number_prefix = "PO"
@@ -297,7 +297,7 @@ class PurchaseOrder(StatefulModel):
         permission="inventory.send_purchaseorder",
     )
     def send(self) -> None:
-        """Sent to the supplier (inventory.purchasing.purchase_order_send raises `incoming`)."""
+        """Sent to the supplier (inventory.services.purchasing.purchase_order_send raises `incoming`)."""
 
     @transition(
         field=status,
@@ -385,7 +385,7 @@ class PackingList(StatefulModel):
     `ship_per`, `tracking_number`, `purchase_order_number`).
 
     Lifecycle: draft → submitted → shipped → received; cancelled from draft, submitted, shipped. Items arrive
-    one by one (inventory.purchasing.packing_list_item_arrive) while submitted or shipped; the list becomes
+    one by one (inventory.services.purchasing.packing_list_item_arrive) while submitted or shipped; the list becomes
     received when the last one arrives, or by receive, which arrives all the rest. `incoming_added` says
     whether submit added the items to `incoming` (an unlinked list) or left them to its purchase order,
     which already counts them.

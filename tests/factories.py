@@ -100,7 +100,7 @@ PO_PATHS = {
 def make_purchase_order(lines, status: str = "draft", **fields):
     """A purchase order of `lines` [(item or SKU, quantity ordered[, unit cost]), ...], brought to `status`
     (draft, submitted, approved, ordered) through the services."""
-    from inventory import purchasing
+    from inventory.services import purchasing
 
     specs = []
     for line in lines:
@@ -117,7 +117,7 @@ def make_purchase_order(lines, status: str = "draft", **fields):
 
 def make_packing_list(items, *, submit: bool = False, **fields):
     """A packing list of `items` [(item or SKU, quantity), ...], submitted when asked."""
-    from inventory import purchasing
+    from inventory.services import purchasing
 
     specs = [{"sku": i if isinstance(i, str) else i.sku, "quantity": q} for i, q in items]
     pl = purchasing.packing_list_create(by=SYSTEM, items=specs, **fields)
@@ -128,7 +128,7 @@ def make_packing_list(items, *, submit: bool = False, **fields):
 
 def make_cycle_count(parts, *, start: bool = False, **fields):
     """A cycle count of `parts` (items or SKUs) at its location (MAIN by default), started when asked."""
-    from inventory import counting
+    from inventory.services import counting
 
     specs = [{"part": p if isinstance(p, str) else p.sku} for p in parts]
     cc = counting.cycle_count_create(by=SYSTEM, lines=specs, **fields)

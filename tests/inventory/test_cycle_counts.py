@@ -4,9 +4,10 @@ reconcile on the current on hand, exactly once; the single-part form; discrepanc
 import pytest
 from django_fsm_log.models import StateLog
 
-from inventory import counting, selectors
+from inventory import selectors
 from inventory import services as inv
 from inventory.models import CycleCount, StockMovement
+from inventory.services import counting
 from tests.factories import SYSTEM, api_client, level, make_cycle_count, make_item, make_location, make_user
 from tests.helpers import assert_error, assert_list_queries_constant
 from tests.inventory.support import stock_snapshot

@@ -6,8 +6,9 @@ import threading
 import pytest
 from django.db import connection
 
-from inventory import counting, purchasing, selectors
+from inventory import selectors
 from inventory.models import StockMovement
+from inventory.services import counting, purchasing
 from stateset.errors import DomainError
 from tests.factories import SYSTEM, level, make_cycle_count, make_item, make_packing_list, make_purchase_order
 

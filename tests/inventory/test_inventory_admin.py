@@ -7,8 +7,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django_fsm_log.models import StateLog
 
-from inventory import counting, purchasing, selectors, services
+from inventory import selectors, services
 from inventory.models import CycleCount, InventoryItem, PackingList, PurchaseOrder, StockMovement
+from inventory.services import counting, purchasing
 from tests.factories import (
     SYSTEM,
     level,

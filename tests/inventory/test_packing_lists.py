@@ -4,8 +4,9 @@ order's receipts, receive-all, cancel giving back what was added."""
 import pytest
 from django_fsm_log.models import StateLog
 
-from inventory import purchasing, selectors
+from inventory import selectors
 from inventory.models import PackingList, PackingListItem, PurchaseOrder, StockMovement
+from inventory.services import purchasing
 from tests.factories import (
     SYSTEM,
     api_client,

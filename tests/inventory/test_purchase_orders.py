@@ -4,8 +4,9 @@ effects (incoming on send, receipts through the ledger, closing short), totals, 
 import pytest
 from django_fsm_log.models import StateLog
 
-from inventory import purchasing, selectors
+from inventory import selectors
 from inventory.models import PurchaseOrder, StockMovement
+from inventory.services import purchasing
 from tests.factories import (
     SYSTEM,
     api_client,

@@ -2,9 +2,9 @@
 
 Each service is one transaction that locks its document row first (`stateset.fsm.lock`), checks the
 transition (permission 403, status 422) before touching anything, then changes stock only through
-`inventory.services` and finally runs the transition, which writes the audit row. A refusal raises before
+`inventory.services.stock` and finally runs the transition, which writes the audit row. A refusal raises before
 or inside the transaction, so nothing of it stays. Lock order: packing list, then its purchase order, then
-stock levels (in primary-key order, `services.stock_lock`).
+stock levels (in primary-key order, `stock.stock_lock`).
 
 Stock effects:
 - purchase order send: `incoming += quantity_ordered` per line at the order's location;
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import transaction
@@ -45,25 +44,16 @@ from inventory.models import (
     PurchaseOrder,
     PurchaseOrderLineItem,
 )
-from inventory.services import (
-    Source,
-    items_by_sku,
-    location_resolve,
-    stock_incoming,
-    stock_lock,
-    stock_receive,
-)
+from inventory.services.catalog import items_by_sku, location_resolve
+from inventory.services.stock import Source, stock_incoming, stock_lock, stock_receive
 from inventory.states import PO_NOT_SENT, PO_RECEIVING, PackingListStatus, PurchaseOrderStatus
 from stateset.actors import Actor
 from stateset.errors import ValidationFailed
 from stateset.fsm import apply_transition, check_transition, lock, log_event
 from stateset.ids import as_id
-from stateset.money import check_amounts_fit
+from stateset.money import ZERO, check_amounts_fit, round_cents
 
-CENT = Decimal("0.01")
-
-
-# ---- shared ------------------------------------------------------------------------------------------------
+# ---- shared with counting: document numbers, field checks, the wording of history rows ---------------------
 
 
 def number_check(model, number: str, *, field: str, label: str, key: str, instance=None) -> str:
@@ -80,6 +70,7 @@ def number_check(model, number: str, *, field: str, label: str, key: str, instan
 
 
 def check_fields(fields: Mapping[str, Any], allowed: set[str], what: str) -> None:
+    """A field the service does not know is a programming error (TypeError), never silently dropped."""
     unknown = set(fields) - allowed
     if unknown:
         raise TypeError(f"{what} fields not known: {sorted(unknown)}")
@@ -97,6 +88,7 @@ def count_of(n: int, noun: str) -> str:
 
 
 def whole_quantity(value: Any, key: str, *, minimum: int = 1) -> int:
+    """`value` if it is an integer (not a bool) of at least `minimum`; a 400 naming `key` otherwise."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValidationFailed(
             f"'{key}' must be an integer of at least {minimum}.", errors={key: f"integer >= {minimum}"}
@@ -155,10 +147,10 @@ def _set_po_lines(po: PurchaseOrder, specs: Sequence[Mapping[str, Any]]) -> None
                 item=item,
                 description=spec.get("description") or item.description,
                 quantity_ordered=whole_quantity(spec.get("quantity_ordered"), "quantity_ordered"),
-                unit_cost=item.unit_cost if unit_cost is None else Decimal(unit_cost).quantize(CENT, ROUND_HALF_UP),
+                unit_cost=item.unit_cost if unit_cost is None else round_cents(unit_cost),
             )
         )
-    subtotal = sum((line.line_total for line in lines), Decimal("0")).quantize(CENT, ROUND_HALF_UP)
+    subtotal = round_cents(sum((line.line_total for line in lines), ZERO))
     check_amounts_fit({"subtotal": subtotal}, what="A purchase order", max_digits=14)
     po.lines.all().delete()
     PurchaseOrderLineItem.objects.bulk_create(lines)
@@ -804,6 +796,7 @@ def packing_list_item_update(
 
 
 def packing_list_item_delete(*, packing_list_item: PackingListItem, by: Actor) -> None:
+    """Remove an item from a draft packing list (422 `not_editable` otherwise)."""
     with transaction.atomic():
         pl = lock(PackingList, packing_list_item.packing_list_id)
         _require_draft(pl, "its items")

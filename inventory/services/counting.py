@@ -10,7 +10,7 @@ Each service is one transaction that locks the count first; refusals change noth
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -18,13 +18,14 @@ from django.utils import timezone
 
 from inventory.errors import CountIncomplete, DocumentInUse, EmptyDocument, NotEditable
 from inventory.models import CycleCount, CycleCountLineItem, Location, StockLevel
-from inventory.purchasing import changed_reason, check_fields, count_of, number_check, whole_quantity
-from inventory.services import Source, items_by_sku, location_resolve, stock_lock, stock_set_counted
+from inventory.services.catalog import items_by_sku, location_resolve
+from inventory.services.purchasing import changed_reason, check_fields, count_of, number_check, whole_quantity
+from inventory.services.stock import Source, stock_lock, stock_set_counted
 from inventory.states import CountLineStatus, CycleCountStatus
 from stateset.actors import Actor
 from stateset.errors import ValidationFailed
 from stateset.fsm import apply_transition, check_transition, lock, log_event
-from stateset.money import check_amounts_fit
+from stateset.money import check_amounts_fit, round_cents
 
 CC_FIELDS = {
     "site",
@@ -38,7 +39,6 @@ CC_FIELDS = {
     "scheduled_start_date",
     "scheduled_end_date",
 }
-CENT = Decimal("0.01")
 
 
 def _line_specs(
@@ -113,7 +113,7 @@ def _set_variance(row: CycleCountLineItem) -> None:
         row.variance_quantity = row.variance_cost = None
         return
     row.variance_quantity = row.quantity_counted - row.quantity_expected
-    row.variance_cost = (row.item.unit_cost * row.variance_quantity).quantize(CENT, ROUND_HALF_UP)
+    row.variance_cost = round_cents(row.item.unit_cost * row.variance_quantity)
     check_amounts_fit({"variance_cost": row.variance_cost}, what=f"The count of {row.item.sku}", max_digits=14)
 
 
@@ -340,7 +340,7 @@ def cycle_count_complete(*, cycle_count: CycleCount, by: Actor, reason: str = ""
         accuracy = None
         if counted:
             exact = sum(1 for r in counted if r.variance_quantity == 0)
-            accuracy = (Decimal(100 * exact) / len(counted)).quantize(CENT, ROUND_HALF_UP)
+            accuracy = round_cents(Decimal(100 * exact) / len(counted))
         apply_transition(cc, "complete", by=by, reason=reason, completed_date=timezone.now(), accuracy_rate=accuracy)
     return cc
 
