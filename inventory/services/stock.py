@@ -20,12 +20,13 @@ actor and note. Shortages raise InsufficientStock naming every short SKU and loc
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
+from django.utils import timezone
 
 from inventory.errors import InsufficientStock, Shortage
 from inventory.models import Allocation, InventoryItem, Location, StockLevel, StockMovement
@@ -67,32 +68,70 @@ class StockRequest:
 
 
 def _lock_levels(pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], StockLevel]:
-    """Create missing levels, then lock all of them in primary-key order. Keys are (item_id, location_id)."""
+    """Lock the levels of these (item_id, location_id) pairs in primary-key order, creating missing ones.
+
+    Only the level rows are locked (`FOR UPDATE OF` the level): the item and location joined for messages stay
+    unlocked, so two writers never meet on a shared row such as the MAIN location out of the levels' order.
+    The common case is one statement; a level seen for the first time is inserted (ON CONFLICT DO NOTHING)
+    and then locked, after the existing ones.
+    """
     pairs = set(pairs)
     if not pairs:
         return {}
-    StockLevel.objects.bulk_create([StockLevel(item_id=i, location_id=loc) for i, loc in pairs], ignore_conflicts=True)
-    match = Q()
+    levels = {(lvl.item_id, lvl.location_id): lvl for lvl in _select_levels(pairs)}
+    missing = pairs - set(levels)
+    if missing:
+        StockLevel.objects.bulk_create(
+            [StockLevel(item_id=i, location_id=loc) for i, loc in sorted(missing)], ignore_conflicts=True
+        )
+        levels.update({(lvl.item_id, lvl.location_id): lvl for lvl in _select_levels(missing)})
+    return levels
+
+
+def _select_levels(pairs: set[tuple[int, int]]) -> list[StockLevel]:
+    by_location: dict[int, list[int]] = defaultdict(list)
     for item_id, location_id in pairs:
-        match |= Q(item_id=item_id, location_id=location_id)
-    levels = StockLevel.objects.select_for_update().filter(match).select_related("item", "location").order_by("pk")
-    return {(lvl.item_id, lvl.location_id): lvl for lvl in levels}
+        by_location[location_id].append(item_id)
+    match = Q()
+    for location_id, item_ids in by_location.items():
+        match |= Q(location_id=location_id, item_id__in=item_ids)
+    return list(
+        StockLevel.objects.select_for_update(of=("self",))
+        .filter(match)
+        .select_related("item", "location")
+        .order_by("pk")
+    )
 
 
 def _apply(level: StockLevel, *, on_hand: int = 0, allocated: int = 0, incoming: int = 0) -> None:
-    """Write deltas to a locked level with `SET x = x + d`, and keep the Python object in step."""
-    changes = {}
-    if on_hand:
-        changes["on_hand"] = F("on_hand") + on_hand
-        level.on_hand += on_hand
-    if allocated:
-        changes["allocated"] = F("allocated") + allocated
-        level.allocated += allocated
-    if incoming:
-        changes["incoming"] = F("incoming") + incoming
-        level.incoming += incoming
+    """Write deltas to one locked level with `SET x = x + d`, and keep the Python object in step."""
+    _apply_many({level.pk: level}, {level.pk: (on_hand, allocated, incoming)})
+
+
+def _apply_many(levels: Mapping[int, StockLevel], deltas: Mapping[int, tuple[int, int, int]]) -> None:
+    """Write (on_hand, allocated, incoming) deltas to several locked levels in one UPDATE (`SET x = x + CASE
+    pk ... END`), and keep the Python objects in step. The rows are already locked, so the statement waits on
+    nothing."""
+    columns: dict[str, list[When]] = {"on_hand": [], "allocated": [], "incoming": []}
+    for pk, delta in deltas.items():
+        level = levels[pk]
+        for name, change in zip(columns, delta, strict=True):
+            if change:
+                columns[name].append(When(pk=pk, then=Value(change)))
+                setattr(level, name, getattr(level, name) + change)
+    changes = {
+        name: F(name) + Case(*whens, default=Value(0)) if len(whens) > 1 else F(name) + whens[0].result
+        for name, whens in columns.items()
+        if whens
+    }
     if changes:
-        StockLevel.objects.filter(pk=level.pk).update(**changes)
+        now = timezone.now()
+        StockLevel.objects.filter(pk__in=[pk for pk, delta in deltas.items() if any(delta)]).update(
+            **changes, updated_at=now
+        )
+        for pk, delta in deltas.items():
+            if any(delta):
+                levels[pk].updated_at = now
 
 
 def _movement(
@@ -315,20 +354,43 @@ def _check_available(levels: dict[tuple[int, int], StockLevel], wanted: dict[tup
         raise InsufficientStock(shortages, action=action)
 
 
-def stock_allocate(*, requests: Sequence[StockRequest], by: Actor) -> list[Allocation]:
+def stock_allocate(*, requests: Sequence[StockRequest], by: Actor, new_lines: bool = False) -> list[Allocation]:
     """Hold stock for document lines: every request or none. Any shortage raises InsufficientStock naming
-    every short SKU and location. A line allocated again at the same level grows its open allocation."""
+    every short SKU and location. A line allocated again at the same level grows its open allocation;
+    `new_lines=True` says the lines were created in this transaction, so none can hold one yet.
+
+    Statements: the levels locked (one), their `allocated` raised (one), the allocations inserted (one).
+    """
     if not requests:
         return []
     if any(r.line is None for r in requests):
         raise TypeError("every allocation request needs the document line it is for")
-    with transaction.atomic():
+    # The block joins the caller's transaction (no savepoint round trips). A shortage is found before any
+    # write and raised after the block, so a caller that catches it keeps a usable transaction.
+    with transaction.atomic(savepoint=False):
         levels = _lock_levels((r.item.pk, r.location.pk) for r in requests)
-        _check_available(levels, _sum_by_level(requests), action="allocate")
-        per_line: dict[tuple[LineRef, int], int] = defaultdict(int)
-        for r in requests:
-            per_line[(r.line, levels[(r.item.pk, r.location.pk)].pk)] += r.quantity
-        by_level_pk = {level.pk: level for level in levels.values()}
+        try:
+            _check_available(levels, _sum_by_level(requests), action="allocate")
+        except InsufficientStock as exc:
+            shortage = exc
+        else:
+            shortage = None
+            result = _allocate_locked(requests, levels, new_lines=new_lines)
+    if shortage is not None:
+        raise shortage
+    return result
+
+
+def _allocate_locked(
+    requests: Sequence[StockRequest], levels: dict[tuple[int, int], StockLevel], *, new_lines: bool
+) -> list[Allocation]:
+    """Allocate with the levels locked and the stock checked (the second half of stock_allocate)."""
+    per_line: dict[tuple[LineRef, int], int] = defaultdict(int)
+    for r in requests:
+        per_line[(r.line, levels[(r.item.pk, r.location.pk)].pk)] += r.quantity
+    by_level_pk = {level.pk: level for level in levels.values()}
+    existing = {}
+    if not new_lines:
         existing = {
             (a.document_type, a.line_id, a.level_id): a
             for a in Allocation.objects.select_for_update().filter(
@@ -338,93 +400,124 @@ def stock_allocate(*, requests: Sequence[StockRequest], by: Actor) -> list[Alloc
                 line_id__in={line.line_id for line, _ in per_line},
             )
         }
-        result = []
-        for (line, level_pk), quantity in per_line.items():
-            _apply(by_level_pk[level_pk], allocated=quantity)
-            current = existing.get((line.document_type, line.line_id, level_pk))
-            if current is not None:
-                Allocation.objects.filter(pk=current.pk).update(quantity=F("quantity") + quantity)
-                current.quantity += quantity
-                result.append(current)
-            else:
-                result.append(
-                    Allocation.objects.create(
-                        level_id=level_pk,
-                        document_type=line.document_type,
-                        document_id=line.document_id,
-                        line_id=line.line_id,
-                        quantity=quantity,
-                    )
-                )
-        return result
+    deltas: dict[int, int] = defaultdict(int)
+    result, new = [], []
+    for (line, level_pk), quantity in per_line.items():
+        deltas[level_pk] += quantity
+        current = existing.get((line.document_type, line.line_id, level_pk))
+        if current is not None:
+            Allocation.objects.filter(pk=current.pk).update(quantity=F("quantity") + quantity)
+            current.quantity += quantity
+        else:
+            current = Allocation(
+                level_id=level_pk,
+                document_type=line.document_type,
+                document_id=line.document_id,
+                line_id=line.line_id,
+                quantity=quantity,
+            )
+            new.append(current)
+        result.append(current)
+    _apply_many(by_level_pk, {pk: (0, quantity, 0) for pk, quantity in deltas.items()})
+    Allocation.objects.bulk_create(new)
+    return result
 
 
-def _open_allocations(lines: Iterable[LineRef]) -> list[Allocation]:
-    lines = list(lines)
-    if not lines:
+def _lock_open_allocations(lines: Iterable[LineRef]) -> list[Allocation]:
+    """The open allocations of these lines, with their levels locked in primary-key order in the same
+    statement (`FOR UPDATE OF` the level only; the caller holds its document's lock, which serialises
+    changes to the document's own allocations). Ordered by level, then allocation."""
+    by_type: dict[str, set[int]] = defaultdict(set)
+    for line in lines:
+        by_type[line.document_type].add(line.line_id)
+    if not by_type:
         return []
     match = Q()
-    for line in lines:
-        match |= Q(document_type=line.document_type, line_id=line.line_id)
+    for document_type, line_ids in by_type.items():
+        match |= Q(document_type=document_type, line_id__in=line_ids)
     return list(
-        Allocation.objects.filter(match, status=AllocationStatus.OPEN).select_related("level__item", "level__location")
+        Allocation.objects.filter(match, status=AllocationStatus.OPEN)
+        .select_related("level__item", "level__location")
+        .select_for_update(of=("level",))
+        .order_by("level_id", "pk")
     )
 
 
-def _lock_for_allocations(allocations: list[Allocation]) -> dict[int, StockLevel]:
-    levels = _lock_levels((a.level.item_id, a.level.location_id) for a in allocations)
-    return {level.pk: level for level in levels.values()}
+def _levels_of(allocations: Iterable[Allocation]) -> dict[int, StockLevel]:
+    """One StockLevel object per level (several allocations of one level share it)."""
+    levels: dict[int, StockLevel] = {}
+    for allocation in allocations:
+        allocation.level = levels.setdefault(allocation.level_id, allocation.level)
+    return levels
 
 
 def stock_release(*, lines: Sequence[LineRef], by: Actor, quantity: int | None = None) -> int:
     """Give back what the lines hold (cancel, remove_item). With `quantity`, release only that much (from
-    one line). Returns the quantity released."""
-    with transaction.atomic():
-        allocations = _open_allocations(lines)
-        levels = _lock_for_allocations(allocations)
+    one line), oldest allocation first. Returns the quantity released."""
+    with transaction.atomic(savepoint=False):
+        allocations = sorted(_lock_open_allocations(lines), key=lambda a: a.pk)
+        levels = _levels_of(allocations)
         remaining = quantity
         released = 0
-        for allocation in sorted(allocations, key=lambda a: a.pk):
+        takes: list[tuple[Allocation, int]] = []
+        for allocation in allocations:
             take = allocation.quantity if remaining is None else min(allocation.quantity, remaining)
             if take <= 0:
                 continue
-            _apply(levels[allocation.level_id], allocated=-take)
-            _reduce(allocation, take, AllocationStatus.RELEASED)
+            takes.append((allocation, take))
             released += take
             if remaining is not None:
                 remaining -= take
-        if remaining:
-            raise DomainError(
-                f"Only {released} of {quantity} units were allocated to release.", code="allocation_short"
-            )
-        return released
+        if not remaining:  # else nothing is written, and the refusal is raised outside the block
+            deltas: dict[int, int] = defaultdict(int)
+            for allocation, take in takes:
+                deltas[allocation.level_id] -= take
+            _reduce_many(takes, AllocationStatus.RELEASED)
+            _apply_many(levels, {pk: (0, delta, 0) for pk, delta in deltas.items()})
+    if remaining:
+        raise DomainError(f"Only {released} of {quantity} units were allocated to release.", code="allocation_short")
+    return released
 
 
 def _reduce(allocation: Allocation, quantity: int, closed_status: str) -> None:
-    allocation.quantity -= quantity
-    status = closed_status if allocation.quantity == 0 else AllocationStatus.OPEN
-    Allocation.objects.filter(pk=allocation.pk).update(quantity=F("quantity") - quantity, status=status)
-    allocation.status = status
+    _reduce_many([(allocation, quantity)], closed_status)
+
+
+def _reduce_many(takes: Sequence[tuple[Allocation, int]], closed_status: str) -> None:
+    """Take quantities off allocations; one that reaches zero is closed with `closed_status`. Allocations
+    taken whole are written in one statement; a partial take is its own."""
+    whole = [allocation for allocation, take in takes if take == allocation.quantity]
+    if whole:
+        Allocation.objects.filter(pk__in=[a.pk for a in whole]).update(quantity=0, status=closed_status)
+    for allocation, take in takes:
+        allocation.quantity -= take
+        if allocation.quantity == 0:
+            allocation.status = closed_status
+        else:
+            Allocation.objects.filter(pk=allocation.pk).update(quantity=F("quantity") - take)
 
 
 def stock_consume(
     *, lines: Sequence[LineRef], source: Source, by: Actor, reason: str = MovementReason.SHIPMENT, note: str = ""
 ) -> list[StockMovement]:
     """Take everything the lines hold off hand (ship, start production): on hand and allocated fall together,
-    one movement per level."""
-    with transaction.atomic():
-        allocations = _open_allocations(lines)
-        levels = _lock_for_allocations(allocations)
+    one movement per level.
+
+    Statements: the allocations read with their levels locked (one), the allocations closed (one), the levels
+    written (one), the ledger rows inserted (one).
+    """
+    with transaction.atomic(savepoint=False):
+        allocations = _lock_open_allocations(lines)
+        levels = _levels_of(allocations)
         per_level: dict[int, int] = defaultdict(int)
         for allocation in allocations:
             per_level[allocation.level_id] += allocation.quantity
-            _reduce(allocation, allocation.quantity, AllocationStatus.CONSUMED)
-        movements = []
-        for level_pk in sorted(per_level):
-            quantity = per_level[level_pk]
-            level = levels[level_pk]
-            _apply(level, on_hand=-quantity, allocated=-quantity)
-            movements.append(_movement(level, -quantity, reason=reason, source=source, by=by, note=note))
+        _reduce_many([(allocation, allocation.quantity) for allocation in allocations], AllocationStatus.CONSUMED)
+        _apply_many(levels, {pk: (-quantity, -quantity, 0) for pk, quantity in per_level.items()})
+        movements = [
+            _movement(levels[pk], -per_level[pk], reason=reason, source=source, by=by, note=note)
+            for pk in sorted(per_level)
+        ]
         return StockMovement.objects.bulk_create(movements)
 
 
@@ -432,11 +525,10 @@ def allocation_transfer(*, from_line: LineRef, to_line: LineRef, quantity: int, 
     """Move `quantity` of what one line holds to another line (split, merge). Level totals do not change."""
     _positive(quantity)
     with transaction.atomic():
-        allocations = sorted(_open_allocations([from_line]), key=lambda a: a.pk)
+        allocations = sorted(_lock_open_allocations([from_line]), key=lambda a: a.pk)
         held = sum(a.quantity for a in allocations)
         if held < quantity:
             raise DomainError(f"The line holds {held}, fewer than {quantity}.", code="allocation_short")
-        _lock_for_allocations(allocations)
         remaining = quantity
         for allocation in allocations:
             take = min(allocation.quantity, remaining)
