@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -72,15 +72,9 @@ from stateset.actors import Actor
 from stateset.errors import InvalidStateTransition, PermissionDenied, ValidationFailed
 from stateset.fsm import allowed_actions, apply_transition, check_transition, lock, log_event
 from stateset.ids import as_id
-from stateset.money import check_amounts_fit
+from stateset.money import ZERO, check_amounts_fit, round_cents
 
-CENT = Decimal("0.01")
-ZERO = Decimal("0.00")
 DOCUMENT = "return"
-
-
-def q2(value: Decimal) -> Decimal:
-    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def _join(*parts: str) -> str:
@@ -230,21 +224,21 @@ def _paid_unit_price(line: OrderLineItem) -> Decimal:
     """What the customer paid for one unit of an order line, to the cent: its total (after discounts) /
     quantity. A return line shows it as its `price`; its default amount is `_paid_share`, not price × units
     (6.67 × 3 would be 20.01 for a line that cost 20.00)."""
-    return q2(line.total / line.quantity) if line.quantity else line.unit_price
+    return round_cents(line.total / line.quantity) if line.quantity else line.unit_price
 
 
 def _paid_share(line: OrderLineItem, *, before: int, quantity: int, others: Decimal) -> Decimal:
-    """What the customer paid for `quantity` units of an order line that come after the `before` units under
-    its earlier return lines: q2(total × (before + quantity) / n) − q2(total × before / n), the total being
-    the line's after discounts. The shares of one order line's returns add up to exactly its total however
-    the units are split (20.00 for 3: 6.67, 6.66, 6.67), so a full return is refundable at its default amount
-    and no cent of shipping or of another line goes with it. Never more than what is left of the total after
-    `others` (the amounts of the other lines holding units of it: a return cancelled between two others frees
-    a share that a later one would overlap by a cent), nor less than zero."""
+    """What the customer paid for `quantity` units of an order line that come after the `before` units under its earlier
+    return lines: round_cents(total × (before + quantity) / n) − round_cents(total × before / n), the total being the
+    line's after discounts. The shares of one order line's returns add up to exactly its total however the units are
+    split (20.00 for 3: 6.67, 6.66, 6.67), so a full return is refundable at its default amount and no cent of shipping
+    or of another line goes with it. Never more than what is left of the total after `others` (the amounts of the other
+    lines holding units of it: a return cancelled between two others frees a share that a later one would overlap by a
+    cent), nor less than zero."""
     if not line.quantity:
-        return q2(line.unit_price * quantity)
+        return round_cents(line.unit_price * quantity)
     total = line.total
-    share = q2(total * (before + quantity) / line.quantity) - q2(total * before / line.quantity)
+    share = round_cents(total * (before + quantity) / line.quantity) - round_cents(total * before / line.quantity)
     return max(min(share, total - others), ZERO)
 
 
@@ -329,12 +323,12 @@ def _resolve_order_line(order: Order, lines: Mapping[int, OrderLineItem], spec: 
 
 def _build_line(ret: Return, order_line: OrderLineItem, spec: Mapping[str, Any]) -> ReturnLineItem:
     quantity = _whole(spec.get("quantity"), "quantity")
-    price = q2(spec["price"]) if spec.get("price") is not None else _paid_unit_price(order_line)
+    price = round_cents(spec["price"]) if spec.get("price") is not None else _paid_unit_price(order_line)
     amount = None  # what was paid for these units: `_default_amounts`, once the units are counted
     if spec.get("amount") is not None:
-        amount = q2(spec["amount"])
+        amount = round_cents(spec["amount"])
     elif spec.get("price") is not None:
-        amount = q2(price * quantity)
+        amount = round_cents(price * quantity)
     check_amounts_fit({"amount": amount}, what="A return line")
     return ReturnLineItem(
         parent_return=ret,
@@ -348,8 +342,8 @@ def _build_line(ret: Return, order_line: OrderLineItem, spec: Mapping[str, Any])
         restock=spec.get("restock", True),
         reason=spec.get("reason") or "",
         serial_number=spec.get("serial_number") or "",
-        tax_refunded=q2(spec.get("tax_refunded") or ZERO),
-        flat_rate_shipping=q2(spec.get("flat_rate_shipping") or ZERO),
+        tax_refunded=round_cents(spec.get("tax_refunded") or ZERO),
+        flat_rate_shipping=round_cents(spec.get("flat_rate_shipping") or ZERO),
         status=ReturnLineStatus.REQUESTED,
     )
 
@@ -408,7 +402,7 @@ def return_create(
         number = _check_number(Return, "rma", rma) if rma else None
         for name in ("restocking_fee", "flat_rate_shipping", "tax_refunded"):
             if fields.get(name) is not None:
-                fields[name] = q2(fields[name])
+                fields[name] = round_cents(fields[name])
         customer = customer or order.customer
         fields.setdefault("customer_email", (customer.email if customer else "") or order.customer_email)
         fields.setdefault("order_date", order.created_at)
@@ -443,7 +437,7 @@ def return_update(*, return_: Return, by: Actor, reason: str = "", **fields: Any
                     errors={"location": f"fixed once {ret.status}"},
                 )
         if "restocking_fee" in fields:
-            fields["restocking_fee"] = q2(fields["restocking_fee"])
+            fields["restocking_fee"] = round_cents(fields["restocking_fee"])
             if fields["restocking_fee"] != ret.restocking_fee and ret.status not in RETURN_FEE_EDITABLE:
                 raise ReturnNotEditable(
                     f"Return {ret.display_number} is {ret.status}: its restocking fee changes only before the refund.",
@@ -519,7 +513,7 @@ def return_line_item_update(*, return_line_item: ReturnLineItem, by: Actor, **fi
                 )
         for name in ("price", "amount", "tax_refunded", "flat_rate_shipping"):
             if fields.get(name) is not None:
-                fields[name] = q2(fields[name])
+                fields[name] = round_cents(fields[name])
         for name, value in fields.items():
             if value is not None or name not in ("price", "amount"):
                 setattr(row, name, value)
@@ -529,7 +523,7 @@ def return_line_item_update(*, return_line_item: ReturnLineItem, by: Actor, **fi
                 lock(Order, ret.order_id)  # the other lines of the order line stay as they are meanwhile
                 row.amount = _line_share(row)
             else:
-                row.amount = q2(row.price * row.quantity)
+                row.amount = round_cents(row.price * row.quantity)
         check_amounts_fit({"amount": row.amount}, what=f"Line {row.pk}")
         row.save()
         _recompute(ret)
@@ -733,7 +727,7 @@ def return_default_refund(return_: Return) -> Decimal:
     total = ZERO
     for line in ReturnLineItem.objects.filter(parent_return=return_):
         if line.status in (ReturnLineStatus.RECEIVED, ReturnLineStatus.REFUNDED) and line.quantity:
-            total += q2(line.amount * line.quantity_received / line.quantity)
+            total += round_cents(line.amount * line.quantity_received / line.quantity)
         else:
             total += line.amount
     return total - return_.restocking_fee
@@ -840,7 +834,7 @@ def _replacement_total(order: Order, new_items: Sequence[Mapping[str, Any]]) -> 
         price = prices.get(item["sku"]) if price is None else price
         if price is None:
             return None
-        total += q2(price) * item["quantity"]
+        total += round_cents(price) * item["quantity"]
     return total
 
 
@@ -950,7 +944,7 @@ def _warranty_line(warranty: Warranty, spec: Mapping[str, Any]) -> WarrantyLineI
     values = {k: v for k, v in spec.items() if v is not None}
     for name in ("price", "amount", "flat_rate_shipping", "tax_refunded"):
         if name in values:
-            values[name] = q2(values[name])
+            values[name] = round_cents(values[name])
     if "quantity" in values:
         _whole(values["quantity"], "quantity")
     values["sku"] = str(values.get("sku") or "").strip()
@@ -981,7 +975,7 @@ def warranty_create(
             fields.setdefault("shipped_date", order.shipped_at)
         for name in ("amount", "tax_refunded", "total_refunded"):
             if fields.get(name) is not None:
-                fields[name] = q2(fields[name])
+                fields[name] = round_cents(fields[name])
         warranty = Warranty.objects.create(warranty_number=number, order=order, customer=customer, **fields)
         warranty.assign_number()
         WarrantyLineItem.objects.bulk_create([_warranty_line(warranty, spec) for spec in warranty_line_items])
