@@ -23,8 +23,9 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, IntegrityError, models
-from django.db.models import ProtectedError, Q, RestrictedError
+from django.db.models import ProtectedError, Q, RestrictedError, prefetch_related_objects
 from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.http import quote_etag
 from django.views import defaults
@@ -43,6 +44,7 @@ from stateset.errors import DomainError, NotFound
 from stateset.ids import MAX_ID
 from stateset.limits import DEFAULT_LIMIT, MAX_LIMIT
 from stateset.middleware import current_request_id
+from stateset.prefetch import is_as_written
 
 logger = logging.getLogger("stateset.api")
 
@@ -529,9 +531,15 @@ class ResourceViewSet(viewsets.GenericViewSet):
         return context
 
     def present(self, obj: models.Model) -> dict[str, Any]:
-        """One object in its output shape, re-read through the list queryset (its select/prefetch)."""
-        fresh = self.get_queryset().get(pk=obj.pk)
-        return self.get_serializer_class()(fresh, context=self.get_serializer_context()).data
+        """One object in its output shape. An object a service marked `as_written` (stateset.prefetch) is
+        rendered from memory, with one query for each related set of the list queryset it does not hold yet;
+        any other is re-read through the list queryset (its select/prefetch)."""
+        queryset = self.get_queryset()
+        if is_as_written(obj) and _holds_related(obj, queryset):
+            prefetch_related_objects([obj], *queryset._prefetch_related_lookups)
+        else:
+            obj = queryset.get(pk=obj.pk)
+        return self.get_serializer_class()(obj, context=self.get_serializer_context()).data
 
     def envelope(self, obj: models.Model) -> dict[str, Any]:
         return {self.singular: self.present(obj)}
@@ -562,13 +570,21 @@ class ResourceViewSet(viewsets.GenericViewSet):
                     {key: [f"'{key}' is {data[key]} but the path names {getattr(obj, attr)}."]}
                 )
 
-    def get_object(self):
+    def get_object(self, *, light: bool = False):
+        """The object of the path. `light` loads the row alone (its joins, none of its prefetched sets): for an
+        action, whose service locks and re-reads the row, and whose answer is rendered afterwards."""
         if (self.lookup_url_kwarg or self.lookup_field) not in self.kwargs:
             # A list route asked for an object: OPTIONS describes PUT by loading one, and `/v1/orders/merge`
             # takes PUT (as every action does) without an id. DRF's metadata skips PUT on this error.
             raise exceptions.NotFound()
         try:
-            obj = super().get_object()
+            if light:
+                queryset = self.filter_queryset(self.get_queryset()).prefetch_related(None)
+                lookup = self.kwargs[self.lookup_url_kwarg or self.lookup_field]
+                obj = get_object_or_404(queryset, **{self.lookup_field: lookup})
+                self.check_object_permissions(self.request, obj)
+            else:
+                obj = super().get_object()
         except Http404:
             pk = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field)
             raise NotFound(f"{self.get_object_type().replace('_', ' ').capitalize()} {pk} does not exist.")
@@ -577,6 +593,22 @@ class ResourceViewSet(viewsets.GenericViewSet):
             if expected and expected.strip() not in ("*", etag_for(obj)):
                 raise PreconditionFailed()
         return obj
+
+
+def _holds_related(obj: models.Model, queryset: models.QuerySet) -> bool:
+    """Whether every relation the queryset joins (select_related) is already cached on `obj`, or empty."""
+    joined = queryset.query.select_related
+    return joined is not True and _holds_joins(obj, joined or {})
+
+
+def _holds_joins(obj: models.Model, joins: Mapping[str, Any]) -> bool:
+    for name, deeper in joins.items():
+        field = obj._meta.get_field(name)
+        if getattr(obj, field.attname) is None:
+            continue
+        if not field.is_cached(obj) or not _holds_joins(getattr(obj, name), deeper):
+            return False
+    return True
 
 
 def etag_for(obj: models.Model) -> str:
@@ -632,8 +664,9 @@ class SearchMixin:
 
 class RetrieveMixin:
     def retrieve(self, request, *args, **kwargs):
-        obj = self.get_object()
-        return Response(self.envelope(obj), headers={"ETag": etag_for(obj)})
+        obj = self.get_object()  # loaded once, with the list queryset's joins and prefetches
+        body = {self.singular: self.get_serializer_class()(obj, context=self.get_serializer_context()).data}
+        return Response(body, headers={"ETag": etag_for(obj)})
 
 
 class CreateMixin:
@@ -750,7 +783,7 @@ def resource_action(
     from drf_spectacular.utils import extend_schema
 
     def handler(self, request, *args, **kwargs):
-        obj = self.get_object() if detail else None
+        obj = self.get_object(light=True) if detail else None
         raw = request.data if has_body(request) else {}
         if raw is None or (isinstance(raw, Mapping) and not raw):
             raw = {}
