@@ -1,0 +1,437 @@
+"""Every write to one order on its own: create and update, the status transitions, lines, manual discounts,
+tags, ship and cancel.
+
+Each service is one transaction that:
+
+1. locks the order row with `SELECT ... FOR UPDATE` and re-reads it;
+2. checks the transition (permission: 403; status: 422 `invalid_state_transition`) before any effect;
+3. changes stock only through `inventory.services` (which lock the stock levels after the orders);
+4. recomputes the totals with `order_recompute_totals`, the one function that writes them;
+5. saves through `stateset.fsm.apply_transition`, which writes the audit row.
+
+A refusal raises before anything is written or rolls the whole transaction back: nothing half-done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from crm.models import Customer
+from inventory import services as inv
+from inventory.models import Location
+from orders.errors import AllocationMismatch, InvalidOrderInput, LastLine
+from orders.models import Order, OrderDiscount, OrderLineItem, OrderTag, Shipment
+from orders.services.documents import DOCUMENT, customer_resolve, document_number_check, join_reasons
+from orders.services.lines import (
+    LineSpec,
+    line_on_order,
+    line_ref,
+    lines_allocate,
+    lines_build,
+    lines_combine,
+    order_lines,
+)
+from orders.services.locks import transition_locked
+from orders.services.pricing import HUNDRED, order_recompute_totals
+from orders.states import DiscountType, LineStatus
+from stateset.actors import Actor
+from stateset.errors import PermissionDenied, ValidationFailed
+from stateset.fsm import apply_transition, check_transition, lock, log_event
+from stateset.money import ZERO, round_cents
+
+HEADER_FIELDS = {
+    "name",
+    "order_number",
+    "customer_email",
+    "customer_name",
+    "customer_number",
+    "buyer_email",
+    "buyer_message",
+    "ordered_by",
+    "shipping_address",
+    "billing_address",
+    "delivery_address",
+    "delivery_date",
+    "delivery_type",
+    "fulfillment_type",
+    "shipping_method",
+    "notes",
+    "seller_note",
+    "source",
+    "imported_status",
+    "imported_date",
+    "is_import",
+    "is_cod",
+    "cancel_order_sla_time",
+    "payment",
+    "metadata",
+    "shipping_amount",
+    "tax_amount",
+}
+CREATE_ONLY_FIELDS = {"currency", "carrier"}
+
+
+def order_create(
+    *,
+    by: Actor,
+    order_line_items: Sequence[Mapping[str, Any] | LineSpec],
+    customer: Customer | Mapping[str, Any] | None = None,
+    location: Location | str | int | None = None,
+    tags: Sequence[tuple[str, str]] = (),
+    currency: str = "USD",
+    status_reason: str = "",
+    _extra: Mapping[str, Any] | None = None,
+    **fields: Any,
+) -> Order:
+    """Create a pending order and allocate every line at its location (MAIN by default), or nothing.
+
+    Guarantees: an unknown SKU is a 422 `unknown_sku` naming each one (lines with `requires_inventory=False`
+    need no item); short stock is a 422 `insufficient_stock` naming each short SKU, and then no order, line,
+    customer or allocation is left behind. The customer is the one given, or found or created from the inline
+    customer or `customer_email`. Totals are computed from the lines.
+    """
+    unknown = set(fields) - HEADER_FIELDS - CREATE_ONLY_FIELDS
+    if unknown:
+        raise TypeError(f"order fields not known: {sorted(unknown)}")
+    specs = [LineSpec.of(line) for line in order_line_items]
+    if not specs:
+        raise InvalidOrderInput("An order needs at least one line.", errors={"order_line_items": "at least one"})
+    with transaction.atomic():
+        location = inv.location_resolve(location)
+        number = fields.pop("order_number", None)
+        number = document_number_check(Order, number) if number else None
+        customer = customer_resolve(customer, fields.get("customer_email", ""), by=by)
+        if customer is not None:
+            fields.setdefault("customer_email", customer.email)
+            if not fields.get("customer_name"):
+                fields["customer_name"] = f"{customer.first_name} {customer.last_name}".strip()
+        order = Order.objects.create(
+            order_number=number,
+            customer=customer,
+            location=location,
+            currency=(currency or "USD").upper(),
+            **{**fields, **(_extra or {})},
+        )
+        order.assign_number()
+        built = lines_build(order, specs)
+        for line, _ in built:
+            line.save()
+        lines_allocate(order, built, by=by)
+        _set_tags(order, tags, by=by)
+        order_recompute_totals(order)
+        order.save()
+        log_event(order, "create", by=by, reason=status_reason)
+    return order
+
+
+# Header fields that change what the order charges: they need `orders.edit_order`, like its lines.
+CHARGED_FIELDS = {"shipping_amount", "tax_amount"}
+
+
+def order_update(*, order: Order, by: Actor, reason: str = "", **fields: Any) -> Order:
+    """Change header fields (addresses, notes, delivery fields, shipping and tax amounts, ...) while the order
+    is pending, processing or on hold (422 otherwise). Lines, customer, location and currency do not change
+    here; totals are recomputed (shipping and tax may have changed). Changing shipping or tax needs
+    `orders.edit_order` (403 otherwise)."""
+    unknown = set(fields) - HEADER_FIELDS
+    if unknown:
+        raise TypeError(f"order fields not editable: {sorted(unknown)}")
+    with transaction.atomic():
+        order = lock(Order, order.pk)
+        check_transition(order, "update", by=by)
+        charged = sorted(n for n in CHARGED_FIELDS & set(fields) if fields[n] != getattr(order, n))
+        if charged and not by.has_perm("orders.edit_order"):
+            raise PermissionDenied(
+                f"Your role lacks the permission 'orders.edit_order' needed to change {', '.join(charged)}."
+            )
+        if "order_number" in fields:
+            number = fields.pop("order_number")
+            if number and number != order.order_number:
+                order.order_number = document_number_check(Order, number, exclude=order.pk)
+        for name, value in fields.items():
+            setattr(order, name, value)
+        order_recompute_totals(order)
+        changed = ", ".join(sorted(fields)) or "nothing"
+        apply_transition(order, "update", by=by, reason=join_reasons(reason, f"changed {changed}"))
+    return order
+
+
+# ======================================================================================================
+# Status transitions without stock effects
+# ======================================================================================================
+
+
+def order_process(*, order: Order, by: Actor, reason: str = "") -> Order:
+    """pending → processing."""
+    return transition_locked(order, "process", by=by, reason=reason)
+
+
+def order_hold(*, order: Order, by: Actor, reason: str) -> Order:
+    """pending or processing → on_hold, remembering which (release goes back there). `reason` is kept in
+    `hold_reason` and the history."""
+    return transition_locked(order, "hold", by=by, reason=reason, hold_reason=reason)
+
+
+def order_release(*, order: Order, by: Actor, reason: str = "") -> Order:
+    """on_hold → the status hold left (pending or processing)."""
+    return transition_locked(order, "release", by=by, reason=reason)
+
+
+def order_deliver(*, order: Order, by: Actor, delivered_at: datetime | None = None, reason: str = "") -> Order:
+    """shipped → delivered (`delivered_at` defaults to now)."""
+    return transition_locked(order, "deliver", by=by, reason=reason, delivered_at=delivered_at)
+
+
+# ======================================================================================================
+# Lines
+# ======================================================================================================
+
+
+def order_add_item(
+    *,
+    order: Order,
+    by: Actor,
+    sku: str,
+    quantity: int,
+    unit_price: Decimal | None = None,
+    product_name: str = "",
+    original_price: Decimal | None = None,
+    requires_inventory: bool = True,
+) -> Order:
+    """Add `quantity` of `sku` (pending, processing, on_hold) and allocate it, or nothing (422
+    `insufficient_stock` / `unknown_sku`). Without `unit_price`, the price of the order's line for that SKU
+    is used (400 when there is none). An open line of the same SKU, price and inventory item grows instead of
+    a new line (`lines_combine`, the rule merging follows too)."""
+    with transaction.atomic():
+        order = lock(Order, order.pk)
+        check_transition(order, "add_item", by=by)
+        existing = order_lines(order)
+        prices = {line.sku: line.unit_price for line in existing}
+        spec = LineSpec(sku, quantity, unit_price, product_name, original_price, requires_inventory)
+        [(line, item)] = lines_build(order, [spec], default_prices=prices)
+        same = next((x for x in existing if lines_combine(x, line)), None)
+        if same is not None:
+            OrderLineItem.objects.filter(pk=same.pk).update(
+                quantity=F("quantity") + quantity, updated_at=timezone.now()
+            )
+            line.pk, line.order_id = same.pk, order.pk
+        else:
+            line.save()
+        lines_allocate(order, [(line, item)], by=by)
+        order_recompute_totals(order)
+        apply_transition(order, "add_item", by=by, reason=f"added {quantity} x {sku} (line {line.pk})")
+    return order
+
+
+def order_remove_item(*, order: Order, by: Actor, order_item_id: int, quantity: int | None = None) -> Order:
+    """Take `quantity` (default: all) off a line and release that stock. Removing the last line is a 422
+    `last_line` (cancel the order instead); more than the line has is a 400."""
+    with transaction.atomic():
+        order = lock(Order, order.pk)
+        check_transition(order, "remove_item", by=by)
+        line = line_on_order(order, order_item_id)
+        take = line.quantity if quantity is None else quantity
+        if take > line.quantity:
+            raise InvalidOrderInput(
+                f"Line {line.pk} has {line.quantity}; cannot remove {take}.",
+                errors={"quantity": f"at most {line.quantity}"},
+            )
+        whole = take == line.quantity
+        if whole and not OrderLineItem.objects.filter(order=order).exclude(pk=line.pk).exists():
+            raise LastLine(
+                f"Line {line.pk} is the last line of {order.display_number}; cancel the order instead.",
+                errors={"order_item_id": "last line"},
+            )
+        if line.requires_inventory:
+            inv.stock_release(lines=[line_ref(line)], quantity=take, by=by)
+        if whole:
+            line.delete()
+        else:
+            OrderLineItem.objects.filter(pk=line.pk).update(quantity=F("quantity") - take, updated_at=timezone.now())
+        order_recompute_totals(order)
+        apply_transition(order, "remove_item", by=by, reason=f"removed {take} x {line.sku} (line {order_item_id})")
+    return order
+
+
+# ======================================================================================================
+# Manual discounts (the promotion is applied in orders.services.promotions)
+# ======================================================================================================
+
+
+def order_add_discount(
+    *,
+    order: Order,
+    by: Actor,
+    type: str,
+    value: Decimal,
+    description: str = "",
+    order_item_id: int | None = None,
+) -> Order:
+    """A manual discount (fixed amount or percentage, of the order or of one line). It never takes the
+    discount total above the subtotal: the amount is capped at what is left."""
+    if type == DiscountType.PERCENTAGE and not (ZERO <= value <= HUNDRED):
+        raise ValidationFailed("A percentage is between 0 and 100.", errors={"value": "0 to 100"})
+    if value < 0:
+        raise ValidationFailed("'value' cannot be negative.", errors={"value": "not negative"})
+    with transaction.atomic():
+        order = lock(Order, order.pk)
+        check_transition(order, "add_discount", by=by)
+        line = line_on_order(order, order_item_id) if order_item_id is not None else None
+        discount = OrderDiscount.objects.create(
+            order=order,
+            line=line,
+            type=type,
+            value=round_cents(value),
+            description=description,
+            created_by=by.label[:255],
+        )
+        order_recompute_totals(order)
+        target = f" on line {line.pk}" if line else ""
+        apply_transition(order, "add_discount", by=by, reason=f"discount {discount.pk}: {value} {type}{target}")
+    return order
+
+
+def order_remove_discount(*, order: Order, by: Actor, discount_id: int) -> Order:
+    """Remove a manual discount; the totals follow."""
+    with transaction.atomic():
+        order = lock(Order, order.pk)
+        check_transition(order, "remove_discount", by=by)
+        deleted, _ = OrderDiscount.objects.filter(order=order, pk=discount_id).delete()
+        if not deleted:
+            raise InvalidOrderInput(
+                f"Discount {discount_id} is not on order {order.display_number}.",
+                errors={"discount_id": f"no discount {discount_id} here"},
+            )
+        order_recompute_totals(order)
+        apply_transition(order, "remove_discount", by=by, reason=f"discount {discount_id}")
+    return order
+
+
+# ======================================================================================================
+# Tags
+# ======================================================================================================
+
+
+def _normalise_tags(tags: Iterable[Any]) -> list[tuple[str, str]]:
+    result: dict[str, str] = {}
+    for tag in tags:
+        name, value = (tag, "") if isinstance(tag, str) else (tag[0], tag[1] or "")
+        name = name.strip()
+        if not name:
+            raise ValidationFailed("A tag needs a name.", errors={"tags": "empty tag name"})
+        result[name] = value
+    return list(result.items())
+
+
+def _set_tags(order: Order, tags: Iterable[Any], *, by: Actor) -> list[str]:
+    changed = []
+    for name, value in _normalise_tags(tags):
+        OrderTag.objects.update_or_create(
+            order=order, tag_name=name, defaults={"tag_value": value, "created_by": by.label[:255]}
+        )
+        changed.append(f"{name}={value}" if value else name)
+    return changed
+
+
+def order_tag(*, order: Order, by: Actor, tags: Sequence[Any] = (), tag_name: str = "", tag_value: str = "") -> Order:
+    """Add tags (names, or (name, value) pairs; the documented single `tag_name`/`tag_value` form too), in
+    any status. Tagging an existing name again sets its value."""
+    entries = list(tags) + ([(tag_name, tag_value)] if tag_name else [])
+    if not entries:
+        raise ValidationFailed("Send 'tags' or 'tag_name'.", errors={"tags": "required"})
+    with transaction.atomic():
+        order = lock(Order, order.pk)
+        check_transition(order, "tag", by=by)
+        changed = _set_tags(order, entries, by=by)
+        apply_transition(order, "tag", by=by, reason=", ".join(changed))
+    return order
+
+
+def order_untag(*, order: Order, by: Actor, tags: Sequence[Any] = (), tag_name: str = "") -> Order:
+    """Remove tags by name, in any status. A name the order does not carry is ignored."""
+    names = [t if isinstance(t, str) else t[0] for t in tags] + ([tag_name] if tag_name else [])
+    if not names:
+        raise ValidationFailed("Send 'tags' or 'tag_name'.", errors={"tags": "required"})
+    with transaction.atomic():
+        order = lock(Order, order.pk)
+        check_transition(order, "untag", by=by)
+        OrderTag.objects.filter(order=order, tag_name__in=names).delete()
+        apply_transition(order, "untag", by=by, reason=", ".join(names))
+    return order
+
+
+# ======================================================================================================
+# Ship and cancel (refunds: orders.services.refunds)
+# ======================================================================================================
+
+
+def _ledger_source(order: Order) -> inv.Source:
+    """The order as the stock ledger's movements name their source."""
+    return inv.Source(DOCUMENT, order.pk, order.order_number or "")
+
+
+def order_ship(
+    *,
+    order: Order,
+    by: Actor,
+    tracking_number: str = "",
+    carrier: str = "",
+    shipped_at: datetime | None = None,
+    reason: str = "",
+) -> Order:
+    """pending or processing → shipped. Consumes every allocation of the order (ledger `shipment`: on hand
+    and allocated fall together), marks every line shipped in full, and records a Shipment. Needs
+    `orders.ship_order`."""
+    with transaction.atomic():
+        order = lock(Order, order.pk)
+        check_transition(order, "ship", by=by)
+        lines = order_lines(order)
+        stocked = [line for line in lines if line.requires_inventory]
+        movements = inv.stock_consume(
+            lines=[line_ref(line) for line in stocked], source=_ledger_source(order), by=by, note=tracking_number
+        )
+        expected = sum(line.quantity for line in stocked)
+        consumed = -sum(m.quantity for m in movements)
+        if consumed != expected:
+            raise AllocationMismatch(
+                f"{order.display_number} holds {consumed} units for {expected} ordered; nothing was shipped."
+            )
+        OrderLineItem.objects.filter(order=order).update(
+            quantity_shipped=F("quantity"), status=LineStatus.SHIPPED, updated_at=timezone.now()
+        )
+        shipped_at = shipped_at or timezone.now()
+        Shipment.objects.create(
+            order=order, tracking_number=tracking_number, carrier=carrier, shipped_at=shipped_at, actor=by.label[:255]
+        )
+        apply_transition(
+            order,
+            "ship",
+            by=by,
+            reason=join_reasons(reason, f"{carrier} {tracking_number}".strip()),
+            tracking_number=tracking_number,
+            carrier=carrier,
+            shipped_at=shipped_at,
+        )
+    return order
+
+
+def order_cancel(*, order: Order, by: Actor, reason: str = "") -> Order:
+    """pending, processing or on_hold → cancelled. Releases every allocation. Needs `orders.cancel_order`.
+    Totals and the promotion stay as they were (a refund may follow)."""
+    with transaction.atomic():
+        order = lock(Order, order.pk)
+        check_transition(order, "cancel", by=by)
+        lines = order_lines(order)
+        refs = [line_ref(line) for line in lines if line.requires_inventory]
+        if refs:
+            inv.stock_release(lines=refs, by=by)
+        OrderLineItem.objects.filter(order=order).update(status=LineStatus.CANCELLED, updated_at=timezone.now())
+        apply_transition(order, "cancel", by=by, reason=reason, cancel_reason=reason, initiator=by.label[:255])
+    return order
