@@ -12,11 +12,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from backoffice import dashboard
 from crm.models import Case
 from inventory.models import InventoryItem
 from manufacturing.models import WorkOrder
 from orders.models import Order
-from stateset import dashboard
 from tests.backoffice.support import logged_in
 from tests.factories import SYSTEM, make_case, make_item, make_user
 from tests.orders.support import order_in, stock

@@ -26,11 +26,11 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
+from backoffice.charts import Number, Point, bar_chart, line_chart
 from crm.states import CASE_ACTIVE, CasePriority
 from inventory import selectors as inventory_selectors
 from manufacturing.states import WorkOrderStatus
 from orders.states import OrderStatus
-from stateset.charts import Number, Point, bar_chart, line_chart
 
 logger = logging.getLogger(__name__)
 
