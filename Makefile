@@ -52,6 +52,7 @@ schema: install
 
 # What CI checks besides the tests.
 check: lint schema
+	$(BIN)/lint-imports
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python manage.py check
 
