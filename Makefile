@@ -58,6 +58,7 @@ docs: install
 # What CI checks besides the tests. fsm_tables --check: the state-machine tables in docs/ match the models.
 check: lint schema docs
 	$(BIN)/python manage.py fsm_tables --check
+	$(BIN)/lint-imports
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python manage.py check
 

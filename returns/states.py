@@ -28,6 +28,8 @@ RETURN_LOCATION_EDITABLE = (ReturnStatus.REQUESTED, ReturnStatus.APPROVED)
 RETURN_FEE_EDITABLE = (ReturnStatus.REQUESTED, ReturnStatus.APPROVED, ReturnStatus.RECEIVED)
 # Nothing moved yet (no stock, no money): DELETE is allowed.
 RETURN_DELETABLE = (ReturnStatus.REQUESTED, ReturnStatus.REJECTED, ReturnStatus.CANCELLED)
+# Open (contract §4): still waiting for someone to act on it (the back office's dashboard counts these).
+RETURN_OPEN = (ReturnStatus.REQUESTED, ReturnStatus.APPROVED, ReturnStatus.RECEIVED)
 
 
 class ReturnLineStatus(models.TextChoices):
@@ -66,6 +68,8 @@ WARRANTY_REOPENABLE = (WarrantyStatus.DENIED, WarrantyStatus.CANCELLED)
 # The claim's lines change only before the decision (approval builds the replacement from them).
 WARRANTY_LINES_EDITABLE = (WarrantyStatus.REQUESTED,)
 WARRANTY_DELETABLE = (WarrantyStatus.REQUESTED, WarrantyStatus.DENIED, WarrantyStatus.CANCELLED)
+# Open (contract §4): awaiting its decision or its replacement.
+WARRANTY_OPEN = (WarrantyStatus.REQUESTED, WarrantyStatus.APPROVED)
 
 # `POST /v1/warranties/{id}/status {"status": word}`: each word (the official Python client's `filed`,
 # `processing`, `approved`, `denied`, `completed`, and ours) and the transition it runs. `None` means "the

@@ -117,104 +117,147 @@ def _codes(codes: Any) -> set[str]:
 RETRYABLE_DB_ERRORS = ("lock", "deadlock", "could not serialize", "database is locked", "canceling statement")
 
 
+class PreconditionFailed(exceptions.APIException):
+    status_code = 412
+    default_detail = "If-Match does not match the current version of the resource."
+
+
+INVALID = "invalid_request_error"
+CONFLICT = (409, "api_error", "conflict")
+AUTH_CHALLENGE = {"WWW-Authenticate": 'Token realm="api"'}
+
+
+@dataclass(frozen=True)
+class ErrorRule:
+    """How one kind of exception answers: status, type and code, and its message (fixed, or computed from the
+    exception). `status=None` keeps the exception's own status_code; `headers` adds response headers; `when`
+    narrows the rule to some instances; `warn` logs a warning (the 409s a retry cures)."""
+
+    status: int | None
+    type: str
+    code: str
+    message: str | Callable[[Any], str]
+    headers: Callable[[Any], dict[str, str]] | None = None
+    when: Callable[[Any], bool] | None = None
+    warn: str = ""
+
+
+def _detail(exc: exceptions.APIException) -> str:
+    return str(exc.detail)
+
+
+def _too_big(exc: Exception) -> str:
+    return f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
+
+
+def _not_found(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, Http404) and str(exc) else "No such resource."
+
+
+def _retry_after(exc: exceptions.Throttled) -> dict[str, str]:
+    return {"Retry-After": str(max(1, int(exc.wait)))} if exc.wait is not None else {}
+
+
+def _lock_clash(exc: Exception) -> bool:
+    return any(s in str(exc).lower() for s in RETRYABLE_DB_ERRORS)
+
+
+# Exception class → how it answers. The first row the exception is an instance of wins, so a subclass comes
+# before its base (PreconditionFailed before APIException, ProtectedError before IntegrityError before
+# DatabaseError). DomainError and the two ValidationErrors carry their own fields (see `_carried`); anything
+# else is a 500.
+ERROR_RULES: dict[type[Exception] | tuple[type[Exception], ...], ErrorRule] = {
+    RequestDataTooBig: ErrorRule(413, INVALID, "request_too_large", _too_big),
+    exceptions.ParseError: ErrorRule(
+        400, INVALID, "validation_error", lambda exc: f"Malformed request body: {exc.detail}"
+    ),
+    exceptions.UnsupportedMediaType: ErrorRule(
+        415,
+        INVALID,
+        "unsupported_media_type",
+        lambda exc: f"{exc.detail} Send JSON with 'Content-Type: application/json'.",
+    ),
+    exceptions.NotAuthenticated: ErrorRule(
+        401,
+        "authentication_error",
+        "missing_api_key",
+        "No API key: send 'Authorization: Token <key>' or 'Authorization: Bearer <key>'.",
+        headers=lambda exc: AUTH_CHALLENGE,
+    ),
+    exceptions.AuthenticationFailed: ErrorRule(
+        401, "authentication_error", "invalid_api_key", _detail, headers=lambda exc: AUTH_CHALLENGE
+    ),
+    exceptions.PermissionDenied: ErrorRule(403, "permission_error", "insufficient_permissions", _detail),
+    (Http404, exceptions.NotFound): ErrorRule(404, "not_found_error", "resource_not_found", _not_found),
+    exceptions.MethodNotAllowed: ErrorRule(405, INVALID, "method_not_allowed", _detail),
+    exceptions.Throttled: ErrorRule(
+        429, "rate_limit_error", "rate_limited", "Too many requests; slow down.", headers=_retry_after
+    ),
+    PreconditionFailed: ErrorRule(412, INVALID, "precondition_failed", _detail),
+    exceptions.APIException: ErrorRule(None, INVALID, "validation_error", _detail),
+    ConcurrentTransition: ErrorRule(*CONFLICT, "The document changed while this request ran; retry it."),
+    TransitionNotAllowed: ErrorRule(422, INVALID, "invalid_state_transition", str),
+    # A delete that a service did not check first: still refused for good, so not a retryable 409.
+    (ProtectedError, RestrictedError): ErrorRule(
+        422, INVALID, "resource_in_use", "This record is referenced by other records and cannot be deleted."
+    ),
+    # A unique or check constraint caught what validation could not see: a concurrent write won.
+    IntegrityError: ErrorRule(
+        *CONFLICT,
+        "A concurrent change conflicted with this request; retry it.",
+        warn="integrity error answered as 409: %s",
+    ),
+    DatabaseError: ErrorRule(
+        *CONFLICT,
+        "The data was locked by a concurrent request; retry it.",
+        when=_lock_clash,
+        warn="lock clash answered as 409: %s",
+    ),
+}
+
+
+def _carried(exc: Exception) -> tuple[int, str, str, str, Any, str | None] | None:
+    """(status, type, code, message, errors, detail) for the exceptions that carry per-field errors (or, for
+    DomainError, everything); None for the others."""
+    if isinstance(exc, DomainError):
+        return exc.status, exc.type, exc.code, exc.message, exc.errors, exc.detail
+    if isinstance(exc, exceptions.ValidationError):
+        errors = _flatten(exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail})
+        found = _codes(exc.get_codes())
+        code = next((c for c in ("read_only_field", "unknown_field") if c in found), "validation_error")
+        return 400, INVALID, code, _first_message(errors), errors, None
+    if isinstance(exc, DjangoValidationError):
+        errors = _flatten(exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages})
+        return 400, INVALID, "validation_error", _first_message(errors), errors, None
+    return None
+
+
+def _rule_for(exc: Exception) -> ErrorRule | None:
+    for classes, rule in ERROR_RULES.items():
+        if isinstance(exc, classes) and (rule.when is None or rule.when(exc)):
+            return rule
+    return None
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """Map every exception a view can raise onto the contract's error shape. Nothing here is HTML."""
     request = context.get("request")
     path = request.path if request is not None else ""
     headers: dict[str, str] = {}
-    errors: Any = {}
-    detail = None
 
-    if isinstance(exc, DomainError):
-        status_code, type_, code, message = exc.status, exc.type, exc.code, exc.message
-        errors, detail = exc.errors, exc.detail
-    elif isinstance(exc, exceptions.ValidationError):
-        errors = _flatten(exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail})
-        found = _codes(exc.get_codes())
-        code = next((c for c in ("read_only_field", "unknown_field") if c in found), "validation_error")
-        status_code, type_, message = 400, "invalid_request_error", _first_message(errors)
-    elif isinstance(exc, RequestDataTooBig):
-        status_code, type_, code = 413, "invalid_request_error", "request_too_large"
-        message = f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
-    elif isinstance(exc, exceptions.ParseError):
-        status_code, type_, code = 400, "invalid_request_error", "validation_error"
-        message = f"Malformed request body: {exc.detail}"
-    elif isinstance(exc, exceptions.UnsupportedMediaType):
-        status_code, type_, code = 415, "invalid_request_error", "unsupported_media_type"
-        message = f"{exc.detail} Send JSON with 'Content-Type: application/json'."
-    elif isinstance(exc, exceptions.NotAuthenticated):
-        status_code, type_, code = 401, "authentication_error", "missing_api_key"
-        message = "No API key: send 'Authorization: Token <key>' or 'Authorization: Bearer <key>'."
-        headers["WWW-Authenticate"] = 'Token realm="api"'
-    elif isinstance(exc, exceptions.AuthenticationFailed):
-        status_code, type_, code, message = 401, "authentication_error", "invalid_api_key", str(exc.detail)
-        headers["WWW-Authenticate"] = 'Token realm="api"'
-    elif isinstance(exc, exceptions.PermissionDenied):
-        status_code, type_, code, message = (
-            403,
-            "permission_error",
-            "insufficient_permissions",
-            str(exc.detail),
-        )
-    elif isinstance(exc, (Http404, exceptions.NotFound)):
-        status_code, type_, code = 404, "not_found_error", "resource_not_found"
-        message = str(exc) if isinstance(exc, Http404) and str(exc) else "No such resource."
-    elif isinstance(exc, exceptions.MethodNotAllowed):
-        status_code, type_, code, message = (
-            405,
-            "invalid_request_error",
-            "method_not_allowed",
-            str(exc.detail),
-        )
-    elif isinstance(exc, exceptions.Throttled):
-        status_code, type_, code = 429, "rate_limit_error", "rate_limited"
-        message = "Too many requests; slow down."
-        if exc.wait is not None:
-            headers["Retry-After"] = str(max(1, int(exc.wait)))
-    elif isinstance(exc, PreconditionFailed):
-        status_code, type_, code, message = (
-            412,
-            "invalid_request_error",
-            "precondition_failed",
-            str(exc.detail),
-        )
-    elif isinstance(exc, exceptions.APIException):
-        status_code, type_, code, message = (
-            exc.status_code,
-            "invalid_request_error",
-            "validation_error",
-            str(exc.detail),
-        )
-    elif isinstance(exc, ConcurrentTransition):
-        status_code, type_, code = 409, "api_error", "conflict"
-        message = "The document changed while this request ran; retry it."
-    elif isinstance(exc, TransitionNotAllowed):
-        status_code, type_, code, message = 422, "invalid_request_error", "invalid_state_transition", str(exc)
-    elif isinstance(exc, DjangoValidationError):
-        errors = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-        errors = _flatten(errors)
-        status_code, type_, code, message = (
-            400,
-            "invalid_request_error",
-            "validation_error",
-            _first_message(errors),
-        )
-    elif isinstance(exc, ProtectedError | RestrictedError):
-        # A delete that a service did not check first: still refused for good, so not a retryable 409.
-        status_code, type_, code = 422, "invalid_request_error", "resource_in_use"
-        message = "This record is referenced by other records and cannot be deleted."
-    elif isinstance(exc, IntegrityError):
-        # A unique or check constraint caught what validation could not see: a concurrent write won.
-        logger.warning("integrity error answered as 409: %s", exc)
-        status_code, type_, code = 409, "api_error", "conflict"
-        message = "A concurrent change conflicted with this request; retry it."
-    elif isinstance(exc, DatabaseError) and any(s in str(exc).lower() for s in RETRYABLE_DB_ERRORS):
-        logger.warning("lock clash answered as 409: %s", exc)
-        status_code, type_, code = 409, "api_error", "conflict"
-        message = "The data was locked by a concurrent request; retry it."
+    carried = _carried(exc)
+    if carried is not None:
+        status_code, type_, code, message, errors, detail = carried
+    elif (rule := _rule_for(exc)) is not None:
+        if rule.warn:
+            logger.warning(rule.warn, exc)
+        status_code = exc.status_code if rule.status is None else rule.status
+        type_, code, errors, detail = rule.type, rule.code, {}, None
+        message = rule.message(exc) if callable(rule.message) else rule.message
+        headers = dict(rule.headers(exc)) if rule.headers else {}
     else:
         logger.exception("unhandled error on %s", path)
-        status_code, type_, code = 500, "api_error", "internal_error"
+        status_code, type_, code, errors, detail = 500, "api_error", "internal_error", {}, None
         message = f"Internal error. Quote request id {current_request_id()} when reporting it."
 
     set_rollback()
@@ -228,11 +271,6 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         errors=errors,
     )
     return Response(body, status=status_code, headers=headers)
-
-
-class PreconditionFailed(exceptions.APIException):
-    status_code = 412
-    default_detail = "If-Match does not match the current version of the resource."
 
 
 def is_api_path(path: str) -> bool:

@@ -33,7 +33,7 @@ ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "localhost,1
 
 INSTALLED_APPS = [
     # django.contrib.admin with the back office's site (the dashboard index, export on every changelist).
-    "stateset.admin_site.BackOfficeAdminConfig",
+    "backoffice.admin_site.BackOfficeAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -52,6 +52,8 @@ INSTALLED_APPS = [
     "orders",
     "returns",
     "manufacturing",
+    # The staff site above the domains (dashboard, roles, demo data): last, it may use every app above.
+    "backoffice",
 ]
 
 MIDDLEWARE = [

@@ -1,4 +1,11 @@
-"""The whole map: the admin, /healthz, and the API at /v1 (one router, one alias table)."""
+"""The whole map: the admin, /healthz, and the API at /v1 (one router, one alias table).
+
+The one module of `stateset` that imports the domain apps, on purpose: the root URL conf has to name every
+app's viewsets, and the API map stays in one file beside the conventions it serves (stateset/schema.py reads
+its alias table). It is the documented exception to "the core depends on nothing above it": the
+import-linter contract in pyproject.toml ignores exactly its imports of the apps' `api` modules, and
+nothing in `stateset` imports this module at import time.
+"""
 
 from __future__ import annotations
 

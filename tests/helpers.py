@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+import json
+import tempfile
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
+from django.core.management import call_command
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+
+from tests.factories import make_user
 
 ERROR_KEYS = {"type", "message", "code", "detail", "path", "status", "errors", "request_id"}
 
@@ -35,6 +45,49 @@ def assert_list_queries_constant(api, url: str, plural: str, make_one: Callable[
     assert len(small) == len(large), [q["sql"] for q in large.captured_queries]
 
 
+def race(calls: Sequence[Callable[[], Any]], *, timeout: float = 60) -> list[Any]:
+    """Run each callable in its own thread (so its own database connection, closed after), all released at once
+    by a barrier; return what each returned, or the exception it raised, in the order of `calls`. A call still
+    running after `timeout` seconds leaves None."""
+    barrier = threading.Barrier(len(calls))
+    results: list[Any] = [None] * len(calls)
+
+    def worker(i: int, call: Callable[[], Any]) -> None:
+        try:
+            barrier.wait()
+            results[i] = call()
+        except Exception as exc:  # a refusal or a crash is a result too: the assertions will show it
+            results[i] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i, call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    return results
+
+
+def only_refused(results: list[Any], refusal: type[Exception] | tuple[type[Exception], ...]) -> list[Any]:
+    """`results` of race(), after raising any exception that is not a `refusal` (so a crash fails the test with
+    its own traceback instead of hiding among the expected refusals)."""
+    for result in results:
+        if isinstance(result, Exception) and not isinstance(result, refusal):
+            raise result
+    return results
+
+
+@functools.cache
+def openapi_schema() -> dict[str, Any]:
+    """The OpenAPI schema as `manage.py spectacular --validate --fail-on-warn` builds it (a warning fails the
+    test that asks), parsed. Built once per run and shared: read it, never change it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "schema.json"
+        call_command("spectacular", "--validate", "--fail-on-warn", "--format", "openapi-json", "--file", str(out))
+        return json.loads(out.read_text())
+
+
 def history(client, resource: str, pk: int) -> list[tuple[str, str, str, str | None, str]]:
     """(transition, from, to, by, reason) of each row, oldest first; each names the door (the `auditor`
     fixture's key)."""
@@ -46,6 +99,13 @@ def history(client, resource: str, pk: int) -> list[tuple[str, str, str, str | N
 
 
 # ---- the admin, as a browser drives it ----------------------------------------------------------------------
+
+
+def staff_client(*perms: str) -> Client:
+    """A browser logged in to the admin as a new staff user holding exactly `perms`."""
+    client = Client()
+    client.force_login(make_user(*perms))
+    return client
 
 
 def change_url(obj) -> str:

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from stateset.charts import Point, bar_chart, line_chart, nice_ceiling
+from backoffice.charts import Point, bar_chart, line_chart, nice_ceiling
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
 """The dashboard: every number matches the data and the changelist it links to, a fixed number of queries,
-each figure only for those who may see its rows, and returns and warranties once their app has models."""
+each figure only for those who may see its rows, and open returns and warranty claims."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from backoffice import dashboard
 from crm.models import Case
 from inventory.models import InventoryItem
 from manufacturing.models import WorkOrder
 from orders.models import Order
-from stateset import dashboard
 from tests.backoffice.support import logged_in
 from tests.factories import SYSTEM, make_case, make_item, make_user
 from tests.orders.support import order_in, stock
@@ -158,19 +158,6 @@ def test_open_returns_and_warranty_claims(admin_user, admin_client):
         assert listed(admin_client, figure.url) == figure.value
         for point in figure.points:
             assert listed(admin_client, point.url) == point.value
-
-
-def test_returns_and_warranties_are_left_out_while_their_models_do_not_exist(admin_user, monkeypatch):
-    real = dashboard.apps.get_model
-
-    def without_returns(app_label, model_name=None, **kwargs):
-        if app_label == "returns":
-            raise LookupError(app_label)
-        return real(app_label, model_name, **kwargs)
-
-    monkeypatch.setattr(dashboard.apps, "get_model", without_returns)
-    keys = set(figures_by_key(admin_user))
-    assert "open_returns" not in keys and "open_warranties" not in keys and "orders_today" in keys
 
 
 def test_the_open_statuses_are_the_returns_apps_own():

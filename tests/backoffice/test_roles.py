@@ -9,10 +9,10 @@ import pytest
 from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
 
+from backoffice import roles
 from crm.models import Customer
 from inventory.models import PurchaseOrder
 from orders.models import Order
-from stateset import roles
 from tests.backoffice.support import action_names, buttons, logged_in, staff_of
 from tests.factories import api_client, level, make_bom, make_item, make_lead, make_purchase_order
 from tests.helpers import messages_of

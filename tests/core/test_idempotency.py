@@ -1,17 +1,16 @@
 import io
-import threading
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from crm.models import Customer, Lead
 from stateset.models import IdempotencyRecord
 from tests.factories import make_key
-from tests.helpers import assert_error
+from tests.helpers import assert_error, race
 
 pytestmark = pytest.mark.django_db
 
@@ -126,22 +125,8 @@ def test_expired_records_are_purged_and_replaced():
 def test_two_concurrent_requests_with_one_key_run_the_view_once(path, body, created):
     """Four requests race to claim the key; the unique (scope, key) row lets exactly one run the view."""
     _, raw = make_key()
-    barrier = threading.Barrier(4)
-    results = []
-
-    def post():
-        try:
-            client = keyed_client(raw)
-            barrier.wait()
-            results.append(client.post(path, body, HTTP_IDEMPOTENCY_KEY="race"))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=post) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    clients = [keyed_client(raw) for _ in range(4)]
+    results = race([partial(client.post, path, body, HTTP_IDEMPOTENCY_KEY="race") for client in clients])
     assert created().count() == 1
     assert sorted(r.status_code for r in results)[0] == 201 and {r.status_code for r in results} <= {201, 409}
     for r in results:

@@ -2,12 +2,11 @@
 transitions and services, with the same permission and the same audit rows."""
 
 import pytest
-from django.test import Client
 from django_fsm_log.models import StateLog
 
 from crm.models import Case, Customer, Lead
-from tests.factories import make_case, make_customer, make_lead, make_user
-from tests.helpers import change_form_data
+from tests.factories import make_case, make_customer, make_lead
+from tests.helpers import change_form_data, staff_client
 
 pytestmark = pytest.mark.django_db
 
@@ -22,12 +21,6 @@ def add(client, url: str, values: dict):
     page = client.get(url)
     assert page.status_code == 200
     return client.post(url, {**change_form_data(page), **values})
-
-
-def staff_client(*perms) -> Client:
-    client = Client()
-    client.force_login(make_user(*perms))
-    return client
 
 
 def test_lead_change_page_offers_the_buttons_of_its_status(admin_client):

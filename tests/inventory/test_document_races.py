@@ -1,41 +1,23 @@
 """Exactly once under real concurrency (PostgreSQL): racing arrivals of one packing list item, racing
 reconciles of one cycle count, racing receipts against one purchase order line."""
 
-import threading
-
 import pytest
-from django.db import connection
 
 from inventory import selectors
 from inventory.models import StockMovement
 from inventory.services import counting, purchasing
 from stateset.errors import DomainError
 from tests.factories import SYSTEM, level, make_cycle_count, make_item, make_packing_list, make_purchase_order
+from tests.helpers import only_refused, race
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-def race(n, work):
-    """Run `work()` in `n` threads released together; return each outcome ('ok' or the error code)."""
-    barrier = threading.Barrier(n)
-    outcomes = []
-
-    def run():
-        try:
-            barrier.wait()
-            work()
-            outcomes.append("ok")
-        except DomainError as exc:
-            outcomes.append(exc.code)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return sorted(outcomes)
+def race_outcomes(n, work):
+    """Run `work()` in `n` threads released together; each outcome ('ok' or the DomainError's code), sorted.
+    Any other exception fails the test."""
+    results = only_refused(race([work] * n), DomainError)
+    return sorted(result.code if isinstance(result, DomainError) else "ok" for result in results)
 
 
 def test_ten_racing_arrivals_of_one_item_book_it_once():
@@ -44,7 +26,7 @@ def test_ten_racing_arrivals_of_one_item_book_it_once():
     item = make_item()
     pl = make_packing_list([(item, 5)], submit=True)
     row = pl.items.get()
-    outcomes = race(10, lambda: purchasing.packing_list_item_arrive(packing_list_item=row, by=SYSTEM))
+    outcomes = race_outcomes(10, lambda: purchasing.packing_list_item_arrive(packing_list_item=row, by=SYSTEM))
     assert outcomes.count("ok") == 1
     assert set(outcomes) - {"ok"} <= {"already_arrived", "invalid_state_transition"}
     assert level(item) == (5, 0, 0)
@@ -58,7 +40,7 @@ def test_five_racing_reconciles_post_once():
     cc = make_cycle_count([item], start=True)
     counting.cycle_count_count(cycle_count=cc, lines=[{"sku": item.sku, "quantity_counted": 7}], by=SYSTEM)
     counting.cycle_count_complete(cycle_count=cc, by=SYSTEM)
-    outcomes = race(5, lambda: counting.cycle_count_reconcile(cycle_count=cc, by=SYSTEM))
+    outcomes = race_outcomes(5, lambda: counting.cycle_count_reconcile(cycle_count=cc, by=SYSTEM))
     assert outcomes == ["invalid_state_transition"] * 4 + ["ok"]
     assert level(item) == (7, 0, 0)
     assert StockMovement.objects.filter(reason="cycle_count").count() == 1
@@ -70,7 +52,7 @@ def test_racing_receipts_never_over_receive():
     quantity_received <= quantity_ordered behind it)."""
     item = make_item()
     po = make_purchase_order([(item, 10)], status="ordered")
-    outcomes = race(
+    outcomes = race_outcomes(
         8,
         lambda: purchasing.purchase_order_receive(
             purchase_order=po, lines=[{"sku": item.sku, "quantity": 3}], by=SYSTEM

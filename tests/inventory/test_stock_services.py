@@ -1,6 +1,6 @@
 """The stock services: every change through the ledger, all or nothing, never negative or over-allocated."""
 
-import threading
+from functools import partial
 
 import pytest
 from django.db import DatabaseError, IntegrityError, connection, transaction
@@ -12,6 +12,7 @@ from inventory.models import Allocation, StockLevel, StockMovement
 from stateset.actors import Actor
 from stateset.errors import DomainError, PermissionDenied
 from tests.factories import SYSTEM, level, make_item, make_location, make_user
+from tests.helpers import only_refused, race
 
 pytestmark = pytest.mark.django_db
 
@@ -194,34 +195,17 @@ def test_twenty_threads_allocating_and_adjusting_one_level_never_break_it():
     """
     item = make_item(on_hand=20)
     main = inv.default_location()
-    barrier = threading.Barrier(20)
-    outcomes = []
 
     def allocate(n):
-        try:
-            barrier.wait()
-            inv.stock_allocate(requests=[inv.StockRequest(item, main, 3, line(n))], by=SYSTEM)
-            outcomes.append("allocated")
-        except InsufficientStock:
-            outcomes.append("short")
-        finally:
-            connection.close()
+        inv.stock_allocate(requests=[inv.StockRequest(item, main, 3, line(n))], by=SYSTEM)
+        return "allocated"
 
     def adjust(n):
-        try:
-            barrier.wait()
-            inv.stock_adjust(inventory_item=item, quantity=-2, by=SYSTEM)
-            outcomes.append("adjusted")
-        except InsufficientStock:
-            outcomes.append("short")
-        finally:
-            connection.close()
+        inv.stock_adjust(inventory_item=item, quantity=-2, by=SYSTEM)
+        return "adjusted"
 
-    threads = [threading.Thread(target=allocate if n % 2 else adjust, args=(n,)) for n in range(20)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = only_refused(race([partial(allocate if n % 2 else adjust, n) for n in range(20)]), InsufficientStock)
+    outcomes = ["short" if isinstance(result, InsufficientStock) else result for result in results]
     on_hand, allocated, _ = level(item)
     assert 0 <= allocated <= on_hand
     assert allocated == 3 * outcomes.count("allocated")

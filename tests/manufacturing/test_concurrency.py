@@ -1,9 +1,6 @@
 """On PostgreSQL, with real threads: work orders racing for the last components never over-allocate."""
 
-import threading
-
 import pytest
-from django.db import connection
 
 from inventory.errors import InsufficientStock
 from inventory.models import InventoryItem
@@ -11,28 +8,14 @@ from inventory.selectors import ledger_mismatches
 from manufacturing import services as mfg
 from manufacturing.models import ManufactureOrder, WorkOrder
 from tests.factories import SYSTEM, level, make_bom, make_item, make_work_order
+from tests.helpers import only_refused, race
 
 
-def _race(functions):
-    barrier = threading.Barrier(len(functions))
-    outcomes = []
-
-    def run(fn):
-        try:
-            barrier.wait()
-            fn()
-            outcomes.append("ok")
-        except InsufficientStock:
-            outcomes.append("short")
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(fn,)) for fn in functions]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return sorted(outcomes)
+def race_outcomes(functions):
+    """Run the functions in threads released together; each outcome ('ok', or 'short' for InsufficientStock),
+    sorted. Any other exception fails the test."""
+    results = only_refused(race(functions), InsufficientStock)
+    return sorted("short" if isinstance(result, InsufficientStock) else "ok" for result in results)
 
 
 @pytest.mark.postgres
@@ -47,7 +30,7 @@ def test_two_work_orders_releasing_the_last_components_never_over_allocate():
     make_item("GEARBOX")
     bom = make_bom("GEARBOX", [("GEAR", 1), ("SHAFT", 2)])
     first, second = make_work_order(bom, 5), make_work_order(bom, 5)
-    outcomes = _race([lambda wo=wo: mfg.work_order_release(work_order=wo, by=SYSTEM) for wo in (first, second)])
+    outcomes = race_outcomes([lambda wo=wo: mfg.work_order_release(work_order=wo, by=SYSTEM) for wo in (first, second)])
     assert outcomes == ["ok", "short"]
     statuses = sorted(WorkOrder.objects.filter(pk__in=[first.pk, second.pk]).values_list("status", flat=True))
     assert statuses == ["planned", "released"]
@@ -79,7 +62,7 @@ def test_a_manufacture_order_cancel_racing_its_work_order_start_leaves_a_consist
             errors.append(type(exc).__name__)
             raise InsufficientStock([]) from exc
 
-    outcomes = _race([start, lambda: mfg.manufacture_order_cancel(manufacture_order=mo, by=SYSTEM)])
+    outcomes = race_outcomes([start, lambda: mfg.manufacture_order_cancel(manufacture_order=mo, by=SYSTEM)])
     assert ManufactureOrder.objects.get(pk=mo.pk).status == "cancelled"
     wo.refresh_from_db()
     gear = InventoryItem.objects.get(sku="GEAR")

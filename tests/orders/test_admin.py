@@ -7,7 +7,6 @@ from decimal import Decimal
 import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django_fsm import ConcurrentTransition
 from django_fsm_log.models import StateLog
@@ -15,7 +14,7 @@ from django_fsm_log.models import StateLog
 from orders import services
 from orders.models import Order, Promotion
 from tests.factories import SYSTEM, api_client, level, make_customer, make_user
-from tests.helpers import change_form_data, change_url, messages_of
+from tests.helpers import change_form_data, change_url, messages_of, staff_client
 from tests.orders.support import create, fresh, lines_of, order_in, snapshot, stock
 
 pytestmark = pytest.mark.django_db
@@ -31,12 +30,6 @@ def run_action(client, action: str, objs, model="order"):
     return client.post(
         f"/admin/orders/{model}/", {"action": action, "_selected_action": [o.pk for o in objs]}, follow=True
     )
-
-
-def staff_client(*perms) -> Client:
-    client = Client()
-    client.force_login(make_user(*perms))
-    return client
 
 
 @pytest.mark.parametrize(

@@ -14,15 +14,14 @@ from typing import Any
 
 import pytest
 from django.contrib import admin
-from django.test import Client
 from django_fsm_log.models import StateLog
 
 from inventory.models import Allocation, StockLevel, StockMovement
 from inventory.selectors import ledger_mismatches
 from orders import services
 from orders.models import Order, OrderDiscount, OrderTag, Promotion, Shipment
-from tests.factories import SYSTEM, api_client, level, make_user
-from tests.helpers import change_url, messages_of, op_url
+from tests.factories import SYSTEM, api_client, level
+from tests.helpers import change_url, messages_of, op_url, staff_client
 from tests.orders.support import ALL, SOURCES, create, fresh, lines_of, order_in, snapshot, stock
 
 pytestmark = pytest.mark.django_db
@@ -37,12 +36,6 @@ def offered(client, order) -> set[str]:
     """The operations whose button is on the order's page."""
     content = client.get(change_url(order)).content.decode()
     return set(re.findall(rf'href="/admin/orders/order/{order.pk}/operation/(\w+)/" class="operation"', content))
-
-
-def staff(*perms) -> Client:
-    client = Client()
-    client.force_login(make_user(*perms))
-    return client
 
 
 def transition_permission(name: str) -> str:
@@ -588,16 +581,16 @@ def test_without_the_permission_no_button_and_a_post_changes_nothing(promotions,
     before = snapshot(order)
     url = op_url(order, name)
     if permission:  # change_order alone is not enough
-        clerk = staff("orders.view_order", "orders.change_order")
+        clerk = staff_client("orders.view_order", "orders.change_order")
         assert name not in offered(clerk, order)
         response = clerk.post(url, POSTS[name](order), follow=True)
         assert messages_of(response) == [f"{OPERATIONS[name].label.rstrip('…')} needs the permission {permission}."]
         assert snapshot(order) == before
-    viewer = staff("orders.view_order")  # may read the order, not change it
+    viewer = staff_client("orders.view_order")  # may read the order, not change it
     assert name not in offered(viewer, order)
     assert viewer.post(url, POSTS[name](order)).status_code == 302
     assert snapshot(order) == before
-    allowed = staff("orders.view_order", "orders.change_order", *([permission] if permission else []))
+    allowed = staff_client("orders.view_order", "orders.change_order", *([permission] if permission else []))
     assert name in offered(allowed, order)
     response = allowed.post(url, POSTS[name](order), follow=True)
     assert response.redirect_chain[-1][0] == change_url(order), messages_of(response)

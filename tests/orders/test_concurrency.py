@@ -2,42 +2,19 @@
 one winner, and a promotion's last use goes to exactly one order. Each thread has its own connection and
 closes it; the losers get 409 or 422, never a 5xx, and leave nothing half-done."""
 
-import threading
 from collections import Counter
 from functools import partial
 
 import pytest
-from django.db import connection
 
 from inventory.models import Allocation
 from inventory.selectors import ledger_mismatches
 from orders.models import Order, Promotion
 from tests.factories import api_client, level, make_customer, make_item, make_promotion
+from tests.helpers import race
 from tests.orders.support import create, fresh
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def race(calls):
-    """Run each callable in its own thread, all released at once; return their results in order."""
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def worker(i, call):
-        try:
-            barrier.wait()
-            results[i] = call()
-        except Exception as exc:  # a crash is a result too: the assertions will show it
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
 
 
 def test_fifty_creates_for_ten_units_make_exactly_ten_orders():

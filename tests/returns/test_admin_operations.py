@@ -8,14 +8,13 @@ nothing."""
 from decimal import Decimal
 
 import pytest
-from django.test import Client
 
 from inventory.models import StockMovement
 from orders import services as order_services
 from orders.models import Refund
 from returns.models import Return
-from tests.factories import SYSTEM, level, make_user
-from tests.helpers import change_url, messages_of, op_url
+from tests.factories import SYSTEM, level
+from tests.helpers import change_url, messages_of, op_url, staff_client
 from tests.returns.support import (
     RETURN_STATUSES,
     WARRANTY_STATUSES,
@@ -31,12 +30,6 @@ from tests.returns.support import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-def logged_in(*perms: str) -> Client:
-    client = Client()
-    client.force_login(make_user(*perms))
-    return client
 
 
 def receive_data(ret: Return, rows: dict, **fields) -> dict:
@@ -142,14 +135,14 @@ def test_receive_needs_the_receive_permission():
     line_a, line_b = return_lines(ret)
     data = receive_data(ret, {line_a: (2, "new"), line_b: (1, "new")})
     before = snapshot(ret)
-    clerk = logged_in("returns.view_return", "returns.change_return")
+    clerk = staff_client("returns.view_return", "returns.change_return")
     assert op_url(ret, "receive").encode() not in clerk.get(change_url(ret)).content
     response = clerk.post(op_url(ret, "receive"), data, follow=True)
     assert messages_of(response) == ["Receive needs the permission returns.receive_return."]
-    viewer = logged_in("returns.view_return", "returns.receive_return")  # may not change returns
+    viewer = staff_client("returns.view_return", "returns.receive_return")  # may not change returns
     assert viewer.post(op_url(ret, "receive"), data).status_code == 302
     assert snapshot(ret) == before and level(a) == (48, 0, 0)
-    warehouse = logged_in("returns.view_return", "returns.change_return", "returns.receive_return")
+    warehouse = staff_client("returns.view_return", "returns.change_return", "returns.receive_return")
     assert op_url(ret, "receive").encode() in warehouse.get(change_url(ret)).content
     warehouse.post(op_url(ret, "receive"), data)
     assert fresh(ret).status == "received" and level(a) == (50, 0, 0)
@@ -210,12 +203,14 @@ def test_a_refund_above_the_balance_is_the_services_message_and_changes_nothing(
 def test_refund_needs_both_named_permissions(perms, missing):
     ret = received_return()
     before = snapshot(ret)
-    user = logged_in("returns.view_return", "returns.change_return", *perms)
+    user = staff_client("returns.view_return", "returns.change_return", *perms)
     assert op_url(ret, "refund").encode() not in user.get(change_url(ret)).content
     response = user.post(op_url(ret, "refund"), {"amount": "1.00"}, follow=True)
     assert messages_of(response) == [f"Refund needs the permission {missing}."]
     assert snapshot(ret) == before
-    finance = logged_in("returns.view_return", "returns.change_return", "returns.refund_return", "orders.refund_order")
+    finance = staff_client(
+        "returns.view_return", "returns.change_return", "returns.refund_return", "orders.refund_order"
+    )
     assert op_url(ret, "refund").encode() in finance.get(change_url(ret)).content
     finance.post(op_url(ret, "refund"), {"amount": "1.00"})
     assert fresh(ret).total_refunded == Decimal("1.00")
@@ -228,7 +223,7 @@ def test_approve_with_notes_records_them_and_needs_the_approve_permission(admin_
     stock()
     ret = make_return()
     before = snapshot(ret)
-    clerk = logged_in("returns.view_return", "returns.change_return")
+    clerk = staff_client("returns.view_return", "returns.change_return")
     assert op_url(ret, "approve").encode() not in clerk.get(change_url(ret)).content
     response = clerk.post(op_url(ret, "approve"), {"notes": "goodwill"}, follow=True)
     assert messages_of(response) == ["Approve with notes needs the permission returns.approve_return."]
@@ -280,7 +275,7 @@ def test_approving_a_claim_needs_the_approve_permission_and_a_refusal_changes_no
     stock(10)
     claim = make_warranty(shipped(("A", 1, "10.00")))
     before = snapshot(claim)
-    clerk = logged_in("returns.view_warranty", "returns.change_warranty")
+    clerk = staff_client("returns.view_warranty", "returns.change_warranty")
     assert op_url(claim, "approve").encode() not in clerk.get(change_url(claim)).content
     response = clerk.post(op_url(claim, "approve"), {"create_replacement": "yes"}, follow=True)
     assert messages_of(response) == ["Approve needs the permission returns.approve_warranty."]

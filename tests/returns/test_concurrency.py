@@ -2,42 +2,19 @@
 winner whichever path they take, and two receives restock exactly once. Each thread has its own connection
 and closes it; the losers get 409 or 422, never a 5xx, and leave nothing half-done."""
 
-import threading
 from collections import Counter
 from functools import partial
 
 import pytest
-from django.db import connection
 
 from inventory.models import StockMovement
 from inventory.selectors import ledger_mismatches
 from returns.models import Return, ReturnLineItem
 from tests.factories import api_client, level, make_item, make_order
+from tests.helpers import race
 from tests.returns.support import assert_consistent, fresh, lines_of, make_return
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def race(calls):
-    """Run each callable in its own thread, all released at once; return their results in order."""
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def worker(i, call):
-        try:
-            barrier.wait()
-            results[i] = call()
-        except Exception as exc:  # a crash is a result too: the assertions will show it
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
 
 
 def test_two_returns_for_the_last_unit_have_exactly_one_winner():

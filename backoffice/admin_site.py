@@ -35,11 +35,11 @@ class BackOfficeSite(admin.AdminSite):
         return super().register(model_or_iterable, admin_class, **options)
 
     def index(self, request, extra_context=None):
-        from stateset import dashboard
+        from backoffice import dashboard
 
         context = {"figures": dashboard.figures(request.user), **(extra_context or {})}
         return super().index(request, extra_context=context)
 
 
 class BackOfficeAdminConfig(AdminConfig):
-    default_site = "stateset.admin_site.BackOfficeSite"
+    default_site = "backoffice.admin_site.BackOfficeSite"

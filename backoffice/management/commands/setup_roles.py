@@ -1,13 +1,13 @@
 from django.core.management.base import BaseCommand
 
-from stateset import services
+from backoffice import services
 from stateset.actors import Actor
 
 
 class Command(BaseCommand):
     help = (
         "Create or reset the staff groups (warehouse, customer service, manufacturing, finance, read-only) to "
-        "the permissions of stateset/roles.py. Idempotent: a second run changes nothing."
+        "the permissions of backoffice/roles.py. Idempotent: a second run changes nothing."
     )
 
     def handle(self, *args, **options):
