@@ -51,17 +51,20 @@ def _bump() -> None:
             cache.add(GENERATION_KEY, 1, timeout=None)
 
 
+def _entry(prefix: str) -> str:
+    return f"stateset:apikey:{cache.get(GENERATION_KEY, 0)}:{prefix}"
+
+
 def _cached_key(prefix: str) -> ApiKey | None:
-    seconds = getattr(settings, "API_KEY_CACHE_SECONDS", 5)
-    entry = f"stateset:apikey:{cache.get(GENERATION_KEY, 0)}:{prefix}"
-    key = cache.get(entry) if seconds else None
+    seconds = settings.API_KEY_CACHE_SECONDS
+    key = cache.get(_entry(prefix)) if seconds else None
     if key is None:
         key = ApiKey.objects.select_related("user").filter(prefix=prefix).first()
         if key is None:
             return None
         key.user.get_all_permissions()  # fills the user's permission caches, pickled with it
         if seconds:
-            cache.set(entry, key, seconds)
+            cache.set(_entry(prefix), key, seconds)
     return key
 
 
@@ -84,9 +87,12 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("The owner of this API key is inactive.")
         now = timezone.now()
         if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
-            # A write, not an edit of the key: it leaves the cached entry (and other processes') alone.
-            ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+            # A write, not an edit of the key: no signal, no invalidation. After the commit when a transaction
+            # is open (an Idempotency-Key request runs in one), so the key's row is never held locked.
+            transaction.on_commit(lambda pk=key.pk: ApiKey.objects.filter(pk=pk).update(last_used_at=now))
             key.last_used_at = now
+            if settings.API_KEY_CACHE_SECONDS:
+                cache.set(_entry(key.prefix), key, settings.API_KEY_CACHE_SECONDS)
         return key.user, key
 
     def authenticate_header(self, request):

@@ -85,9 +85,10 @@ def describe(obj: models.Model) -> str:
 
 
 def lock(model: type[models.Model], pk: Any, *, queryset: models.QuerySet | None = None) -> Any:
-    """Re-read one row under `SELECT ... FOR UPDATE` (a no-op on SQLite, which serialises writers)."""
+    """Re-read one row under `SELECT ... FOR UPDATE OF` that row (a no-op on SQLite, which serialises
+    writers). Rows the queryset joins are read, not locked."""
     qs = queryset if queryset is not None else model._default_manager.all()
     try:
-        return qs.select_for_update().get(pk=pk)
+        return qs.select_for_update(of=("self",)).get(pk=pk)
     except model.DoesNotExist:
         raise NotFound(f"{model._meta.verbose_name.capitalize()} {pk} does not exist.")

@@ -101,10 +101,18 @@ def lines_build(
     return built
 
 
-def lines_allocate(order: Order, lines: Sequence[tuple[OrderLineItem, InventoryItem | None]], *, by: Actor) -> None:
+def lines_allocate(
+    order: Order,
+    lines: Sequence[tuple[OrderLineItem, InventoryItem | None]],
+    *,
+    by: Actor,
+    new_lines: bool = False,
+) -> None:
+    """Allocate each stocked line's quantity at the order's location (all or none; see stock_allocate).
+    `new_lines`: the lines were inserted in this transaction and hold nothing yet."""
     requests = [
         inv.StockRequest(item, order.location, line.quantity, line_ref(line))
         for line, item in lines
         if line.requires_inventory
     ]
-    inv.stock_allocate(requests=requests, by=by)
+    inv.stock_allocate(requests=requests, by=by, new_lines=new_lines)

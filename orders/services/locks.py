@@ -11,13 +11,30 @@ from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from django.db import models, transaction
+from django.db.models import Exists, OuterRef
 
-from orders.models import Order
+from orders.models import Order, OrderDiscount, OrderTag, Refund, Shipment
 from stateset.actors import Actor
 from stateset.errors import NotFound
 from stateset.fsm import apply_transition, lock
+from stateset.prefetch import prefetched
 
 Document = TypeVar("Document", bound=models.Model)
+
+
+# The related sets an order is rendered with, besides its lines (orders.selectors.order_list).
+RENDERED_SETS = {"discounts": OrderDiscount, "tags": OrderTag, "refunds": Refund, "shipments": Shipment}
+
+
+def order_lock(pk: int) -> Order:
+    """Lock one order (its row only) and read it with its customer, location and promotion, and with the
+    related sets it is rendered with that are empty already known: the same statement asks which of them
+    have rows, so an answer rendered from this order reads only the sets that do."""
+    queryset = Order.objects.select_related("customer", "location", "promotion").annotate(
+        **{f"has_{name}": Exists(model.objects.filter(order=OuterRef("pk"))) for name, model in RENDERED_SETS.items()}
+    )
+    order = lock(Order, pk, queryset=queryset)
+    return prefetched(order, **{name: () for name in RENDERED_SETS if not getattr(order, f"has_{name}")})
 
 
 def lock_orders(pks: Iterable[int]) -> dict[int, Order]:

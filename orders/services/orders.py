@@ -38,13 +38,14 @@ from orders.services.lines import (
     lines_combine,
     order_lines,
 )
-from orders.services.locks import transition_locked
-from orders.services.pricing import HUNDRED, order_recompute_totals
+from orders.services.locks import order_lock, transition_locked
+from orders.services.pricing import HUNDRED, order_recompute_totals, totals_compute
 from orders.states import DiscountType, LineStatus
 from stateset.actors import Actor
 from stateset.errors import PermissionDenied, ValidationFailed
 from stateset.fsm import apply_transition, check_transition, lock, log_event
 from stateset.money import ZERO, round_cents
+from stateset.prefetch import as_written, prefetched
 
 HEADER_FIELDS = {
     "name",
@@ -112,23 +113,30 @@ def order_create(
             fields.setdefault("customer_email", customer.email)
             if not fields.get("customer_name"):
                 fields["customer_name"] = f"{customer.first_name} {customer.last_name}".strip()
-        order = Order.objects.create(
+        order = Order(
             order_number=number,
             customer=customer,
             location=location,
             currency=(currency or "USD").upper(),
             **{**fields, **(_extra or {})},
         )
-        order.assign_number()
+        # Lines and totals are computed before any write, so each row is inserted once, complete.
         built = lines_build(order, specs)
-        for line, _ in built:
-            line.save()
-        lines_allocate(order, built, by=by)
-        _set_tags(order, tags, by=by)
-        order_recompute_totals(order)
-        order.save()
+        lines = [line for line, _ in built]
+        totals_compute(order, lines, discounts=(), promotion=None)
+        order.save(force_insert=True)
+        order.assign_number()
+        for line in lines:
+            line.order = order
+        OrderLineItem.objects.bulk_create(lines)
+        lines_allocate(order, built, by=by, new_lines=True)
+        tag_rows = OrderTag.objects.bulk_create(
+            OrderTag(order=order, tag_name=name, tag_value=value, created_by=by.label[:255])
+            for name, value in _normalise_tags(tags)
+        )
         log_event(order, "create", by=by, reason=status_reason)
-    return order
+    prefetched(order, order_line_items=lines, discounts=(), tags=tag_rows, refunds=(), shipments=())
+    return as_written(order)
 
 
 # Header fields that change what the order charges: they need `orders.edit_order`, like its lines.
@@ -390,7 +398,7 @@ def order_ship(
     and allocated fall together), marks every line shipped in full, and records a Shipment. Needs
     `orders.ship_order`."""
     with transaction.atomic():
-        order = lock(Order, order.pk)
+        order = order_lock(order.pk)
         check_transition(order, "ship", by=by)
         lines = order_lines(order)
         stocked = [line for line in lines if line.requires_inventory]
@@ -403,11 +411,14 @@ def order_ship(
             raise AllocationMismatch(
                 f"{order.display_number} holds {consumed} units for {expected} ordered; nothing was shipped."
             )
+        now = timezone.now()
         OrderLineItem.objects.filter(order=order).update(
-            quantity_shipped=F("quantity"), status=LineStatus.SHIPPED, updated_at=timezone.now()
+            quantity_shipped=F("quantity"), status=LineStatus.SHIPPED, updated_at=now
         )
-        shipped_at = shipped_at or timezone.now()
-        Shipment.objects.create(
+        for line in lines:
+            line.quantity_shipped, line.status, line.updated_at = line.quantity, LineStatus.SHIPPED, now
+        shipped_at = shipped_at or now
+        shipment = Shipment.objects.create(
             order=order, tracking_number=tracking_number, carrier=carrier, shipped_at=shipped_at, actor=by.label[:255]
         )
         apply_transition(
@@ -419,7 +430,8 @@ def order_ship(
             carrier=carrier,
             shipped_at=shipped_at,
         )
-    return order
+    prefetched(order, order_line_items=lines, **({} if order.has_shipments else {"shipments": [shipment]}))
+    return as_written(order)
 
 
 def order_cancel(*, order: Order, by: Actor, reason: str = "") -> Order:

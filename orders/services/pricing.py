@@ -61,21 +61,33 @@ def order_recompute_totals(order: Order) -> Order:
     lines = list(OrderLineItem.objects.filter(order=order).order_by("pk"))
     discounts = list(OrderDiscount.objects.filter(order=order).order_by("pk"))
     promotion = Promotion.objects.filter(pk=order.promotion_id).first() if order.promotion_id else None
+    totals_compute(order, lines, discounts, promotion)
+    OrderLineItem.objects.bulk_update(lines, ["discount_total", "total", "updated_at"])
+    OrderDiscount.objects.bulk_update(discounts, ["amount"])
+    return order
 
-    subs = {line.pk: line.unit_price * line.quantity for line in lines}
-    subtotal = sum(subs.values(), ZERO)
+
+def totals_compute(
+    order: Order, lines: Sequence[OrderLineItem], discounts: Sequence[OrderDiscount], promotion: Promotion | None
+) -> None:
+    """The arithmetic of order_recompute_totals, in memory only: sets each line's `discount_total`, `total`
+    and `updated_at`, each discount's `amount`, and the order's totals. The lines may be unsaved (a new
+    order's, which are then inserted with their totals). A 400 when an amount would not fit its column."""
+    subs = [line.unit_price * line.quantity for line in lines]
+    position = {line.pk: i for i, line in enumerate(lines) if line.pk is not None}
+    subtotal = sum(subs, ZERO)
     # Before any write: the subtotal bounds every line's total, and with shipping and tax the order's.
     check_amounts_fit(
         {"subtotal": subtotal, "total": subtotal + order.shipping_amount + order.tax_amount},
-        what=f"Order {order.display_number}",
+        what=f"Order {order.display_number}" if order.pk else "The new order",
     )
-    line_disc = dict.fromkeys(subs, ZERO)
+    line_disc = [ZERO] * len(lines)
     for d in (d for d in discounts if d.line_id):
-        base = subs.get(d.line_id, ZERO)
-        raw = round_cents(base * d.value / HUNDRED) if d.type == DiscountType.PERCENTAGE else d.value
-        d.amount = max(ZERO, min(raw, base - line_disc[d.line_id]))
-        line_disc[d.line_id] += d.amount
-    capacity = subtotal - sum(line_disc.values(), ZERO)
+        i = position[d.line_id]
+        raw = round_cents(subs[i] * d.value / HUNDRED) if d.type == DiscountType.PERCENTAGE else d.value
+        d.amount = max(ZERO, min(raw, subs[i] - line_disc[i]))
+        line_disc[i] += d.amount
+    capacity = subtotal - sum(line_disc, ZERO)
     order_level = ZERO
     for d in (d for d in discounts if not d.line_id):
         raw = round_cents(subtotal * d.value / HUNDRED) if d.type == DiscountType.PERCENTAGE else d.value
@@ -93,14 +105,12 @@ def order_recompute_totals(order: Order) -> Order:
         else:
             promo = min(promotion.value, remaining)
 
-    shares = prorate(order_level + promo, [subs[line.pk] - line_disc[line.pk] for line in lines])
+    shares = prorate(order_level + promo, [sub - disc for sub, disc in zip(subs, line_disc, strict=True)])
     now = timezone.now()
-    for line, share in zip(lines, shares, strict=True):
-        line.discount_total = line_disc[line.pk] + share
-        line.total = subs[line.pk] - line.discount_total
+    for line, sub, disc, share in zip(lines, subs, line_disc, shares, strict=True):
+        line.discount_total = disc + share
+        line.total = sub - line.discount_total
         line.updated_at = now
-    OrderLineItem.objects.bulk_update(lines, ["discount_total", "total", "updated_at"])
-    OrderDiscount.objects.bulk_update(discounts, ["amount"])
 
     order.subtotal = subtotal
     order.discount_total = sum((line.discount_total for line in lines), ZERO)
@@ -108,4 +118,3 @@ def order_recompute_totals(order: Order) -> Order:
     order.shipping_total = ZERO if free_shipping else order.shipping_amount
     order.tax_total = order.tax_amount
     order.total = order.subtotal - order.discount_total + order.shipping_total + order.tax_total
-    return order
