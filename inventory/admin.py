@@ -36,7 +36,6 @@ from inventory.models import (
 from inventory.resources import InventoryItemResource
 from inventory.states import (
     DEFAULT_LOCATION_CODE,
-    PO_RECEIVING,
     CountLineStatus,
     CycleCountStatus,
     PackingListStatus,
@@ -391,8 +390,7 @@ PURCHASE_ORDER_OPERATIONS = (
         "Receive…",
         ReceiveForm,
         _receive,
-        permission="inventory.receive_purchaseorder",
-        available=lambda po: po.status in PO_RECEIVING,
+        transition="receive",
         help=lambda po: (
             f"Books a receipt on {po.display_number}: each quantity leaves incoming and goes on hand (ledger "
             "receipt); the order becomes partially received, or received once nothing is outstanding. Leave a line "

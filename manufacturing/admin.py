@@ -38,8 +38,6 @@ from manufacturing.models import (
     WorkOrderLineItem,
 )
 from manufacturing.states import (
-    MO_CANCELLABLE,
-    WO_NOT_STARTED,
     BomStatus,
     ManufactureOrderStatus,
     WorkOrderStatus,
@@ -427,8 +425,7 @@ WORK_ORDER_OPERATIONS = (
         "Complete…",
         CompleteForm,
         _complete,
-        permission="manufacturing.complete_workorder",
-        available=lambda wo: wo.status == WorkOrderStatus.IN_PROGRESS,
+        transition="complete",
         help=lambda wo: (
             f"{wo}: {_progress(wo)}, {wo.quantity_remaining} remain. Good units are received at "
             f"{wo.location.code}; partial counts add up, and the work order is completed once completed plus "
@@ -440,8 +437,7 @@ WORK_ORDER_OPERATIONS = (
         "Cancel…",
         OptionalReasonForm,
         _cancel_work_order,
-        permission="manufacturing.cancel_workorder",
-        available=lambda wo: wo.status in WO_NOT_STARTED,
+        transition="cancel",
         help="Releases whatever the lines hold. A work order that has started cannot be cancelled.",
     ),
 )
@@ -627,7 +623,7 @@ MANUFACTURE_ORDER_OPERATIONS = (
         "Cancel…",
         OptionalReasonForm,
         _cancel_manufacture_order,
-        available=lambda mo: mo.status in MO_CANCELLABLE,
+        transition="cancel",
         help="Its work orders that have not started are cancelled with it and their allocations released "
         "(that needs manufacturing.cancel_workorder); started ones keep running.",
     ),

@@ -38,7 +38,7 @@ from orders.models import (
     WholesaleOrderLineItem,
 )
 from orders.resources import PromotionResource
-from orders.states import EDITABLE, REFUNDABLE, SHIPPABLE, WHOLESALE_EDITABLE, DiscountType
+from orders.states import EDITABLE, WHOLESALE_EDITABLE, DiscountType
 from stateset.actors import Actor
 from stateset.admin import (
     ADMIN_ERRORS,
@@ -107,13 +107,6 @@ class RefundInline(ReadOnlyInline):
 class ShipmentInline(ReadOnlyInline):
     model = Shipment
     fields = ("tracking_number", "carrier", "shipped_at", "actor")
-
-
-def _named_permission(transition: str) -> str:
-    """The named permission `Order.<transition>` declares ("" when it needs none beyond change_order): the
-    one the service checks, so the admin offers the operation to the same staff as the API."""
-    meta = next(iter(getattr(Order, transition)._django_fsm.transitions.values()))
-    return meta.permission if isinstance(meta.permission, str) else ""
 
 
 def _money(**kwargs) -> forms.DecimalField:
@@ -355,18 +348,13 @@ def _promotion_help(order: Order) -> str:
     )
 
 
-def _editable(order: Order) -> bool:
-    return order.status in EDITABLE
-
-
 ORDER_OPERATIONS = (
     Operation(
         "ship",
         "Ship…",
         ShipForm,
         _ship,
-        permission=_named_permission("ship"),
-        available=lambda order: order.status in SHIPPABLE,
+        transition="ship",
         help="Ships the whole order: consumes every line's allocation (the ledger's shipment: on hand and "
         "allocated fall) and records the shipment with its tracking number and carrier, which cannot be set "
         "afterwards.",
@@ -376,8 +364,7 @@ ORDER_OPERATIONS = (
         "Add item…",
         AddItemForm,
         _add_item,
-        permission=_named_permission("add_item"),
-        available=_editable,
+        transition="add_item",
         help=lambda order: (
             f"Adds a line to {order} and allocates its stock at {order.location.code}, or nothing when the stock "
             "is short or the SKU unknown. A line of the same SKU and price grows instead. The totals follow."
@@ -388,8 +375,7 @@ ORDER_OPERATIONS = (
         "Remove item…",
         RemoveItemForm,
         _remove_item,
-        permission=_named_permission("remove_item"),
-        available=_editable,
+        transition="remove_item",
         help="Takes the quantity off the line and releases its stock. The last line stays: cancel the order.",
     ),
     Operation(
@@ -397,8 +383,7 @@ ORDER_OPERATIONS = (
         "Add discount…",
         AddDiscountForm,
         _add_discount,
-        permission=_named_permission("add_discount"),
-        available=_editable,
+        transition="add_discount",
         help="A fixed amount or a percentage, off the whole order or one line. The discounts never take more "
         "than the subtotal: the amount is capped at what is left.",
     ),
@@ -407,8 +392,7 @@ ORDER_OPERATIONS = (
         "Remove discount…",
         RemoveDiscountForm,
         _remove_discount,
-        permission=_named_permission("remove_discount"),
-        available=_editable,
+        transition="remove_discount",
         help="Takes a manual discount off; the totals follow.",
     ),
     Operation(
@@ -416,8 +400,7 @@ ORDER_OPERATIONS = (
         "Apply promotion…",
         ApplyPromotionForm,
         _apply_promotion,
-        permission=_named_permission("apply_promotion"),
-        available=_editable,
+        transition="apply_promotion",
         help="One promotion per order. It must be active, within its dates, under its usage limit and the "
         "order's subtotal at least its minimum; applying it counts one use.",
     ),
@@ -426,8 +409,7 @@ ORDER_OPERATIONS = (
         "Remove promotion",
         ConfirmForm,
         _remove_promotion,
-        permission=_named_permission("remove_promotion"),
-        available=_editable,
+        transition="remove_promotion",
         help=_promotion_help,
     ),
     Operation(
@@ -435,7 +417,7 @@ ORDER_OPERATIONS = (
         "Tag…",
         TagForm,
         _tag,
-        permission=_named_permission("tag"),
+        transition="tag",
         help="Tagging a name the order already carries sets its value.",
     ),
     Operation(
@@ -443,7 +425,7 @@ ORDER_OPERATIONS = (
         "Untag…",
         UntagForm,
         _untag,
-        permission=_named_permission("untag"),
+        transition="untag",
         help="Takes the ticked tags off the order; the others stay.",
     ),
     Operation(
@@ -451,8 +433,7 @@ ORDER_OPERATIONS = (
         "Split a line off…",
         SplitForm,
         _split,
-        permission=_named_permission("split"),
-        available=_editable,
+        transition="split",
         help="The quantity moves, with its stock allocation and its share of the discounts, to a new order in "
         "the same status (split_from this one), which keeps at least one line.",
     ),
@@ -461,8 +442,7 @@ ORDER_OPERATIONS = (
         "Refund…",
         RefundForm,
         _refund,
-        permission=_named_permission("refund"),
-        available=lambda order: order.status in REFUNDABLE,
+        transition="refund",
         help=lambda order: (
             f"Records a refund on {order}: {order.amount_refunded} of {order.total} refunded so "
             "far. A refund above what is left is refused; once the refunds reach the total the order is refunded."

@@ -35,17 +35,13 @@ from returns import services
 from returns.models import Return, ReturnLineItem, Warranty, WarrantyLineItem
 from returns.states import (
     RESTOCKABLE_CONDITIONS,
-    RETURN_CANCELLABLE,
     RETURN_DELETABLE,
     RETURN_FEE_EDITABLE,
     RETURN_LINES_EDITABLE,
     RETURN_LOCATION_EDITABLE,
-    WARRANTY_CANCELLABLE,
     WARRANTY_DELETABLE,
     WARRANTY_LINES_EDITABLE,
     Condition,
-    ReturnStatus,
-    WarrantyStatus,
 )
 from stateset.actors import Actor
 from stateset.admin import Operation, ReasonForm, RefusalsAsMessages, StatefulAdmin, run_service_action
@@ -393,8 +389,7 @@ RETURN_OPERATIONS = (
         "Receive…",
         ReceiveForm,
         _receive,
-        permission="returns.receive_return",
-        available=lambda ret: ret.status == ReturnStatus.APPROVED,
+        transition="receive",
         help=_receive_help,
     ),
     Operation(
@@ -402,8 +397,8 @@ RETURN_OPERATIONS = (
         "Refund…",
         ReturnRefundForm,
         _refund,
-        permission=("returns.refund_return", "orders.refund_order"),  # the refund is booked on the order
-        available=lambda ret: ret.status == ReturnStatus.RECEIVED,
+        transition="refund",
+        permission="orders.refund_order",  # the refund is booked on the order, under its permission too
         help=_refund_help,
     ),
     Operation(
@@ -411,8 +406,7 @@ RETURN_OPERATIONS = (
         "Approve with notes…",
         ApproveNotesForm,
         _approve,
-        permission="returns.approve_return",
-        available=lambda ret: ret.status == ReturnStatus.REQUESTED,
+        transition="approve",
         help="Approves the return and records the notes on it (the approve button approves without notes).",
     ),
     Operation(
@@ -420,7 +414,7 @@ RETURN_OPERATIONS = (
         "Cancel with a reason…",
         ReasonForm,
         _cancel,
-        available=lambda ret: ret.status in RETURN_CANCELLABLE,
+        transition="cancel",
         help="Cancels the return and records why; its units go back to the order (they can be returned again).",
     ),
 )
@@ -588,8 +582,7 @@ WARRANTY_OPERATIONS = (
         "Approve…",
         WarrantyApproveForm,
         _approve_claim,
-        permission="returns.approve_warranty",
-        available=lambda claim: claim.status == WarrantyStatus.REQUESTED,
+        transition="approve",
         help="Approves the claim. A replacement order is a zero-price order for the claim's lines, allocated at "
         "the original order's location now: refused (and nothing approved) without the stock.",
     ),
@@ -598,7 +591,7 @@ WARRANTY_OPERATIONS = (
         "Cancel with a reason…",
         ReasonForm,
         _cancel_claim,
-        available=lambda claim: claim.status in WARRANTY_CANCELLABLE,
+        transition="cancel",
         help="Cancels the claim and records why. A replacement order not yet shipped is cancelled too (that needs "
         "orders.cancel_order); one that has shipped makes this refused: complete the claim instead.",
     ),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django import forms
@@ -26,7 +26,7 @@ from import_export.resources import modelresource_factory
 from stateset import services
 from stateset.actors import Actor
 from stateset.errors import DomainError
-from stateset.fsm import apply_transition, lock
+from stateset.fsm import apply_transition, can_run, lock, transition_permission
 from stateset.models import ApiKey, IdempotencyRecord
 
 # What a service may refuse with: a rule (DomainError), a lost race, a database guard.
@@ -89,8 +89,15 @@ class RefusalsAsMessages:
 class Operation:
     """An operation that needs input, on a document's page: a button at the top of the page opens a small
     form whose valid data `run(obj, data, by)` hands to the same service the API calls, returning the success
-    message. Shown (and served) only to a user who may change the object and holds `permission` (when set),
-    and only while `available(obj)`; a refusal shows the service's message on the form and changes nothing.
+    message. Shown (and served) only to a user who may change the object and holds its permissions, and only
+    while it is possible on the object; a refusal shows the service's message on the form and changes nothing.
+
+    `transition` names the model's FSM transition the service runs: the operation is possible while that
+    transition is among the object's available ones (`get_available_status_transitions()`: its source states
+    and conditions, declared once on the model), and needs the permission it declares: the admin completes
+    `permission` with it when it registers the operation (`bound_to`). Give `permission` only for another
+    permission the service checks too, or for an operation without a transition (on a model without a
+    status, such as an item's stock adjustment), which is always possible.
 
     `form` is a Form class; it gets the object as `obj=` when its __init__ takes it (e.g. to list its lines).
     """
@@ -99,9 +106,21 @@ class Operation:
     label: str
     form: type[forms.Form]
     run: Callable[[Any, dict[str, Any], Actor], str]
+    transition: str = ""
     permission: str | tuple[str, ...] = ""  # one named permission, or all of several
-    available: Callable[[Any], bool] = lambda obj: True
     help: str | Callable[[Any], str] = ""  # the paragraph above the form; a callable gets the object
+
+    def bound_to(self, model) -> Operation:
+        """This operation on `model`: its transition's permission first in `permission` (and the transition
+        checked to exist, so a misspelt one fails at start-up)."""
+        if not self.transition:
+            return self
+        extra = (self.permission,) if isinstance(self.permission, str) else self.permission
+        needed = tuple(p for p in dict.fromkeys((transition_permission(model, self.transition), *extra)) if p)
+        return replace(self, permission=needed[0] if len(needed) == 1 else needed or "")
+
+    def is_available(self, obj) -> bool:
+        return not self.transition or can_run(obj, self.transition)
 
 
 class OperationsMixin:
@@ -110,6 +129,10 @@ class OperationsMixin:
 
     operations: tuple[Operation, ...] = ()
     change_form_template = "admin/operations_change_form.html"
+
+    def __init__(self, model, admin_site):
+        super().__init__(model, admin_site)
+        self.operations = tuple(op.bound_to(model) for op in self.operations)
 
     def operations_for(self, request, obj) -> list[Operation]:
         if obj is None:
@@ -135,7 +158,7 @@ class OperationsMixin:
         missing = [perm for perm in needed if perm and not request.user.has_perm(perm)]
         if missing:
             return f"{op.label.rstrip('…')} needs the permission {' and '.join(missing)}."
-        if not op.available(obj):
+        if not op.is_available(obj):
             status = getattr(obj, "status", "")
             return f"{op.label.rstrip('…')} is not possible on {obj}" + (f" in status '{status}'." if status else ".")
         return ""
