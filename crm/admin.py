@@ -8,7 +8,7 @@ from crm import selectors, services
 from crm.models import Case, Customer, Lead
 from crm.resources import CustomerResource
 from stateset.actors import Actor
-from stateset.admin import ImportExportAdminMixin, StatefulAdmin, ThroughServicesAdmin, run_service_action
+from stateset.admin import ImportExportAdminMixin, StatefulAdmin, run_service_action
 from stateset.errors import DomainError
 
 
@@ -79,7 +79,7 @@ class CustomerAdmin(ImportExportAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Lead)
-class LeadAdmin(ThroughServicesAdmin, StatefulAdmin):
+class LeadAdmin(StatefulAdmin):
     list_display = ("__str__", "email", "status", "lead_source", "converted_customer", "created_at")
     fieldsets = [
         (
@@ -168,7 +168,7 @@ class CaseAdminForm(forms.ModelForm):
 
 
 @admin.register(Case)
-class CaseAdmin(ThroughServicesAdmin, StatefulAdmin):
+class CaseAdmin(StatefulAdmin):
     list_display = ("case_number", "case_name", "status", "priority", "customer", "is_escalated", "is_closed")
     list_filter = ("status", "priority", "is_escalated", "is_closed", "is_deleted", "created_at")
     search_fields = ("case_number", "case_name", "submitter", "resolver", "customer__email")

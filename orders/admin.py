@@ -43,10 +43,10 @@ from stateset.actors import Actor
 from stateset.admin import (
     ADMIN_ERRORS,
     ImportExportAdminMixin,
+    LineFormSet,
     Operation,
-    RefusalsAsMessages,
+    ServiceAdmin,
     StatefulAdmin,
-    ThroughServicesAdmin,
     run_service_action,
 )
 from stateset.limits import MAX_QUANTITY
@@ -543,6 +543,7 @@ class NewOrderLineInline(admin.TabularInline):
 
     model = OrderLineItem
     form = NewOrderLineForm
+    formset = LineFormSet
     fields = ("sku", "product_name", "quantity", "unit_price", "requires_inventory")
     extra = 3
     can_delete = False
@@ -567,21 +568,8 @@ class CreateRefused(Exception):
     rolls the add back whole (OrderAdmin.changeform_view then shows the form again)."""
 
 
-def _new_order_lines(formsets) -> list[dict]:
-    rows = []
-    for formset in formsets:
-        if formset.model is not OrderLineItem:
-            continue
-        for line_form in formset.forms:
-            data = getattr(line_form, "cleaned_data", None)
-            if not data or not line_form.has_changed():
-                continue  # an extra row left empty
-            rows.append({name: data[name] for name in NewOrderLineForm.Meta.fields})
-    return rows
-
-
 @admin.register(Order)
-class OrderAdmin(RefusalsAsMessages, StatefulAdmin):
+class OrderAdmin(StatefulAdmin):
     list_display = ("order_number", "status", "customer", "customer_email", "location", "total", "created_at")
     list_filter = ("status", "location", "is_replacement_order", "created_at")
     list_select_related = ("customer", "location")
@@ -597,15 +585,18 @@ class OrderAdmin(RefusalsAsMessages, StatefulAdmin):
     inlines = [OrderLineInline, OrderDiscountInline, OrderTagInline, RefundInline, ShipmentInline, StateLogInline]
     actions = ["ship_orders", "cancel_orders", "merge_orders"]
     service_param = "order"
+    create_service = services.order_create
+    create_lines_param = "order_line_items"
+    line_model = OrderLineItem
+    line_fields = NewOrderLineForm.Meta.fields
+    update_service = services.order_update
+    service_fields = EDITABLE_IN_ADMIN
     button_services = {
         "process": services.order_process,
         "hold": services.order_hold,
         "release": services.order_release,
         "deliver": services.order_deliver,
     }
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     # ---- the add page: header and lines, one order_create -------------------------------------------------
 
@@ -649,35 +640,25 @@ class OrderAdmin(RefusalsAsMessages, StatefulAdmin):
             request.order_create_refusal = str(refused)
             return super().changeform_view(request, object_id, form_url, extra_context)
 
-    def save_model(self, request, obj, form, change):
-        """Header changes through `order_update`, like `PUT /v1/orders/{id}`; a refusal rolls the whole save
-        back and shows the service's message (RefusalsAsMessages). An add waits for its lines (save_related)."""
-        if not change:
-            return
-        fields = {n: form.cleaned_data[n] for n in form.changed_data if n in EDITABLE_IN_ADMIN}
-        if fields:
-            services.order_update(order=obj, by=Actor.admin(request), **fields)
-
-    def save_related(self, request, form, formsets, change):
-        if change:
-            return super().save_related(request, form, formsets, change)
-        for formset in formsets:
-            formset.save(commit=False)  # nothing saved: the log entry's message lists the lines
+    def create_kwargs(self, form):
         data = form.cleaned_data
         given = {n: data[n] for n in ("order_number", *EDITABLE_IN_ADMIN) if data.get(n) not in (None, "")}
+        return {
+            "customer": data.get("customer"),
+            "location": data.get("location"),
+            "currency": data.get("currency") or "USD",
+            **given,
+        }
+
+    def save_related(self, request, form, formsets, change):
+        """An add makes the order and its lines in one `order_create` call (ServiceAdmin); its refusal goes
+        out as CreateRefused, to show on the same form."""
         try:
-            order = services.order_create(
-                by=Actor.admin(request),
-                customer=data.get("customer"),
-                location=data.get("location"),
-                currency=data.get("currency") or "USD",
-                order_line_items=_new_order_lines(formsets),
-                **given,
-            )
+            super().save_related(request, form, formsets, change)
         except ADMIN_ERRORS as exc:
+            if change:
+                raise
             raise CreateRefused(str(exc)) from exc
-        form.instance.pk = order.pk
-        form.instance.refresh_from_db()
 
     def _apply_fsm_transition(self, *, obj, transition_name, request, kwargs=None) -> bool:
         kwargs = dict(kwargs or {})
@@ -712,7 +693,7 @@ class OrderAdmin(RefusalsAsMessages, StatefulAdmin):
 
 
 @admin.register(Promotion)
-class PromotionAdmin(ImportExportAdminMixin, ThroughServicesAdmin):
+class PromotionAdmin(ImportExportAdminMixin, ServiceAdmin):
     """Saves and deletes through the promotion services: a refused one (a used promotion's terms, its
     deletion) shows the service's message and saves nothing."""
 
@@ -745,7 +726,7 @@ WHOLESALE_EDITABLE_FIELDS = (
 
 
 @admin.register(WholesaleOrder)
-class WholesaleOrderAdmin(RefusalsAsMessages, StatefulAdmin):
+class WholesaleOrderAdmin(StatefulAdmin):
     list_display = (
         "order_number",
         "status",
@@ -764,12 +745,12 @@ class WholesaleOrderAdmin(RefusalsAsMessages, StatefulAdmin):
     inlines = [WholesaleLineInline, StateLogInline]
     actions = ["approve_orders", "fulfill_orders", "cancel_orders"]
     service_param = "wholesale_order"
+    # Looked up when called, as the actions below look theirs up (not bound once, when the class is made).
+    update_service = staticmethod(lambda **kwargs: services.wholesale_order_update(**kwargs))
+    service_fields = WHOLESALE_EDITABLE_FIELDS
     button_services = {"submit": services.wholesale_order_submit, "close": services.wholesale_order_close}
 
     def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
         return False
 
     def get_fields(self, request, obj=None):
@@ -794,13 +775,6 @@ class WholesaleOrderAdmin(RefusalsAsMessages, StatefulAdmin):
         if obj is not None and obj.status in WHOLESALE_EDITABLE:
             return tuple(f for f in fields if f not in WHOLESALE_EDITABLE_FIELDS)
         return fields
-
-    def save_model(self, request, obj, form, change):
-        """Header changes through `wholesale_order_update`; a refusal rolls the whole save back and shows the
-        service's message (RefusalsAsMessages)."""
-        fields = {n: form.cleaned_data[n] for n in form.changed_data if n in WHOLESALE_EDITABLE_FIELDS}
-        if fields:
-            services.wholesale_order_update(wholesale_order=obj, by=Actor.admin(request), **fields)
 
     @admin.action(description="Approve the selected orders (allocates their stock)", permissions=["change"])
     def approve_orders(self, request, queryset):
