@@ -552,14 +552,19 @@ def _row_messages(invalid_row) -> list[str]:
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(ServiceAdmin):
     list_display = ("name", "prefix", "user", "created_at", "last_used_at", "expires_at", "revoked")
     list_filter = ("revoked",)
     search_fields = ("name", "prefix", "user__username")
     list_select_related = ("user",)
     autocomplete_fields = ("user",)
     readonly_fields = ("prefix", "created_at", "last_used_at", "revoked", "revoked_at")
+    inlines = [StateLogInline]
     actions = ["revoke_keys"]
+    service_param = "api_key"
+    update_service = services.api_key_update
+    delete_service = services.api_key_delete
+    service_fields = tuple(sorted(services.API_KEY_FIELDS))
 
     def get_fields(self, request, obj=None):
         if obj is None:
@@ -573,6 +578,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         if change:
             super().save_model(request, obj, form, change)
             return
+        # Not the base's create: the service also returns the raw key, shown here once.
         key, raw = services.api_key_create(
             user=form.cleaned_data["user"],
             name=form.cleaned_data["name"],
