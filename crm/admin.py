@@ -7,8 +7,7 @@ from django.utils.html import format_html_join
 from crm import selectors, services
 from crm.models import Case, Customer, Lead
 from crm.resources import CustomerResource
-from stateset.actors import Actor
-from stateset.admin import ImportExportAdminMixin, StatefulAdmin, ThroughServicesAdmin, run_service_action
+from stateset.admin import ImportExportAdminMixin, ServiceAdmin, StatefulAdmin, run_service_action
 from stateset.errors import DomainError
 
 
@@ -31,7 +30,7 @@ class CustomerCaseInline(admin.TabularInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(ImportExportAdminMixin, admin.ModelAdmin):
+class CustomerAdmin(ImportExportAdminMixin, ServiceAdmin):
     list_display = ("email", "first_name", "last_name", "sso_id", "phone", "created_at")
     search_fields = ("email", "first_name", "last_name", "sso_id", "phone", "stripe_customer_id")
     list_filter = ("created_at",)
@@ -39,6 +38,11 @@ class CustomerAdmin(ImportExportAdminMixin, admin.ModelAdmin):
     readonly_fields = ("created_at", "updated_at", "related_documents")
     inlines = [CustomerCaseInline]
     resource_classes = [CustomerResource]
+    service_param = "customer"
+    create_service = services.customer_create
+    update_service = services.customer_update
+    delete_service = services.customer_delete
+    service_fields = services.CUSTOMER_FIELDS
 
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else []  # a customer being added has no cases yet
@@ -63,23 +67,9 @@ class CustomerAdmin(ImportExportAdminMixin, admin.ModelAdmin):
             return "-"
         return format_html_join(" · ", '<a href="{}">{}: {}</a>', items)
 
-    def save_model(self, request, obj, form, change):
-        """Through the same service as the API (the form has already checked the unique constraints)."""
-        fields = {name: form.cleaned_data[name] for name in form.changed_data if name in services.CUSTOMER_FIELDS}
-        if change:
-            saved = services.customer_update(customer=obj, by=Actor.admin(request), **fields)
-        else:
-            data = {n: form.cleaned_data[n] for n in services.CUSTOMER_FIELDS if n in form.cleaned_data}
-            saved = services.customer_create(by=Actor.admin(request), **data)
-        obj.pk = saved.pk
-        obj.refresh_from_db()
-
-    def delete_model(self, request, obj):
-        services.customer_delete(customer=obj, by=Actor.admin(request))
-
 
 @admin.register(Lead)
-class LeadAdmin(ThroughServicesAdmin, StatefulAdmin):
+class LeadAdmin(StatefulAdmin):
     list_display = ("__str__", "email", "status", "lead_source", "converted_customer", "created_at")
     fieldsets = [
         (
@@ -168,7 +158,7 @@ class CaseAdminForm(forms.ModelForm):
 
 
 @admin.register(Case)
-class CaseAdmin(ThroughServicesAdmin, StatefulAdmin):
+class CaseAdmin(StatefulAdmin):
     list_display = ("case_number", "case_name", "status", "priority", "customer", "is_escalated", "is_closed")
     list_filter = ("status", "priority", "is_escalated", "is_closed", "is_deleted", "created_at")
     search_fields = ("case_number", "case_name", "submitter", "resolver", "customer__email")

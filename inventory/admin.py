@@ -37,7 +37,6 @@ from inventory.resources import InventoryItemResource
 from inventory.services import counting, purchasing
 from inventory.states import (
     DEFAULT_LOCATION_CODE,
-    PO_RECEIVING,
     CountLineStatus,
     CycleCountStatus,
     PackingListStatus,
@@ -46,9 +45,10 @@ from inventory.states import (
 from stateset.actors import Actor
 from stateset.admin import (
     ImportExportAdminMixin,
+    LineInline,
     Operation,
+    ServiceAdmin,
     StatefulAdmin,
-    ThroughServicesAdmin,
     run_service_action,
 )
 from stateset.limits import MAX_QUANTITY
@@ -71,7 +71,7 @@ class ReadOnlyAdminMixin:
 
 
 @admin.register(Location)
-class LocationAdmin(ThroughServicesAdmin):
+class LocationAdmin(ServiceAdmin):
     list_display = ("code", "name", "kind", "active", "created_at")
     list_filter = ("kind", "active")
     search_fields = ("code", "name")
@@ -80,9 +80,7 @@ class LocationAdmin(ThroughServicesAdmin):
     delete_service = services.location_delete
     service_param = "location"
     service_fields = ("code", "name", "kind", "active")
-
-    def get_readonly_fields(self, request, obj=None):
-        return ("code",) if obj is not None else ()
+    number_field = "code"
 
 
 class LevelInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -206,7 +204,7 @@ class LowStockFilter(admin.SimpleListFilter):
 
 
 @admin.register(InventoryItem)
-class InventoryItemAdmin(ImportExportAdminMixin, ThroughServicesAdmin):
+class InventoryItemAdmin(ImportExportAdminMixin, ServiceAdmin):
     list_display = ("sku", "description", "warehouse", "available", "allocated", "incoming", "reorder_point", "active")
     list_filter = (LowStockFilter, "active", "created_at")
     search_fields = ("sku", "upc", "description")
@@ -270,63 +268,12 @@ class AllocationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 # ---- documents ---------------------------------------------------------------------------------------------
 
 
-class DocumentAdmin(ThroughServicesAdmin, StatefulAdmin):
-    """A stateful document with lines. `line_model` rows are written through `save_lines` (the service's
-    rules decide, e.g. lines only while draft), never by the inline formset itself."""
-
-    line_model = None
-    number_field = ""
-
-    def get_readonly_fields(self, request, obj=None):
-        fields = [*super().get_readonly_fields(request, obj), "created_at", "updated_at"]
-        if obj is not None:
-            fields.append(self.number_field)  # chosen once: given at creation, or generated
-        return tuple(dict.fromkeys(fields))
-
-    def save_related(self, request, form, formsets, change):
-        for formset in formsets:
-            if formset.model is self.line_model and formset.has_changed():
-                self.save_lines(request, form.instance, formset)
-            # Nothing is saved by the formsets themselves (the history inline is read-only); the admin's
-            # change message reads what they would have saved.
-            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
-
-    def kept_forms(self, formset) -> list:
-        return [
-            f
-            for f in formset.forms
-            if f.cleaned_data and not f.cleaned_data.get("DELETE") and (f.instance.pk or f.has_changed())
-        ]
-
-    def save_lines(self, request, document, formset) -> None:
-        raise NotImplementedError
-
-
-class LineInline(admin.TabularInline):
-    """Lines editable only while `editable_status` says so; otherwise shown read-only."""
-
-    extra = 0
-    editable_status: tuple[str, ...] = ()
-
-    def editable(self, obj) -> bool:
-        return obj is None or obj.status in self.editable_status
-
-    def has_add_permission(self, request, obj=None):
-        return self.editable(obj) and super().has_add_permission(request, obj)
-
-    def has_change_permission(self, request, obj=None):
-        return self.editable(obj) and super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        return self.editable(obj) and super().has_delete_permission(request, obj)
-
-
 class PurchaseOrderLineInline(LineInline):
     model = PurchaseOrderLineItem
     fields = ("item", "description", "quantity_ordered", "unit_cost", "quantity_received")
     readonly_fields = ("quantity_received",)
     autocomplete_fields = ("item",)
-    editable_status = (PurchaseOrderStatus.DRAFT,)
+    editable_statuses = (PurchaseOrderStatus.DRAFT,)
 
 
 class FinanceForm(forms.Form):
@@ -392,8 +339,7 @@ PURCHASE_ORDER_OPERATIONS = (
         "Receive…",
         ReceiveForm,
         _receive,
-        permission="inventory.receive_purchaseorder",
-        available=lambda po: po.status in PO_RECEIVING,
+        transition="receive",
         help=lambda po: (
             f"Books a receipt on {po.display_number}: each quantity leaves incoming and goes on hand (ledger "
             "receipt); the order becomes partially received, or received once nothing is outstanding. Leave a line "
@@ -404,7 +350,7 @@ PURCHASE_ORDER_OPERATIONS = (
 
 
 @admin.register(PurchaseOrder)
-class PurchaseOrderAdmin(DocumentAdmin):
+class PurchaseOrderAdmin(StatefulAdmin):
     list_display = ("purchase_order_number", "vendor", "status", "location", "total", "financed", "created_at")
     list_filter = ("status", "financed", "location", "created_at")
     search_fields = ("purchase_order_number", "purchase_order_name", "vendor", "lines__item__sku")
@@ -435,7 +381,16 @@ class PurchaseOrderAdmin(DocumentAdmin):
         "created_at",
         "updated_at",
     )
-    readonly_fields = ("subtotal", "total", "financer", "financed", "rejection_reason", "cancel_reason")
+    readonly_fields = (
+        "subtotal",
+        "total",
+        "financer",
+        "financed",
+        "rejection_reason",
+        "cancel_reason",
+        "created_at",
+        "updated_at",
+    )
     actions = ["send_orders", "receive_outstanding", "complete_orders", "cancel_orders"]
     operations = PURCHASE_ORDER_OPERATIONS
     line_model = PurchaseOrderLineItem
@@ -460,7 +415,7 @@ class PurchaseOrderAdmin(DocumentAdmin):
                 "quantity_ordered": f.cleaned_data["quantity_ordered"],
                 "unit_cost": f.cleaned_data.get("unit_cost"),
             }
-            for f in self.kept_forms(formset)
+            for f in formset.kept_forms()
         ]
         purchasing.purchase_order_update(purchase_order=document, lines=lines, by=Actor.admin(request))
 
@@ -492,11 +447,11 @@ class PackingListItemInline(LineInline):
     fields = ("item", "description", "quantity", "arrived", "arrived_at")
     readonly_fields = ("arrived", "arrived_at")
     autocomplete_fields = ("item",)
-    editable_status = (PackingListStatus.DRAFT,)
+    editable_statuses = (PackingListStatus.DRAFT,)
 
 
 @admin.register(PackingList)
-class PackingListAdmin(DocumentAdmin):
+class PackingListAdmin(StatefulAdmin):
     list_display = ("number", "status", "purchase_order", "location", "tracking_number", "delivery_date", "created_at")
     list_filter = ("status", "location", "created_at")
     search_fields = ("number", "invoice_number", "tracking_number", "purchase_order__purchase_order_number")
@@ -518,7 +473,7 @@ class PackingListAdmin(DocumentAdmin):
         "created_at",
         "updated_at",
     )
-    readonly_fields = ("incoming_added",)
+    readonly_fields = ("incoming_added", "created_at", "updated_at")
     actions = ["submit_lists", "receive_lists", "cancel_lists"]
     line_model = PackingListItem
     number_field = "number"
@@ -536,7 +491,7 @@ class PackingListAdmin(DocumentAdmin):
                 "description": f.cleaned_data.get("description") or "",
                 "quantity": f.cleaned_data["quantity"],
             }
-            for f in self.kept_forms(formset)
+            for f in formset.kept_forms()
         ]
         purchasing.packing_list_update(packing_list=document, items=items, by=Actor.admin(request))
 
@@ -617,7 +572,7 @@ class CycleCountLineInline(LineInline):
         "status",
     )
     autocomplete_fields = ("item", "location")
-    editable_status = (CycleCountStatus.OPEN, CycleCountStatus.IN_PROGRESS)
+    editable_statuses = (CycleCountStatus.OPEN, CycleCountStatus.IN_PROGRESS)
 
     def get_fields(self, request, obj=None):
         fields = super().get_fields(request, obj)
@@ -640,7 +595,7 @@ class CycleCountLineInline(LineInline):
 
 
 @admin.register(CycleCount)
-class CycleCountAdmin(DocumentAdmin):
+class CycleCountAdmin(StatefulAdmin):
     list_display = ("cycle_count_number", "status", "location", "assigned_user", "accuracy_rate", "completed_date")
     list_filter = ("status", "location", "created_at")
     search_fields = ("cycle_count_number", "assigned_user", "site", "lines__item__sku")
@@ -648,7 +603,7 @@ class CycleCountAdmin(DocumentAdmin):
     autocomplete_fields = ("location",)
     date_hierarchy = "created_at"
     inlines = [CycleCountLineInline, StateLogInline]
-    readonly_fields = ("completed_date", "accuracy_rate")
+    readonly_fields = ("completed_date", "accuracy_rate", "created_at", "updated_at")
     actions = ["start_counts", "complete_counts", "reconcile_counts"]
     line_model = CycleCountLineItem
     number_field = "cycle_count_number"
@@ -661,7 +616,7 @@ class CycleCountAdmin(DocumentAdmin):
 
     def save_lines(self, request, document, formset):
         by = Actor.admin(request)
-        kept = self.kept_forms(formset)
+        kept = formset.kept_forms()
         if document.status == CycleCountStatus.IN_PROGRESS:
             counts = [
                 {"line_id": f.instance.pk, "skip": True, "explanation": f.cleaned_data.get("explanation") or ""}

@@ -16,13 +16,11 @@ The BOM page shows its explosion as an indented table."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from django import forms
 from django.contrib import admin
 from django.contrib.admin import helpers
-from django.forms.models import BaseInlineFormSet
 from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
 from django_fsm_log.admin import StateLogInline
@@ -37,127 +35,37 @@ from manufacturing.models import (
     WorkOrder,
     WorkOrderLineItem,
 )
-from manufacturing.states import (
-    MO_CANCELLABLE,
-    WO_NOT_STARTED,
-    BomStatus,
-    ManufactureOrderStatus,
-    WorkOrderStatus,
-)
+from manufacturing.states import BomStatus, ManufactureOrderStatus, WorkOrderStatus
 from stateset.actors import Actor
-from stateset.admin import Operation, OptionalReasonForm, RefusalsAsMessages, StatefulAdmin, run_service_action
+from stateset.admin import (
+    LineFormSet,
+    LineInline,
+    Operation,
+    OptionalReasonForm,
+    StatefulAdmin,
+    run_service_action,
+)
 from stateset.errors import DomainError
 from stateset.limits import MAX_QUANTITY
-
-
-class ServiceAdmin(RefusalsAsMessages, StatefulAdmin):
-    """Saves, deletes and transition buttons through the services.
-
-    `create_service(by=, **create_kwargs(form))`, `update_service(<param>=obj, by=, **update_kwargs(form))`,
-    `delete_service(<param>=obj, by=)`; a button named N calls `button_services[N](<param>=obj, by=)`
-    (StatefulAdmin), with the valid data of its form first when `fsm_forms` gives N one (django-fsm's admin).
-
-    A save or delete the services refuse shows their message and changes nothing (RefusalsAsMessages).
-    """
-
-    create_service: Callable[..., Any] | None = None
-    update_service: Callable[..., Any] | None = None
-    delete_service: Callable[..., Any] | None = None
-    fsm_help: dict[str, str] = {}  # the paragraph above a button's form (`fsm_forms`)
-
-    def get_help_text(self, transition) -> str:
-        return self.fsm_help.get(transition.name) or super().get_help_text(transition) or ""
-
-    def create_kwargs(self, form) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def update_kwargs(self, form) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def save_model(self, request, obj, form, change):
-        by = Actor.admin(request)
-        if change:
-            changes = self.update_kwargs(form)
-            if not changes:
-                # Nothing to change (a button pressed, or Save with nothing edited): no service call, so the
-                # button's own service is the only write and the only history row, as through the API.
-                return
-            saved = type(self).update_service(**{self.service_param: obj}, by=by, **changes)
-        else:
-            saved = type(self).create_service(by=by, **self.create_kwargs(form))
-        obj.pk = saved.pk
-        obj.refresh_from_db()
-
-    def delete_model(self, request, obj):
-        type(self).delete_service(**{self.service_param: obj}, by=Actor.admin(request))
-
-
-def _changed(form, names) -> dict[str, Any]:
-    return {name: form.cleaned_data[name] for name in form.changed_data if name in names}
-
-
-class ServiceLineFormSet(BaseInlineFormSet):
-    """An inline whose rows are checked by a service (`check_line(parent, form)` raises DomainError) before
-    anything is saved; the parent admin saves them through the services (save_formset)."""
-
-    def clean(self):
-        super().clean()
-        check = getattr(self, "check_line", None)
-        if check is None:
-            return
-        for form in self.forms:
-            if not form.has_changed() or self._should_delete_form(form) or not form.is_valid():
-                continue
-            try:
-                check(self.instance, form)
-            except DomainError as exc:
-                form.add_error(None, str(exc))
-
-
-def save_lines(formset, *, create, update, delete, line_param: str, by: Actor, data: Callable, parent: dict):
-    """Deletes, then changes, then additions, each one service call."""
-    formset.save(commit=False)
-    for line in formset.deleted_objects:
-        delete(**{line_param: line}, by=by)
-    for line, changed in formset.changed_objects:
-        form = next(f for f in formset.forms if f.instance is line)
-        update(**{line_param: line}, by=by, **data(form, changed))
-    for line in formset.new_objects:
-        form = next(f for f in formset.forms if f.instance is line)
-        create(by=by, **parent, **data(form, form.cleaned_data.keys()))
-
 
 # ---- bills of materials ------------------------------------------------------------------------------------
 
 
-class BomLineFormSet(ServiceLineFormSet):
-    @staticmethod
-    def check_line(bom, form):
+class BomLineFormSet(LineFormSet):
+    def check_line(self, form):
         item = form.cleaned_data.get("item")
         if item is not None:
-            services.bom_line_check(bill_of_materials=bom, item=item)
+            services.bom_line_check(bill_of_materials=self.instance, item=item)
 
 
-class BomLineInline(admin.TabularInline):
+class BomLineInline(LineInline):
     """Editable while the BOM is a draft; read-only after (revise it instead)."""
 
     model = BillOfMaterialsLineItem
     formset = BomLineFormSet
+    editable_statuses = (BomStatus.DRAFT,)
     fields = ("item", "part_name", "line_type", "purchase_supply_type", "quantity", "status")
     autocomplete_fields = ("item",)
-    extra = 0
-
-    def _editable(self, obj) -> bool:
-        return obj is None or obj.status == BomStatus.DRAFT
-
-    def has_add_permission(self, request, obj=None):
-        return self._editable(obj) and super().has_add_permission(request, obj)
-
-    def has_change_permission(self, request, obj=None):
-        return self._editable(obj) and super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        return self._editable(obj) and super().has_delete_permission(request, obj)
 
 
 class BuildToStockForm(forms.Form):
@@ -180,7 +88,7 @@ class ActivateForm(OptionalReasonForm):
 
 
 @admin.register(BillOfMaterials)
-class BillOfMaterialsAdmin(ServiceAdmin):
+class BillOfMaterialsAdmin(StatefulAdmin):
     list_display = ("number", "name", "part", "revision", "status", "valid", "created_at")
     list_filter = ("status", "valid", "created_at")
     search_fields = ("number", "name", "description", "part__sku")
@@ -200,6 +108,17 @@ class BillOfMaterialsAdmin(ServiceAdmin):
     create_service = services.bom_create
     update_service = services.bom_update
     delete_service = services.bom_delete
+    service_fields = services.BOM_FIELDS
+    number_field = "number"
+    line_model = BillOfMaterialsLineItem
+    line_fields = services.BOM_LINE_FIELDS
+    line_services = {
+        "create": services.bom_line_create,
+        "update": services.bom_line_update,
+        "delete": services.bom_line_delete,
+    }
+    line_param = "bill_of_materials_line_item"
+    line_parent_param = "bill_of_materials_number"
     button_services = {
         "activate": services.bom_activate,
         "obsolete": services.bom_obsolete,
@@ -215,42 +134,30 @@ class BillOfMaterialsAdmin(ServiceAdmin):
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
         if obj is not None:
-            fields += ["number", "revision", "revised_from", "explosion", "created_at", "updated_at"]
+            fields += ["revision", "revised_from", "explosion", "created_at", "updated_at"]
             if obj.status != BomStatus.DRAFT:
                 fields.append("part")
         return tuple(dict.fromkeys(fields))
 
     def create_kwargs(self, form):
-        data = {n: form.cleaned_data[n] for n in services.BOM_FIELDS if n in form.cleaned_data}
         part = form.cleaned_data.get("part")
-        return {**data, "number": form.cleaned_data.get("number") or None, "part": part.sku if part else None}
+        return {
+            **super().create_kwargs(form),
+            "number": form.cleaned_data.get("number") or None,
+            "part": part.sku if part else None,
+        }
 
     def update_kwargs(self, form):
-        data = _changed(form, services.BOM_FIELDS)
+        data = super().update_kwargs(form)
         if "part" in form.changed_data and form.cleaned_data.get("part"):
             data["part"] = form.cleaned_data["part"].sku
         return data
 
-    def save_formset(self, request, form, formset, change):
-        if formset.model is not BillOfMaterialsLineItem:
-            return super().save_formset(request, form, formset, change)
-
-        def data(line_form, names):
-            values = {n: line_form.cleaned_data[n] for n in names if n in services.BOM_LINE_FIELDS}
-            if "item" in names:
-                values["part_number"] = line_form.cleaned_data["item"].sku
-            return values
-
-        save_lines(
-            formset,
-            create=services.bom_line_create,
-            update=services.bom_line_update,
-            delete=services.bom_line_delete,
-            line_param="bill_of_materials_line_item",
-            by=Actor.admin(request),
-            data=data,
-            parent={"bill_of_materials_number": form.instance},
-        )
+    def line_kwargs(self, line_form, names):
+        values = super().line_kwargs(line_form, names)
+        if "item" in names:
+            values["part_number"] = line_form.cleaned_data["item"].sku
+        return values
 
     @admin.display(description="Requirements for one unit (multi-level)")
     def explosion(self, obj):
@@ -427,8 +334,7 @@ WORK_ORDER_OPERATIONS = (
         "Complete…",
         CompleteForm,
         _complete,
-        permission="manufacturing.complete_workorder",
-        available=lambda wo: wo.status == WorkOrderStatus.IN_PROGRESS,
+        transition="complete",
         help=lambda wo: (
             f"{wo}: {_progress(wo)}, {wo.quantity_remaining} remain. Good units are received at "
             f"{wo.location.code}; partial counts add up, and the work order is completed once completed plus "
@@ -440,15 +346,14 @@ WORK_ORDER_OPERATIONS = (
         "Cancel…",
         OptionalReasonForm,
         _cancel_work_order,
-        permission="manufacturing.cancel_workorder",
-        available=lambda wo: wo.status in WO_NOT_STARTED,
+        transition="cancel",
         help="Releases whatever the lines hold. A work order that has started cannot be cancelled.",
     ),
 )
 
 
 @admin.register(WorkOrder)
-class WorkOrderAdmin(ServiceAdmin):
+class WorkOrderAdmin(StatefulAdmin):
     form = WorkOrderForm
     list_display = (
         "number",
@@ -481,6 +386,8 @@ class WorkOrderAdmin(ServiceAdmin):
     create_service = services.work_order_create
     update_service = services.work_order_update
     delete_service = services.work_order_delete
+    service_fields = services.WORK_ORDER_FIELDS | services.WORK_ORDER_PLAN_FIELDS
+    number_field = "number"
     button_services = {"hold": services.work_order_hold, "resume": services.work_order_resume}
 
     def get_fields(self, request, obj=None):
@@ -515,7 +422,6 @@ class WorkOrderAdmin(ServiceAdmin):
         fields.append("part")
         if obj is not None:
             fields += [
-                "number",
                 "bill_of_materials",
                 "quantity_completed",
                 "quantity_scrapped",
@@ -529,17 +435,13 @@ class WorkOrderAdmin(ServiceAdmin):
         return tuple(dict.fromkeys(fields))
 
     def create_kwargs(self, form):
-        data = {n: form.cleaned_data[n] for n in services.WORK_ORDER_FIELDS if n in form.cleaned_data}
         return {
-            **data,
+            **super().create_kwargs(form),
             "number": form.cleaned_data.get("number") or None,
             "bill_of_materials": form.cleaned_data["bill_of_materials"],
             "quantity": form.cleaned_data["quantity"],
             "location": form.cleaned_data.get("location"),
         }
-
-    def update_kwargs(self, form):
-        return _changed(form, services.WORK_ORDER_FIELDS | services.WORK_ORDER_PLAN_FIELDS)
 
     def _run(self, request, queryset, service, verb):
         run_service_action(self, request, queryset, service, param="work_order", verb=verb)
@@ -576,17 +478,17 @@ class WorkOrderAdmin(ServiceAdmin):
 # ---- manufacture orders ------------------------------------------------------------------------------------
 
 
-class ManufactureOrderLineFormSet(ServiceLineFormSet):
-    @staticmethod
-    def check_line(mo, form):
+class ManufactureOrderLineFormSet(LineFormSet):
+    def check_line(self, form):
         services.manufacture_order_line_check(bill_of_materials=form.cleaned_data.get("bill_of_materials"))
 
 
-class ManufactureOrderLineInline(admin.TabularInline):
+class ManufactureOrderLineInline(LineInline):
     """Editable while the order is a draft; each line's work order appears once it is submitted."""
 
     model = ManufactureOrderLineItem
     formset = ManufactureOrderLineFormSet
+    editable_statuses = (ManufactureOrderStatus.DRAFT,)
     fields = (
         "bill_of_materials",
         "quantity",
@@ -601,19 +503,6 @@ class ManufactureOrderLineInline(admin.TabularInline):
     readonly_fields = ("work_order",)
     raw_id_fields = ("bill_of_materials",)
     autocomplete_fields = ("yield_location",)
-    extra = 0
-
-    def _editable(self, obj) -> bool:
-        return obj is None or obj.status == ManufactureOrderStatus.DRAFT
-
-    def has_add_permission(self, request, obj=None):
-        return self._editable(obj) and super().has_add_permission(request, obj)
-
-    def has_change_permission(self, request, obj=None):
-        return self._editable(obj) and super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        return self._editable(obj) and super().has_delete_permission(request, obj)
 
 
 def _cancel_manufacture_order(mo: ManufactureOrder, data: dict[str, Any], by: Actor) -> str:
@@ -627,7 +516,7 @@ MANUFACTURE_ORDER_OPERATIONS = (
         "Cancel…",
         OptionalReasonForm,
         _cancel_manufacture_order,
-        available=lambda mo: mo.status in MO_CANCELLABLE,
+        transition="cancel",
         help="Its work orders that have not started are cancelled with it and their allocations released "
         "(that needs manufacturing.cancel_workorder); started ones keep running.",
     ),
@@ -635,7 +524,7 @@ MANUFACTURE_ORDER_OPERATIONS = (
 
 
 @admin.register(ManufactureOrder)
-class ManufactureOrderAdmin(ServiceAdmin):
+class ManufactureOrderAdmin(StatefulAdmin):
     list_display = ("number", "status", "priority", "site", "yield_location", "expected_completion_date", "issued_on")
     list_filter = ("status", "created_at")
     search_fields = ("number", "memo", "site")
@@ -655,51 +544,43 @@ class ManufactureOrderAdmin(ServiceAdmin):
     create_service = services.manufacture_order_create
     update_service = services.manufacture_order_update
     delete_service = services.manufacture_order_delete
+    service_fields = services.MANUFACTURE_ORDER_FIELDS
+    number_field = "number"
+    line_model = ManufactureOrderLineItem
+    line_fields = services.MO_LINE_FIELDS | {"bill_of_materials", "yield_location"}
+    line_services = {
+        "create": services.manufacture_order_line_create,
+        "update": services.manufacture_order_line_update,
+        "delete": services.manufacture_order_line_delete,
+    }
+    line_param = "manufacture_order_line_item"
+    line_parent_param = "manufacture_order_number"
     button_services = {"hold": services.manufacture_order_hold, "resume": services.manufacture_order_resume}
 
     def get_readonly_fields(self, request, obj=None):
         fields = [*super().get_readonly_fields(request, obj), "held_from_status"]
-        if obj is not None:
-            fields.append("number")
-            if obj.status != ManufactureOrderStatus.DRAFT:
-                fields.append("yield_location")
+        if obj is not None and obj.status != ManufactureOrderStatus.DRAFT:
+            fields.append("yield_location")
         return tuple(dict.fromkeys(fields))
 
     def create_kwargs(self, form):
-        data = {n: form.cleaned_data[n] for n in services.MANUFACTURE_ORDER_FIELDS if n in form.cleaned_data}
         return {
-            **data,
+            **super().create_kwargs(form),
             "number": form.cleaned_data.get("number") or None,
             "yield_location": form.cleaned_data.get("yield_location"),
         }
 
     def update_kwargs(self, form):
-        data = _changed(form, services.MANUFACTURE_ORDER_FIELDS)
+        data = super().update_kwargs(form)
         if "yield_location" in form.changed_data:
             data["yield_location"] = form.cleaned_data["yield_location"] or ""
         return data
 
-    def save_formset(self, request, form, formset, change):
-        if formset.model is not ManufactureOrderLineItem:
-            return super().save_formset(request, form, formset, change)
-        names = services.MO_LINE_FIELDS | {"bill_of_materials", "yield_location"}
-
-        def data(line_form, changed):
-            values = {n: line_form.cleaned_data[n] for n in changed if n in names}
-            if "yield_location" in values:
-                values["yield_location"] = values["yield_location"] or ""
-            return values
-
-        save_lines(
-            formset,
-            create=services.manufacture_order_line_create,
-            update=services.manufacture_order_line_update,
-            delete=services.manufacture_order_line_delete,
-            line_param="manufacture_order_line_item",
-            by=Actor.admin(request),
-            data=data,
-            parent={"manufacture_order_number": form.instance},
-        )
+    def line_kwargs(self, line_form, names):
+        values = super().line_kwargs(line_form, names)
+        if "yield_location" in values:
+            values["yield_location"] = values["yield_location"] or ""
+        return values
 
     @admin.action(description="Submit (create the work orders)", permissions=["change"])
     def submit_orders(self, request, queryset):

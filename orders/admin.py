@@ -38,15 +38,15 @@ from orders.models import (
     WholesaleOrderLineItem,
 )
 from orders.resources import PromotionResource
-from orders.states import EDITABLE, REFUNDABLE, SHIPPABLE, WHOLESALE_EDITABLE, DiscountType
+from orders.states import EDITABLE, WHOLESALE_EDITABLE, DiscountType
 from stateset.actors import Actor
 from stateset.admin import (
     ADMIN_ERRORS,
     ImportExportAdminMixin,
+    LineFormSet,
     Operation,
-    RefusalsAsMessages,
+    ServiceAdmin,
     StatefulAdmin,
-    ThroughServicesAdmin,
     run_service_action,
 )
 from stateset.limits import MAX_QUANTITY
@@ -107,13 +107,6 @@ class RefundInline(ReadOnlyInline):
 class ShipmentInline(ReadOnlyInline):
     model = Shipment
     fields = ("tracking_number", "carrier", "shipped_at", "actor")
-
-
-def _named_permission(transition: str) -> str:
-    """The named permission `Order.<transition>` declares ("" when it needs none beyond change_order): the
-    one the service checks, so the admin offers the operation to the same staff as the API."""
-    meta = next(iter(getattr(Order, transition)._django_fsm.transitions.values()))
-    return meta.permission if isinstance(meta.permission, str) else ""
 
 
 def _money(**kwargs) -> forms.DecimalField:
@@ -355,18 +348,13 @@ def _promotion_help(order: Order) -> str:
     )
 
 
-def _editable(order: Order) -> bool:
-    return order.status in EDITABLE
-
-
 ORDER_OPERATIONS = (
     Operation(
         "ship",
         "Ship…",
         ShipForm,
         _ship,
-        permission=_named_permission("ship"),
-        available=lambda order: order.status in SHIPPABLE,
+        transition="ship",
         help="Ships the whole order: consumes every line's allocation (the ledger's shipment: on hand and "
         "allocated fall) and records the shipment with its tracking number and carrier, which cannot be set "
         "afterwards.",
@@ -376,8 +364,7 @@ ORDER_OPERATIONS = (
         "Add item…",
         AddItemForm,
         _add_item,
-        permission=_named_permission("add_item"),
-        available=_editable,
+        transition="add_item",
         help=lambda order: (
             f"Adds a line to {order} and allocates its stock at {order.location.code}, or nothing when the stock "
             "is short or the SKU unknown. A line of the same SKU and price grows instead. The totals follow."
@@ -388,8 +375,7 @@ ORDER_OPERATIONS = (
         "Remove item…",
         RemoveItemForm,
         _remove_item,
-        permission=_named_permission("remove_item"),
-        available=_editable,
+        transition="remove_item",
         help="Takes the quantity off the line and releases its stock. The last line stays: cancel the order.",
     ),
     Operation(
@@ -397,8 +383,7 @@ ORDER_OPERATIONS = (
         "Add discount…",
         AddDiscountForm,
         _add_discount,
-        permission=_named_permission("add_discount"),
-        available=_editable,
+        transition="add_discount",
         help="A fixed amount or a percentage, off the whole order or one line. The discounts never take more "
         "than the subtotal: the amount is capped at what is left.",
     ),
@@ -407,8 +392,7 @@ ORDER_OPERATIONS = (
         "Remove discount…",
         RemoveDiscountForm,
         _remove_discount,
-        permission=_named_permission("remove_discount"),
-        available=_editable,
+        transition="remove_discount",
         help="Takes a manual discount off; the totals follow.",
     ),
     Operation(
@@ -416,8 +400,7 @@ ORDER_OPERATIONS = (
         "Apply promotion…",
         ApplyPromotionForm,
         _apply_promotion,
-        permission=_named_permission("apply_promotion"),
-        available=_editable,
+        transition="apply_promotion",
         help="One promotion per order. It must be active, within its dates, under its usage limit and the "
         "order's subtotal at least its minimum; applying it counts one use.",
     ),
@@ -426,8 +409,7 @@ ORDER_OPERATIONS = (
         "Remove promotion",
         ConfirmForm,
         _remove_promotion,
-        permission=_named_permission("remove_promotion"),
-        available=_editable,
+        transition="remove_promotion",
         help=_promotion_help,
     ),
     Operation(
@@ -435,7 +417,7 @@ ORDER_OPERATIONS = (
         "Tag…",
         TagForm,
         _tag,
-        permission=_named_permission("tag"),
+        transition="tag",
         help="Tagging a name the order already carries sets its value.",
     ),
     Operation(
@@ -443,7 +425,7 @@ ORDER_OPERATIONS = (
         "Untag…",
         UntagForm,
         _untag,
-        permission=_named_permission("untag"),
+        transition="untag",
         help="Takes the ticked tags off the order; the others stay.",
     ),
     Operation(
@@ -451,8 +433,7 @@ ORDER_OPERATIONS = (
         "Split a line off…",
         SplitForm,
         _split,
-        permission=_named_permission("split"),
-        available=_editable,
+        transition="split",
         help="The quantity moves, with its stock allocation and its share of the discounts, to a new order in "
         "the same status (split_from this one), which keeps at least one line.",
     ),
@@ -461,8 +442,7 @@ ORDER_OPERATIONS = (
         "Refund…",
         RefundForm,
         _refund,
-        permission=_named_permission("refund"),
-        available=lambda order: order.status in REFUNDABLE,
+        transition="refund",
         help=lambda order: (
             f"Records a refund on {order}: {order.amount_refunded} of {order.total} refunded so "
             "far. A refund above what is left is refused; once the refunds reach the total the order is refunded."
@@ -563,6 +543,7 @@ class NewOrderLineInline(admin.TabularInline):
 
     model = OrderLineItem
     form = NewOrderLineForm
+    formset = LineFormSet
     fields = ("sku", "product_name", "quantity", "unit_price", "requires_inventory")
     extra = 3
     can_delete = False
@@ -587,21 +568,8 @@ class CreateRefused(Exception):
     rolls the add back whole (OrderAdmin.changeform_view then shows the form again)."""
 
 
-def _new_order_lines(formsets) -> list[dict]:
-    rows = []
-    for formset in formsets:
-        if formset.model is not OrderLineItem:
-            continue
-        for line_form in formset.forms:
-            data = getattr(line_form, "cleaned_data", None)
-            if not data or not line_form.has_changed():
-                continue  # an extra row left empty
-            rows.append({name: data[name] for name in NewOrderLineForm.Meta.fields})
-    return rows
-
-
 @admin.register(Order)
-class OrderAdmin(RefusalsAsMessages, StatefulAdmin):
+class OrderAdmin(StatefulAdmin):
     list_display = ("order_number", "status", "customer", "customer_email", "location", "total", "created_at")
     list_filter = ("status", "location", "is_replacement_order", "created_at")
     list_select_related = ("customer", "location")
@@ -617,15 +585,18 @@ class OrderAdmin(RefusalsAsMessages, StatefulAdmin):
     inlines = [OrderLineInline, OrderDiscountInline, OrderTagInline, RefundInline, ShipmentInline, StateLogInline]
     actions = ["ship_orders", "cancel_orders", "merge_orders"]
     service_param = "order"
+    create_service = services.order_create
+    create_lines_param = "order_line_items"
+    line_model = OrderLineItem
+    line_fields = NewOrderLineForm.Meta.fields
+    update_service = services.order_update
+    service_fields = EDITABLE_IN_ADMIN
     button_services = {
         "process": services.order_process,
         "hold": services.order_hold,
         "release": services.order_release,
         "deliver": services.order_deliver,
     }
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     # ---- the add page: header and lines, one order_create -------------------------------------------------
 
@@ -669,35 +640,25 @@ class OrderAdmin(RefusalsAsMessages, StatefulAdmin):
             request.order_create_refusal = str(refused)
             return super().changeform_view(request, object_id, form_url, extra_context)
 
-    def save_model(self, request, obj, form, change):
-        """Header changes through `order_update`, like `PUT /v1/orders/{id}`; a refusal rolls the whole save
-        back and shows the service's message (RefusalsAsMessages). An add waits for its lines (save_related)."""
-        if not change:
-            return
-        fields = {n: form.cleaned_data[n] for n in form.changed_data if n in EDITABLE_IN_ADMIN}
-        if fields:
-            services.order_update(order=obj, by=Actor.admin(request), **fields)
-
-    def save_related(self, request, form, formsets, change):
-        if change:
-            return super().save_related(request, form, formsets, change)
-        for formset in formsets:
-            formset.save(commit=False)  # nothing saved: the log entry's message lists the lines
+    def create_kwargs(self, form):
         data = form.cleaned_data
         given = {n: data[n] for n in ("order_number", *EDITABLE_IN_ADMIN) if data.get(n) not in (None, "")}
+        return {
+            "customer": data.get("customer"),
+            "location": data.get("location"),
+            "currency": data.get("currency") or "USD",
+            **given,
+        }
+
+    def save_related(self, request, form, formsets, change):
+        """An add makes the order and its lines in one `order_create` call (ServiceAdmin); its refusal goes
+        out as CreateRefused, to show on the same form."""
         try:
-            order = services.order_create(
-                by=Actor.admin(request),
-                customer=data.get("customer"),
-                location=data.get("location"),
-                currency=data.get("currency") or "USD",
-                order_line_items=_new_order_lines(formsets),
-                **given,
-            )
+            super().save_related(request, form, formsets, change)
         except ADMIN_ERRORS as exc:
+            if change:
+                raise
             raise CreateRefused(str(exc)) from exc
-        form.instance.pk = order.pk
-        form.instance.refresh_from_db()
 
     def _apply_fsm_transition(self, *, obj, transition_name, request, kwargs=None) -> bool:
         kwargs = dict(kwargs or {})
@@ -732,7 +693,7 @@ class OrderAdmin(RefusalsAsMessages, StatefulAdmin):
 
 
 @admin.register(Promotion)
-class PromotionAdmin(ImportExportAdminMixin, ThroughServicesAdmin):
+class PromotionAdmin(ImportExportAdminMixin, ServiceAdmin):
     """Saves and deletes through the promotion services: a refused one (a used promotion's terms, its
     deletion) shows the service's message and saves nothing."""
 
@@ -765,7 +726,7 @@ WHOLESALE_EDITABLE_FIELDS = (
 
 
 @admin.register(WholesaleOrder)
-class WholesaleOrderAdmin(RefusalsAsMessages, StatefulAdmin):
+class WholesaleOrderAdmin(StatefulAdmin):
     list_display = (
         "order_number",
         "status",
@@ -784,12 +745,12 @@ class WholesaleOrderAdmin(RefusalsAsMessages, StatefulAdmin):
     inlines = [WholesaleLineInline, StateLogInline]
     actions = ["approve_orders", "fulfill_orders", "cancel_orders"]
     service_param = "wholesale_order"
+    # Looked up when called, as the actions below look theirs up (not bound once, when the class is made).
+    update_service = staticmethod(lambda **kwargs: services.wholesale_order_update(**kwargs))
+    service_fields = WHOLESALE_EDITABLE_FIELDS
     button_services = {"submit": services.wholesale_order_submit, "close": services.wholesale_order_close}
 
     def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
         return False
 
     def get_fields(self, request, obj=None):
@@ -814,13 +775,6 @@ class WholesaleOrderAdmin(RefusalsAsMessages, StatefulAdmin):
         if obj is not None and obj.status in WHOLESALE_EDITABLE:
             return tuple(f for f in fields if f not in WHOLESALE_EDITABLE_FIELDS)
         return fields
-
-    def save_model(self, request, obj, form, change):
-        """Header changes through `wholesale_order_update`; a refusal rolls the whole save back and shows the
-        service's message (RefusalsAsMessages)."""
-        fields = {n: form.cleaned_data[n] for n in form.changed_data if n in WHOLESALE_EDITABLE_FIELDS}
-        if fields:
-            services.wholesale_order_update(wholesale_order=obj, by=Actor.admin(request), **fields)
 
     @admin.action(description="Approve the selected orders (allocates their stock)", permissions=["change"])
     def approve_orders(self, request, queryset):

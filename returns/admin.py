@@ -21,13 +21,10 @@ operation and action goes through `returns.services`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.forms.models import BaseInlineFormSet
 from django_fsm_log.admin import StateLogInline
 
 from orders.models import Order
@@ -35,151 +32,22 @@ from returns import services
 from returns.models import Return, ReturnLineItem, Warranty, WarrantyLineItem
 from returns.states import (
     RESTOCKABLE_CONDITIONS,
-    RETURN_CANCELLABLE,
     RETURN_DELETABLE,
     RETURN_FEE_EDITABLE,
     RETURN_LINES_EDITABLE,
     RETURN_LOCATION_EDITABLE,
-    WARRANTY_CANCELLABLE,
     WARRANTY_DELETABLE,
     WARRANTY_LINES_EDITABLE,
     Condition,
-    ReturnStatus,
-    WarrantyStatus,
 )
 from stateset.actors import Actor
-from stateset.admin import Operation, ReasonForm, RefusalsAsMessages, StatefulAdmin, run_service_action
-from stateset.errors import DomainError
-
-
-class ServiceDocumentAdmin(RefusalsAsMessages, StatefulAdmin):
-    """Adds (with the lines inline), header changes, deletes and buttons through the services.
-
-    `create(by, form, lines)` makes the document from the add form and the inline's rows in one service
-    call; `update_service(<param>=obj, by=, **changed header fields)`; `delete_service(<param>=obj, by=)`;
-    a button named N runs `button_services[N](<param>=obj, by=, **its form's data)`.
-    """
-
-    service_param = ""
-    line_model: type | None = None
-    header_fields: tuple[str, ...] = ()
-    update_service: Callable[..., Any] | None = None
-    delete_service: Callable[..., Any] | None = None
-    button_services: dict[str, Callable[..., Any]] = {}
-    line_services: dict[str, Callable[..., Any]] = {}
-    line_param = ""
-    parent_param = ""
-    line_fields: tuple[str, ...] = ()
-    fixed: tuple[str, ...] = ()  # line fields that never change once saved
-
-    def create(self, by: Actor, form, lines: list[dict[str, Any]]):
-        raise NotImplementedError
-
-    def deletable(self, obj) -> bool:
-        return True
-
-    # ---- add and change ----------------------------------------------------------------------------------
-
-    def save_model(self, request, obj, form, change):
-        """A change saves the header through the update service; an add waits for the lines (save_related)."""
-        if not change:
-            return
-        fields = {n: form.cleaned_data[n] for n in form.changed_data if n in self.header_fields}
-        if not fields:
-            return
-        type(self).update_service(**{self.service_param: obj}, by=Actor.admin(request), **fields)
-
-    def save_related(self, request, form, formsets, change):
-        by = Actor.admin(request)
-        lines_formset = next((f for f in formsets if f.model is self.line_model), None)
-        for formset in formsets:
-            formset.save(commit=False)  # the change message reads new/changed/deleted objects
-        if not change:
-            lines = self._line_data(lines_formset.forms if lines_formset else [], new_only=False)
-            saved = self.create(by, form, lines)
-            form.instance.pk = saved.pk
-            form.instance.refresh_from_db()
-            return
-        if lines_formset is not None:
-            self._save_lines(request, lines_formset, by=by)
-
-    def _line_data(self, forms_, *, new_only: bool) -> list[dict[str, Any]]:
-        rows = []
-        for line_form in forms_:
-            if not getattr(line_form, "cleaned_data", None) or line_form.cleaned_data.get("DELETE"):
-                continue
-            if new_only and line_form.instance.pk:
-                continue
-            if not line_form.has_changed() and not line_form.instance.pk:
-                continue
-            rows.append({n: line_form.cleaned_data[n] for n in self.line_fields if n in line_form.cleaned_data})
-        return rows
-
-    def _save_lines(self, request, formset, *, by: Actor) -> None:
-        """Deletes, then changes, then additions, each one service call; a refusal rolls the whole save back
-        (RefusalsAsMessages)."""
-        calls = [(self.line_services["delete"], {self.line_param: line}) for line in formset.deleted_objects]
-        for line, changed in formset.changed_objects:
-            line_form = next(f for f in formset.forms if f.instance is line)
-            data = {n: line_form.cleaned_data[n] for n in changed if n in self.line_fields and n not in self.fixed}
-            calls.append((self.line_services["update"], {self.line_param: line, **data}))
-        for spec in self._line_data(formset.forms, new_only=True):
-            calls.append((self.line_services["create"], {self.parent_param: formset.instance, **spec}))
-        for service, kwargs in calls:
-            service(by=by, **kwargs)
-
-    # ---- delete -----------------------------------------------------------------------------------------
-
-    def has_delete_permission(self, request, obj=None):
-        return super().has_delete_permission(request, obj) and (obj is None or self.deletable(obj))
-
-    def delete_model(self, request, obj):
-        type(self).delete_service(**{self.service_param: obj}, by=Actor.admin(request))
-
-
-class ServiceLineFormSet(BaseInlineFormSet):
-    """Checks the rows with `check(formset)` (raising DomainError) before anything is saved."""
-
-    def clean(self):
-        super().clean()
-        if any(self.errors):
-            return
-        try:
-            self.check()
-        except DomainError as exc:
-            raise forms.ValidationError(str(exc))
-
-    def check(self) -> None:
-        pass
-
-    def kept_forms(self):
-        """The rows that will exist after the save (not deleted, not an untouched extra row)."""
-        return [f for f in self.forms if getattr(f, "cleaned_data", None) and not self._should_delete_form(f)]
-
-
-class EditableWhile:
-    """An inline editable only while its document is in `editable_statuses` (and while it is being added)."""
-
-    editable_statuses: tuple[str, ...] = ()
-
-    def _editable(self, obj) -> bool:
-        return obj is None or obj.status in self.editable_statuses
-
-    def has_add_permission(self, request, obj=None):
-        return self._editable(obj) and super().has_add_permission(request, obj)
-
-    def has_change_permission(self, request, obj=None):
-        return self._editable(obj) and super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        return self._editable(obj) and super().has_delete_permission(request, obj)
-
+from stateset.admin import LineFormSet, LineInline, Operation, ReasonForm, StatefulAdmin, run_service_action
 
 # ---- returns -------------------------------------------------------------------------------------------------
 
 
-class ReturnLineFormSet(ServiceLineFormSet):
-    def check(self) -> None:
+class ReturnLineFormSet(LineFormSet):
+    def check_lines(self) -> None:
         ret = self.instance
         if not ret.order_id:
             return  # the add form's own error (no order) shows instead
@@ -197,7 +65,7 @@ class ReturnLineFormSet(ServiceLineFormSet):
             services.return_lines_check(order=ret.order, lines=lines, holding=holding)
 
 
-class ReturnLineInline(EditableWhile, admin.TabularInline):
+class ReturnLineInline(LineInline):
     """Editable while the return is requested (each change through the line services); a record after."""
 
     model = ReturnLineItem
@@ -219,7 +87,6 @@ class ReturnLineInline(EditableWhile, admin.TabularInline):
     )
     readonly_fields = ("sku", "price", "amount", "quantity_received", "restocked", "status")
     raw_id_fields = ("order_line_item",)
-    extra = 0
 
 
 class ReturnForm(forms.ModelForm):
@@ -393,8 +260,7 @@ RETURN_OPERATIONS = (
         "Receive…",
         ReceiveForm,
         _receive,
-        permission="returns.receive_return",
-        available=lambda ret: ret.status == ReturnStatus.APPROVED,
+        transition="receive",
         help=_receive_help,
     ),
     Operation(
@@ -402,8 +268,8 @@ RETURN_OPERATIONS = (
         "Refund…",
         ReturnRefundForm,
         _refund,
-        permission=("returns.refund_return", "orders.refund_order"),  # the refund is booked on the order
-        available=lambda ret: ret.status == ReturnStatus.RECEIVED,
+        transition="refund",
+        permission="orders.refund_order",  # the refund is booked on the order, under its permission too
         help=_refund_help,
     ),
     Operation(
@@ -411,8 +277,7 @@ RETURN_OPERATIONS = (
         "Approve with notes…",
         ApproveNotesForm,
         _approve,
-        permission="returns.approve_return",
-        available=lambda ret: ret.status == ReturnStatus.REQUESTED,
+        transition="approve",
         help="Approves the return and records the notes on it (the approve button approves without notes).",
     ),
     Operation(
@@ -420,14 +285,14 @@ RETURN_OPERATIONS = (
         "Cancel with a reason…",
         ReasonForm,
         _cancel,
-        available=lambda ret: ret.status in RETURN_CANCELLABLE,
+        transition="cancel",
         help="Cancels the return and records why; its units go back to the order (they can be returned again).",
     ),
 )
 
 
 @admin.register(Return)
-class ReturnAdmin(ServiceDocumentAdmin):
+class ReturnAdmin(StatefulAdmin):
     form = ReturnForm
     list_display = ("rma", "status", "order", "customer", "location", "amount", "total_refunded", "created_at")
     list_filter = ("status", "location", "created_at")
@@ -440,14 +305,17 @@ class ReturnAdmin(ServiceDocumentAdmin):
     operations = RETURN_OPERATIONS
 
     service_param = "return_"
-    parent_param = "parent_return"
+    create_service = services.return_create
+    create_lines_param = "return_line_items"
+    update_service = services.return_update
+    service_fields = (*DESCRIPTIVE, "location", "restocking_fee")
+    delete_service = services.return_delete
+    deletable_statuses = RETURN_DELETABLE
     line_model = ReturnLineItem
     line_param = "return_line_item"
+    line_parent_param = "parent_return"
     line_fields = ("order_line_item", "quantity", "condition", "restock", "reason")
-    fixed = ("order_line_item",)
-    header_fields = (*DESCRIPTIVE, "location", "restocking_fee")
-    update_service = services.return_update
-    delete_service = services.return_delete
+    line_fixed = ("order_line_item",)
     button_services = {
         "approve": services.return_approve,
         "reject": services.return_reject,
@@ -479,21 +347,15 @@ class ReturnAdmin(ServiceDocumentAdmin):
             fields.append("restocking_fee")
         return tuple(fields)
 
-    def deletable(self, obj) -> bool:
-        return obj.status in RETURN_DELETABLE
-
-    def create(self, by, form, lines):
+    def create_kwargs(self, form):
         data = form.cleaned_data
-        fields = {n: data[n] for n in DESCRIPTIVE if n in data}
-        return services.return_create(
-            by=by,
-            order=data["order"],
-            location=data.get("location"),
-            restocking_fee=data.get("restocking_fee") or 0,
-            return_line_items=lines,
-            reason="in the admin",
-            **fields,
-        )
+        return {
+            **{n: data[n] for n in DESCRIPTIVE if n in data},
+            "order": data["order"],
+            "location": data.get("location"),
+            "restocking_fee": data.get("restocking_fee") or 0,
+            "reason": "in the admin",
+        }
 
     @admin.action(description="Refund the selected returns (the default amount)", permissions=["change"])
     def refund_returns(self, request, queryset):
@@ -503,12 +365,10 @@ class ReturnAdmin(ServiceDocumentAdmin):
 # ---- warranties ----------------------------------------------------------------------------------------------
 
 
-class WarrantyLineInline(EditableWhile, admin.TabularInline):
+class WarrantyLineInline(LineInline):
     model = WarrantyLineItem
-    formset = ServiceLineFormSet
     editable_statuses = WARRANTY_LINES_EDITABLE
     fields = ("sku", "name", "quantity", "serial_number", "condition", "price", "amount")
-    extra = 0
 
 
 WARRANTY_DESCRIPTIVE = (
@@ -588,8 +448,7 @@ WARRANTY_OPERATIONS = (
         "Approve…",
         WarrantyApproveForm,
         _approve_claim,
-        permission="returns.approve_warranty",
-        available=lambda claim: claim.status == WarrantyStatus.REQUESTED,
+        transition="approve",
         help="Approves the claim. A replacement order is a zero-price order for the claim's lines, allocated at "
         "the original order's location now: refused (and nothing approved) without the stock.",
     ),
@@ -598,7 +457,7 @@ WARRANTY_OPERATIONS = (
         "Cancel with a reason…",
         ReasonForm,
         _cancel_claim,
-        available=lambda claim: claim.status in WARRANTY_CANCELLABLE,
+        transition="cancel",
         help="Cancels the claim and records why. A replacement order not yet shipped is cancelled too (that needs "
         "orders.cancel_order); one that has shipped makes this refused: complete the claim instead.",
     ),
@@ -606,7 +465,7 @@ WARRANTY_OPERATIONS = (
 
 
 @admin.register(Warranty)
-class WarrantyAdmin(ServiceDocumentAdmin):
+class WarrantyAdmin(StatefulAdmin):
     list_display = (
         "warranty_number",
         "status",
@@ -627,13 +486,16 @@ class WarrantyAdmin(ServiceDocumentAdmin):
     operations = WARRANTY_OPERATIONS
 
     service_param = "warranty"
-    parent_param = "warranty"
+    create_service = services.warranty_create
+    create_lines_param = "warranty_line_items"
+    update_service = services.warranty_update
+    service_fields = WARRANTY_DESCRIPTIVE
+    delete_service = services.warranty_delete
+    deletable_statuses = WARRANTY_DELETABLE
     line_model = WarrantyLineItem
     line_param = "warranty_line_item"
+    line_parent_param = "warranty"
     line_fields = ("sku", "name", "quantity", "serial_number", "condition", "price", "amount")
-    header_fields = WARRANTY_DESCRIPTIVE
-    update_service = services.warranty_update
-    delete_service = services.warranty_delete
     button_services = {
         "deny": services.warranty_deny,
         "complete": services.warranty_complete,
@@ -653,15 +515,9 @@ class WarrantyAdmin(ServiceDocumentAdmin):
     def get_readonly_fields(self, request, obj=None):
         return ("status",) if obj is None else WARRANTY_RECORD
 
-    def deletable(self, obj) -> bool:
-        return obj.status in WARRANTY_DELETABLE
-
-    def create(self, by, form, lines):
+    def create_kwargs(self, form):
         data = form.cleaned_data
-        fields = {n: data[n] for n in WARRANTY_DESCRIPTIVE if n in data}
-        return services.warranty_create(
-            by=by, order=data.get("order"), customer=data.get("customer"), warranty_line_items=lines, **fields
-        )
+        return {**super().create_kwargs(form), "order": data.get("order"), "customer": data.get("customer")}
 
     @admin.action(description="Approve the selected claims (a replacement where they ask one)", permissions=["change"])
     def approve_claims(self, request, queryset):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django import forms
@@ -13,6 +13,7 @@ from django.contrib.admin.actions import delete_selected
 from django.contrib.admin.utils import quote
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, OperationalError, router, transaction
+from django.forms.models import BaseInlineFormSet
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -26,7 +27,7 @@ from import_export.resources import modelresource_factory
 from stateset import services
 from stateset.actors import Actor
 from stateset.errors import DomainError
-from stateset.fsm import apply_transition, lock
+from stateset.fsm import apply_transition, can_run, lock, transition_permission
 from stateset.models import ApiKey, IdempotencyRecord
 
 # What a service may refuse with: a rule (DomainError), a lost race, a database guard.
@@ -89,8 +90,15 @@ class RefusalsAsMessages:
 class Operation:
     """An operation that needs input, on a document's page: a button at the top of the page opens a small
     form whose valid data `run(obj, data, by)` hands to the same service the API calls, returning the success
-    message. Shown (and served) only to a user who may change the object and holds `permission` (when set),
-    and only while `available(obj)`; a refusal shows the service's message on the form and changes nothing.
+    message. Shown (and served) only to a user who may change the object and holds its permissions, and only
+    while it is possible on the object; a refusal shows the service's message on the form and changes nothing.
+
+    `transition` names the model's FSM transition the service runs: the operation is possible while that
+    transition is among the object's available ones (`get_available_status_transitions()`: its source states
+    and conditions, declared once on the model), and needs the permission it declares: the admin completes
+    `permission` with it when it registers the operation (`bound_to`). Give `permission` only for another
+    permission the service checks too, or for an operation without a transition (on a model without a
+    status, such as an item's stock adjustment), which is always possible.
 
     `form` is a Form class; it gets the object as `obj=` when its __init__ takes it (e.g. to list its lines).
     """
@@ -99,9 +107,21 @@ class Operation:
     label: str
     form: type[forms.Form]
     run: Callable[[Any, dict[str, Any], Actor], str]
+    transition: str = ""
     permission: str | tuple[str, ...] = ""  # one named permission, or all of several
-    available: Callable[[Any], bool] = lambda obj: True
     help: str | Callable[[Any], str] = ""  # the paragraph above the form; a callable gets the object
+
+    def bound_to(self, model) -> Operation:
+        """This operation on `model`: its transition's permission first in `permission` (and the transition
+        checked to exist, so a misspelt one fails at start-up)."""
+        if not self.transition:
+            return self
+        extra = (self.permission,) if isinstance(self.permission, str) else self.permission
+        needed = tuple(p for p in dict.fromkeys((transition_permission(model, self.transition), *extra)) if p)
+        return replace(self, permission=needed[0] if len(needed) == 1 else needed or "")
+
+    def is_available(self, obj) -> bool:
+        return not self.transition or can_run(obj, self.transition)
 
 
 class OperationsMixin:
@@ -110,6 +130,10 @@ class OperationsMixin:
 
     operations: tuple[Operation, ...] = ()
     change_form_template = "admin/operations_change_form.html"
+
+    def __init__(self, model, admin_site):
+        super().__init__(model, admin_site)
+        self.operations = tuple(op.bound_to(model) for op in self.operations)
 
     def operations_for(self, request, obj) -> list[Operation]:
         if obj is None:
@@ -135,7 +159,7 @@ class OperationsMixin:
         missing = [perm for perm in needed if perm and not request.user.has_perm(perm)]
         if missing:
             return f"{op.label.rstrip('…')} needs the permission {' and '.join(missing)}."
-        if not op.available(obj):
+        if not op.is_available(obj):
             status = getattr(obj, "status", "")
             return f"{op.label.rstrip('…')} is not possible on {obj}" + (f" in status '{status}'." if status else ".")
         return ""
@@ -181,33 +205,174 @@ class OperationsMixin:
         return TemplateResponse(request, "admin/operation_form.html", context)
 
 
-class ThroughServicesAdmin(OperationsMixin, RefusalsAsMessages, admin.ModelAdmin):
-    """Saves and deletes call the app's services; a rule they refuse shows as a message, nothing saved."""
+class ServiceAdmin(OperationsMixin, RefusalsAsMessages, admin.ModelAdmin):
+    """The one base of every admin that writes: adds, changes, deletes and lines go through the app's services
+    with `Actor.admin(request)`, so staff obey the API's rules and see its messages; a refusal shows as a
+    message and saves nothing (RefusalsAsMessages). Operations are forms on the object's page
+    (OperationsMixin). Each admin declares its hooks; none re-implements the saving:
 
-    create_service = None
-    update_service = None
-    delete_service = None
+    - `service_param`: the services' keyword for the object (`location`, `return_`, `bill_of_materials`...).
+    - `create_service(by=, **create_kwargs(form))` on add; `update_service(<service_param>=obj, by=,
+      **update_kwargs(form))` on change, not called when nothing changed (a button press posts the unchanged
+      form: no update, no history row); `delete_service(<service_param>=obj, by=)`. By default the keyword
+      arguments are the form's `service_fields`: all of them on add, the changed ones on change.
+    - `delete_service` None: nothing is deleted here. `deletable_statuses`: the statuses an object may be
+      deleted in (None: any).
+    - `number_field`: the document's number, given at creation (or generated), read-only once saved.
+    - `line_model`: the inline whose rows the services write (the formsets never save anything). By default
+      one `line_services` call per row ("create" with `<line_parent_param>=document`, "update" and "delete"
+      with `<line_param>=line`, each with `line_kwargs(form, names)`: the `line_fields` given, never the
+      `line_fixed` ones on update); an admin whose service takes the whole list overrides `save_lines`.
+    - `create_lines_param`: an add makes the document and its lines in one `create_service` call, the rows
+      given as `<create_lines_param>=[line_kwargs(...), ...]`.
+    """
+
     service_param = ""
-    service_fields: tuple[str, ...] = ()
+    create_service: Callable[..., Any] | None = None
+    update_service: Callable[..., Any] | None = None
+    delete_service: Callable[..., Any] | None = None
+    service_fields: Collection[str] = ()
+    deletable_statuses: Collection[str] | None = None
+    number_field = ""
+    line_model: type | None = None
+    line_fields: Collection[str] = ()
+    line_fixed: Collection[str] = ()
+    line_services: dict[str, Callable[..., Any]] = {}
+    line_param = ""
+    line_parent_param = ""
+    create_lines_param = ""
 
-    def service_data(self, form, change: bool) -> dict[str, Any]:
-        names = form.changed_data if change else list(form.cleaned_data)
-        return {name: form.cleaned_data[name] for name in names if name in self.service_fields}
+    def create_kwargs(self, form) -> dict[str, Any]:
+        return {name: value for name, value in form.cleaned_data.items() if name in self.service_fields}
+
+    def update_kwargs(self, form) -> dict[str, Any]:
+        return {name: form.cleaned_data[name] for name in form.changed_data if name in self.service_fields}
+
+    def line_kwargs(self, line_form, names) -> dict[str, Any]:
+        return {name: line_form.cleaned_data[name] for name in names if name in self.line_fields}
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and self.number_field:
+            fields.append(self.number_field)  # chosen once: given at creation, or generated
+        return tuple(dict.fromkeys(fields))
+
+    def get_inlines(self, request, obj):
+        # An object being added has no history yet (and the inline's formset would demand its fields).
+        inlines = super().get_inlines(request, obj)
+        return inlines if obj is not None else [i for i in inlines if i is not StateLogInline]
 
     def save_model(self, request, obj, form, change):
         by = Actor.admin(request)
         if change:
-            data = self.service_data(form, change)
-            if not data:  # a button press posts the unchanged form: no update, no history row
+            changes = self.update_kwargs(form)
+            if not changes:
                 return
-            saved = type(self).update_service(**{self.service_param: obj}, by=by, **data)
+            saved = type(self).update_service(**{self.service_param: obj}, by=by, **changes)
+        elif self.create_lines_param:
+            return  # made with its lines (save_related)
         else:
-            saved = type(self).create_service(by=by, **self.service_data(form, change))
+            saved = type(self).create_service(by=by, **self.create_kwargs(form))
         obj.pk = saved.pk
         obj.refresh_from_db()
 
+    def save_related(self, request, form, formsets, change):
+        for formset in formsets:
+            formset.save(commit=False)  # saves nothing: the admin's change message reads what it would save
+        lines = next((f for f in formsets if self.line_model is not None and f.model is self.line_model), None)
+        if not change and self.create_lines_param:
+            rows = [self.line_kwargs(f, f.cleaned_data) for f in lines.kept_forms()] if lines is not None else []
+            saved = type(self).create_service(
+                by=Actor.admin(request), **self.create_kwargs(form), **{self.create_lines_param: rows}
+            )
+            form.instance.pk = saved.pk
+            form.instance.refresh_from_db()
+        elif lines is not None and lines.has_changed():
+            self.save_lines(request, form.instance, lines)
+
+    def save_lines(self, request, document, formset) -> None:
+        """Deletes, then changes, then additions, one line service call each; a refusal rolls the whole save
+        back (RefusalsAsMessages)."""
+        by = Actor.admin(request)
+        form_of = {id(f.instance): f for f in formset.forms}
+        for line in formset.deleted_objects:
+            self.line_services["delete"](**{self.line_param: line}, by=by)
+        for line, changed in formset.changed_objects:
+            names = [name for name in changed if name not in self.line_fixed]
+            self.line_services["update"](**{self.line_param: line}, by=by, **self.line_kwargs(form_of[id(line)], names))
+        for line in formset.new_objects:
+            line_form = form_of[id(line)]
+            self.line_services["create"](
+                by=by, **{self.line_parent_param: document}, **self.line_kwargs(line_form, line_form.cleaned_data)
+            )
+
+    def has_delete_permission(self, request, obj=None):
+        if type(self).delete_service is None:
+            return False
+        allowed = self.deletable_statuses is None or obj is None or obj.status in self.deletable_statuses
+        return allowed and super().has_delete_permission(request, obj)
+
     def delete_model(self, request, obj):
         type(self).delete_service(**{self.service_param: obj}, by=Actor.admin(request))
+
+
+class LineFormSet(BaseInlineFormSet):
+    """A document's lines, checked by its services before anything is saved: `check_line(form)` for each
+    changed row (its DomainError becomes that row's error), then `check_lines()` for the rows together (the
+    formset's error). The document's admin saves them through the services (ServiceAdmin.save_lines)."""
+
+    def clean(self):
+        super().clean()
+        for form in self.forms:
+            if not form.has_changed() or self._should_delete_form(form) or not form.is_valid():
+                continue
+            try:
+                self.check_line(form)
+            except DomainError as exc:
+                form.add_error(None, str(exc))
+        if any(self.errors):
+            return
+        try:
+            self.check_lines()
+        except DomainError as exc:
+            raise forms.ValidationError(str(exc))
+
+    def check_line(self, form) -> None:
+        pass
+
+    def check_lines(self) -> None:
+        pass
+
+    def kept_forms(self) -> list:
+        """The rows that will exist after the save: not deleted, not an extra row left empty."""
+        return [
+            f
+            for f in self.forms
+            if getattr(f, "cleaned_data", None)
+            and not self._should_delete_form(f)
+            and (f.instance.pk or f.has_changed())
+        ]
+
+
+class LineInline(admin.TabularInline):
+    """A document's lines: editable while it is being added and while it is in `editable_statuses`, shown
+    read-only after."""
+
+    formset = LineFormSet
+    extra = 0
+    editable_statuses: Collection[str] = ()
+
+    def editable(self, obj) -> bool:
+        return obj is None or obj.status in self.editable_statuses
+
+    def has_add_permission(self, request, obj=None):
+        return self.editable(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self.editable(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self.editable(obj) and super().has_delete_permission(request, obj)
 
 
 class ReasonForm(forms.Form):
@@ -222,23 +387,28 @@ class OptionalReasonForm(forms.Form):
     reason = forms.CharField(label="Reason", max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 
-class StatefulAdmin(OperationsMixin, FSMAdminMixin, admin.ModelAdmin):
-    """A document with a status: the status is read-only, history is inline, and the transition buttons run
-    through `stateset.fsm.apply_transition` (row lock, permission, audit row), like the API.
+class StatefulAdmin(ServiceAdmin, FSMAdminMixin):
+    """A ServiceAdmin for a document with a status: the status is read-only, history is inline, and the
+    transition buttons run through `stateset.fsm.apply_transition` (row lock, permission, audit row), like
+    the API.
 
     Only transitions declared with `custom={"admin": True}` get a button: those that need no input (or ask
-    for it in a small form, `custom={"form": ...}`) and move no stock or money. A button is shown only to a
-    user who may change the document and holds the transition's permission. A button whose service does more
-    than the transition (a history note, a rule of its own) runs that service: `button_services` maps the
-    transition's name to it, called as `service(<service_param>=obj, by=...)`. Everything else is an admin
-    action or form calling its service.
+    for it in a small form, `custom={"form": ...}` or the admin's `fsm_forms`, with `fsm_help` above it) and
+    move no stock or money. A button is shown only to a user who may change the document and holds the
+    transition's permission. A button whose service does more than the transition (a history note, a rule
+    of its own) runs that service: `button_services` maps the transition's name to it, called as
+    `service(<service_param>=obj, by=..., **its form's data)`. Everything else is an admin action or an
+    Operation calling its service.
     """
 
     fsm_fields = ["status"]
     fsm_default_disallow_transition = False
     inlines = [StateLogInline]
     button_services: dict[str, Callable[..., Any]] = {}
-    service_param = ""
+    fsm_help: dict[str, str] = {}  # the paragraph above a button's form
+
+    def get_help_text(self, transition) -> str:
+        return self.fsm_help.get(transition.name) or super().get_help_text(transition) or ""
 
     def _get_fsm_extra_context(self, *, request, obj):
         # A button changes the document: only for those who may change it (django-fsm-2 checks the
@@ -278,11 +448,6 @@ class StatefulAdmin(OperationsMixin, FSMAdminMixin, admin.ModelAdmin):
         if obj is not None and not self.is_button(obj, transition_name):
             return self._refuse_non_button(request, obj, transition_name)
         return super().fsm_transition_view(request, object_id, transition_name, **kwargs)
-
-    def get_inlines(self, request, obj):
-        # A document being added has no history yet (and the inline's formset would demand its fields).
-        inlines = super().get_inlines(request, obj)
-        return inlines if obj is not None else [i for i in inlines if i is not StateLogInline]
 
     def _apply_fsm_transition(self, *, obj, transition_name, request, kwargs=None) -> bool:
         if not self.has_change_permission(request, obj):
@@ -387,14 +552,19 @@ def _row_messages(invalid_row) -> list[str]:
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(ServiceAdmin):
     list_display = ("name", "prefix", "user", "created_at", "last_used_at", "expires_at", "revoked")
     list_filter = ("revoked",)
     search_fields = ("name", "prefix", "user__username")
     list_select_related = ("user",)
     autocomplete_fields = ("user",)
     readonly_fields = ("prefix", "created_at", "last_used_at", "revoked", "revoked_at")
+    inlines = [StateLogInline]
     actions = ["revoke_keys"]
+    service_param = "api_key"
+    update_service = services.api_key_update
+    delete_service = services.api_key_delete
+    service_fields = tuple(sorted(services.API_KEY_FIELDS))
 
     def get_fields(self, request, obj=None):
         if obj is None:
@@ -408,6 +578,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         if change:
             super().save_model(request, obj, form, change)
             return
+        # Not the base's create: the service also returns the raw key, shown here once.
         key, raw = services.api_key_create(
             user=form.cleaned_data["user"],
             name=form.cleaned_data["name"],

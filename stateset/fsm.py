@@ -17,12 +17,13 @@ from stateset.actors import Actor
 from stateset.errors import InvalidStateTransition, NotFound, PermissionDenied
 
 
-def transition_meta(obj: models.Model, name: str):
-    """The Transition declared for `name` (any source state: permission and target do not vary by source)."""
-    method = getattr(type(obj), name, None)
-    meta = getattr(method, "_django_fsm", None)
+def transition_meta(obj: models.Model | type[models.Model], name: str):
+    """The Transition declared for `name` on the object's model (or on the model given): any source state, as
+    permission and target do not vary by source."""
+    model = obj if isinstance(obj, type) else type(obj)
+    meta = getattr(getattr(model, name, None), "_django_fsm", None)
     if meta is None:
-        raise AttributeError(f"{type(obj).__name__}.{name} is not a transition")
+        raise AttributeError(f"{model.__name__}.{name} is not a transition")
     return next(iter(meta.transitions.values()))
 
 
@@ -32,6 +33,18 @@ def allowed_actions(obj: models.Model, field: str = "status") -> list[str]:
     declared with `custom={"action": "return"}` is offered under the endpoint that runs it."""
     available = getattr(obj, f"get_available_{field}_transitions")()
     return sorted({t.custom.get("action", t.name) for t in available if not t.custom.get("internal")})
+
+
+def can_run(obj: models.Model, name: str, field: str = "status") -> bool:
+    """Whether the transition `name` is open to `obj` now: one of `get_available_<field>_transitions()` (its
+    source states and conditions; not its permission, which the caller checks against the user)."""
+    return any(t.name == name for t in getattr(obj, f"get_available_{field}_transitions")())
+
+
+def transition_permission(obj: models.Model | type[models.Model], name: str) -> str:
+    """The named permission the transition `name` declares ("" when it needs none beyond changing the row)."""
+    permission = transition_meta(obj, name).permission
+    return permission if isinstance(permission, str) else ""
 
 
 def check_transition(obj: models.Model, name: str, *, by: Actor) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -12,6 +13,7 @@ from django.utils import timezone
 
 from stateset.actors import Actor
 from stateset.errors import NotFound
+from stateset.fsm import lock, log_event
 from stateset.models import ApiKey, IdempotencyRecord
 
 
@@ -20,6 +22,33 @@ def api_key_create(*, user, name: str, expires_at: datetime | None = None, by: A
     raw, prefix, hashed = ApiKey.new_secret()
     key = ApiKey.objects.create(user=user, name=name, prefix=prefix, hashed_key=hashed, expires_at=expires_at)
     return key, raw
+
+
+API_KEY_FIELDS = {"name", "expires_at"}
+
+
+def api_key_update(*, api_key: ApiKey, by: Actor, **fields: Any) -> ApiKey:
+    """Rename a key or change its expiry (its secret, owner and revocation never change here). Leaves an
+    audit row like every other update: a history row `update` naming the fields given, in the key's state
+    (active or revoked)."""
+    unknown = set(fields) - API_KEY_FIELDS
+    if unknown:
+        raise TypeError(f"API key fields not known: {sorted(unknown)}")
+    with transaction.atomic():
+        key = lock(ApiKey, api_key.pk)
+        for name, value in fields.items():
+            setattr(key, name, value)
+        if fields:
+            key.save(update_fields=sorted(fields))
+        state = "revoked" if key.revoked else "active"
+        log_event(key, "update", by=by, reason=f"changed {', '.join(sorted(fields)) or 'nothing'}", state=state)
+    return key
+
+
+def api_key_delete(*, api_key: ApiKey, by: Actor) -> None:
+    """Delete a key (revoking it keeps the row; this does not). Requests with it answer 401 from now on."""
+    with transaction.atomic():
+        lock(ApiKey, api_key.pk).delete()
 
 
 def api_key_create_for_username(*, username: str, name: str, by: Actor) -> tuple[ApiKey, str]:

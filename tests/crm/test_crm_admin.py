@@ -150,3 +150,20 @@ def test_admin_refuses_to_delete_a_customer_with_cases(admin_client):
     assert response.status_code == 200
     assert "protected" in response.content.decode().lower()
     assert Customer.objects.filter(pk=customer.pk).exists()
+
+
+def test_customer_admin_saves_through_the_service_with_the_apis_refusal(admin_client, api, monkeypatch):
+    """The form's own check of the unique email is skipped here (as when another customer with that email is
+    saved between the form's check and the save): the service refuses under its lock, with the API's message,
+    and nothing is saved."""
+    make_customer(email="Ann@example.com")
+    api_refusal = api.post("/v1/customers", {"email": "ann@EXAMPLE.com"}).json()["message"]
+    monkeypatch.setattr(Customer, "validate_constraints", lambda self, exclude=None: None)
+    response = admin_client.post(
+        "/admin/crm/customer/add/",
+        {"email": "ann@EXAMPLE.com", "timestamp_0": "2026-01-01", "timestamp_1": "00:00:00"},
+        follow=True,
+    )
+    assert [str(m) for m in response.context["messages"]] == [api_refusal]
+    assert api_refusal == "A customer with the email 'ann@EXAMPLE.com' already exists."
+    assert Customer.objects.count() == 1
