@@ -264,6 +264,17 @@ def test_purge_hours_zero_means_every_finished_record_and_keeps_live_claims():
     assert IdempotencyRecord.objects.filter(pk=live.pk).exists()
 
 
+def test_purge_clears_expired_leases_and_keeps_live_ones():
+    expired = IdempotencyRecord.objects.create(
+        scope="s", key="expired", fingerprint="f", lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    live = IdempotencyRecord.objects.create(scope="s", key="live", fingerprint="f")
+    IdempotencyRecord.objects.filter(pk=live.pk).update(created_at=timezone.now() - timedelta(hours=2))
+    call_command("purge_idempotency_keys", stdout=io.StringIO())
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["live"]
+    assert not IdempotencyRecord.objects.filter(pk=expired.pk).exists()
+
+
 def test_expired_records_are_purged_and_replaced():
     api = keyed_client()
     api.post("/v1/customers", {"email": "i@example.com"}, HTTP_IDEMPOTENCY_KEY="k")
