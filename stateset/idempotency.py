@@ -5,12 +5,30 @@ statement, before the view runs; a concurrent second request hits the unique con
 
 - same key, same body, first finished: the stored response is replayed with `Idempotent-Replayed: true`;
 - same key, other body: 422 `idempotency_key_reused`;
-- same key while the first is still running: 409 `idempotency_in_progress` (clients retry 409);
-- a response that is worth retrying (401, 409, 429, 5xx) is not stored: the claim is dropped instead.
+- same key while the first is still running: 409 `idempotency_in_progress` with `Retry-After` (clients
+  retry 409);
+- a response that is worth retrying (401, 409, 429, 5xx) is not stored: the view's writes are rolled back
+  and the claim is dropped, so the retry runs the request once.
+
+The view runs inside a transaction opened here, and its response is stored on the claim row inside that
+same transaction: a write and the response that answers it commit together or not at all. A committed write
+therefore always replays, and a request that dies before storing (killed worker, lost connection) leaves
+nothing but its claim. A refused request (an error answered by the exception handler) keeps none of the
+view's writes either, as under ATOMIC_REQUESTS; its answer is stored after the rollback.
+
+A claim in flight is a lease until `lease_expires_at` (IDEMPOTENCY_LEASE_SECONDS after it was taken). A
+retry with the same body that meets an expired lease takes it over with one conditional UPDATE (in flight
+and expired) and runs the request; only one of several racing retries can win it. The lease is also the
+fence: the holder stores its response only where the row still carries the deadline it took, and every
+takeover moves the deadline later. A holder that outlived its lease and was taken over therefore stores
+nothing, rolls its writes back and answers 409, and only the new holder's writes commit. Set the lease
+above the longest request. We do not keep the claim row locked for the whole view on PostgreSQL to detect
+a live holder (`select_for_update(nowait=True)`): the lease works the same on SQLite, costs no extra
+statement, and the fence already keeps a slow holder from committing beside its successor.
 
 The scope is the API key (a hash of it), or the session user for staff browsing the API. Records are kept
-for IDEMPOTENCY_TTL_HOURS; `manage.py purge_idempotency_keys` deletes older ones, and an expired record met
-again is replaced.
+for IDEMPOTENCY_TTL_HOURS; `manage.py purge_idempotency_keys` deletes older ones and expired leases, and
+an expired record met again is replaced.
 """
 
 from __future__ import annotations
@@ -27,7 +45,7 @@ from django.utils import timezone
 
 from stateset.api import RETRYABLE_DB_ERRORS, error_json_response
 from stateset.auth import key_from_header
-from stateset.models import IdempotencyRecord
+from stateset.models import IdempotencyRecord, idempotency_lease_deadline
 
 HEADER = "Idempotency-Key"
 NOT_STORED = {401, 409, 429}
@@ -52,8 +70,10 @@ def _fingerprint(request) -> str:
 
 
 def _claim(scope: str, key: str, fingerprint: str) -> tuple[IdempotencyRecord, bool]:
+    """Insert the claim, or take over an expired lease on one with the same body. Returns the row and
+    whether this request now holds it."""
     cutoff = timezone.now() - timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS)
-    for _ in range(2):
+    for _ in range(3):
         try:
             with transaction.atomic():
                 return IdempotencyRecord.objects.create(scope=scope, key=key, fingerprint=fingerprint), True
@@ -64,8 +84,48 @@ def _claim(scope: str, key: str, fingerprint: str) -> tuple[IdempotencyRecord, b
             if existing.created_at < cutoff:
                 IdempotencyRecord.objects.filter(pk=existing.pk, created_at__lt=cutoff).delete()
                 continue
+            now = timezone.now()
+            expired = existing.state == IdempotencyRecord.IN_FLIGHT and existing.lease_expires_at < now
+            if expired and existing.fingerprint == fingerprint:  # its holder died: take it over, unless beaten
+                lease = idempotency_lease_deadline()
+                if IdempotencyRecord.objects.filter(
+                    pk=existing.pk, state=IdempotencyRecord.IN_FLIGHT, lease_expires_at__lt=now
+                ).update(lease_expires_at=lease):
+                    existing.lease_expires_at = lease
+                    return existing, True
+                continue  # another retry took it, or its holder finished after all: look again
             return existing, False
     return IdempotencyRecord.objects.get(scope=scope, key=key), False
+
+
+def _held(record: IdempotencyRecord):
+    """The claim row, still in flight and still under the lease this request took."""
+    return IdempotencyRecord.objects.filter(
+        pk=record.pk, state=IdempotencyRecord.IN_FLIGHT, lease_expires_at=record.lease_expires_at
+    )
+
+
+def _store(record: IdempotencyRecord, response) -> bool:
+    return bool(
+        _held(record).update(
+            state=IdempotencyRecord.COMPLETE,
+            response_status=response.status_code,
+            response_body=response.content,
+            response_headers={h: response[h] for h in REPLAYED_HEADERS if response.has_header(h)},
+        )
+    )
+
+
+def _in_progress(request):
+    response = error_json_response(
+        request,
+        409,
+        "api_error",
+        "idempotency_in_progress",
+        f"A request with this {HEADER} is still being processed; retry shortly.",
+    )
+    response["Retry-After"] = "1"
+    return response
 
 
 class IdempotencyMiddleware:
@@ -110,29 +170,34 @@ class IdempotencyMiddleware:
                     f"This {HEADER} was used with a different request body; use a new key for a new request.",
                 )
             if record.state != IdempotencyRecord.COMPLETE:
-                return error_json_response(
-                    request,
-                    409,
-                    "api_error",
-                    "idempotency_in_progress",
-                    f"A request with this {HEADER} is still being processed; retry shortly.",
-                )
+                return _in_progress(request)
             return self._replay(record)
 
+        # Usually the response is stored inside the view's transaction. A retryable answer (or a streaming
+        # one, whose body is produced later) is not stored: the claim is dropped after the transaction, and
+        # a retryable answer's writes are rolled back first. A refusal's writes are rolled back too, and
+        # the refusal is stored after the rollback.
+        stored = True
         try:
-            response = self.get_response(request)
+            with transaction.atomic():
+                response = self.get_response(request)
+                retryable = response.status_code >= 500 or response.status_code in NOT_STORED
+                refused = getattr(response, "exception", False) or transaction.get_rollback()
+                if not (retryable or refused or response.streaming):
+                    stored = _store(record, response)
+                if retryable or refused or not stored:
+                    transaction.set_rollback(True)
         except BaseException:
-            IdempotencyRecord.objects.filter(pk=record.pk).delete()
+            with contextlib.suppress(DatabaseError):  # the connection may be gone: the lease runs out instead
+                _held(record).delete()
             raise
-        if response.status_code >= 500 or response.status_code in NOT_STORED or response.streaming:
-            IdempotencyRecord.objects.filter(pk=record.pk).delete()
+        if retryable or response.streaming:
+            _held(record).delete()
             return response
-        IdempotencyRecord.objects.filter(pk=record.pk).update(
-            state=IdempotencyRecord.COMPLETE,
-            response_status=response.status_code,
-            response_body=response.content,
-            response_headers={h: response[h] for h in REPLAYED_HEADERS if response.has_header(h)},
-        )
+        if refused:
+            stored = _store(record, response)
+        if not stored:  # our lease ran out and a retry took the claim over: it answers, our writes are undone
+            return _in_progress(request)
         return response
 
     @staticmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
@@ -110,8 +111,16 @@ class ApiKey(models.Model):
         return not self.revoked and not self.is_expired
 
 
+def idempotency_lease_deadline() -> datetime:
+    """When a claim taken now stops protecting a request that may have died (IDEMPOTENCY_LEASE_SECONDS)."""
+    return timezone.now() + timedelta(seconds=settings.IDEMPOTENCY_LEASE_SECONDS)
+
+
 class IdempotencyRecord(models.Model):
-    """The first response to a POST carrying `Idempotency-Key`, per API key (or session user)."""
+    """The first response to a POST carrying `Idempotency-Key`, per API key (or session user).
+
+    In flight, the row is a lease held until `lease_expires_at`; a retry may take over an expired one
+    (`stateset.idempotency`). Each taking moves the deadline later, so it also tells holders apart."""
 
     IN_FLIGHT = "in_flight"
     COMPLETE = "complete"
@@ -124,6 +133,7 @@ class IdempotencyRecord(models.Model):
     response_body = models.BinaryField(null=True)
     response_headers = models.JSONField(default=dict)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    lease_expires_at = models.DateTimeField(default=idempotency_lease_deadline)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["scope", "key"], name="idempotency_scope_key_unique")]

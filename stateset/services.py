@@ -72,15 +72,17 @@ def api_key_revoke(*, api_key: ApiKey, by: Actor) -> ApiKey:
 
 def idempotency_purge(*, older_than: timedelta | None = None, by: Actor) -> int:
     """Delete stored responses older than `older_than` (default: the retention, IDEMPOTENCY_TTL_HOURS; 0
-    means all of them). A claim still in flight is kept unless it is older than the retention (a worker
-    that died mid-request): deleting a live claim would let a retry run the request a second time. Returns
-    how many went."""
+    means all of them), and claims whose lease has expired (their worker died mid-request; nothing of theirs
+    was committed). A claim in flight under a live lease is kept unless it is older than the retention:
+    deleting a live claim would let a retry run the request a second time (and its holder, fenced on the
+    lease, would then commit nothing). Returns how many went."""
     ttl = timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS)
     older_than = ttl if older_than is None else older_than
     if older_than < timedelta(0):
         raise ValueError("older_than must not be negative")
     now = timezone.now()
     done = Q(state=IdempotencyRecord.COMPLETE, created_at__lt=now - older_than)
+    abandoned = Q(state=IdempotencyRecord.IN_FLIGHT, lease_expires_at__lt=now)
     stuck = Q(created_at__lt=now - max(older_than, ttl))
-    deleted, _ = IdempotencyRecord.objects.filter(done | stuck).delete()
+    deleted, _ = IdempotencyRecord.objects.filter(done | abandoned | stuck).delete()
     return deleted

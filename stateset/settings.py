@@ -212,6 +212,9 @@ API_KEY_CACHE_SECONDS = int(os.environ.get("API_KEY_CACHE_SECONDS", "5"))
 
 # Stored responses for Idempotency-Key are kept at least this long (contract §1.7).
 IDEMPOTENCY_TTL_HOURS = int(os.environ.get("IDEMPOTENCY_TTL_HOURS", "24"))
+# A claim in flight is a lease: after this many seconds with no stored response, a retry may take it over
+# (the holder died). Keep it above the longest request (the server's worker timeout).
+IDEMPOTENCY_LEASE_SECONDS = int(os.environ.get("IDEMPOTENCY_LEASE_SECONDS", "60"))
 
 LOGGING = {
     "version": 1,

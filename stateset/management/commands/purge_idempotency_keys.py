@@ -7,7 +7,10 @@ from stateset.actors import Actor
 
 
 class Command(BaseCommand):
-    help = "Delete stored Idempotency-Key responses older than IDEMPOTENCY_TTL_HOURS (or --hours). Run from cron."
+    help = (
+        "Delete stored Idempotency-Key responses older than IDEMPOTENCY_TTL_HOURS (or --hours), and claims "
+        "whose lease expired (their request died). Run from cron."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
