@@ -38,7 +38,7 @@ from orders.services.lines import (
     lines_combine,
     order_lines,
 )
-from orders.services.locks import order_lock, transition_locked
+from orders.services.locks import order_lock
 from orders.services.pricing import HUNDRED, order_recompute_totals, totals_compute
 from orders.states import DiscountType, LineStatus
 from stateset.actors import Actor
@@ -176,25 +176,34 @@ def order_update(*, order: Order, by: Actor, reason: str = "", **fields: Any) ->
 # ======================================================================================================
 
 
+def _order_transition(order: Order, name: str, *, by: Actor, reason: str = "", **kwargs: Any) -> Order:
+    """A transition with no effect beyond the order's own row: locked and re-read (order_lock), the
+    transition applied (permission, status, save, audit row), and the order answered as written."""
+    with transaction.atomic():
+        order = order_lock(order.pk)
+        apply_transition(order, name, by=by, reason=reason, **kwargs)
+    return as_written(order)
+
+
 def order_process(*, order: Order, by: Actor, reason: str = "") -> Order:
     """pending → processing."""
-    return transition_locked(order, "process", by=by, reason=reason)
+    return _order_transition(order, "process", by=by, reason=reason)
 
 
 def order_hold(*, order: Order, by: Actor, reason: str) -> Order:
     """pending or processing → on_hold, remembering which (release goes back there). `reason` is kept in
     `hold_reason` and the history."""
-    return transition_locked(order, "hold", by=by, reason=reason, hold_reason=reason)
+    return _order_transition(order, "hold", by=by, reason=reason, hold_reason=reason)
 
 
 def order_release(*, order: Order, by: Actor, reason: str = "") -> Order:
     """on_hold → the status hold left (pending or processing)."""
-    return transition_locked(order, "release", by=by, reason=reason)
+    return _order_transition(order, "release", by=by, reason=reason)
 
 
 def order_deliver(*, order: Order, by: Actor, delivered_at: datetime | None = None, reason: str = "") -> Order:
     """shipped → delivered (`delivered_at` defaults to now)."""
-    return transition_locked(order, "deliver", by=by, reason=reason, delivered_at=delivered_at)
+    return _order_transition(order, "deliver", by=by, reason=reason, delivered_at=delivered_at)
 
 
 # ======================================================================================================
@@ -438,12 +447,15 @@ def order_cancel(*, order: Order, by: Actor, reason: str = "") -> Order:
     """pending, processing or on_hold → cancelled. Releases every allocation. Needs `orders.cancel_order`.
     Totals and the promotion stay as they were (a refund may follow)."""
     with transaction.atomic():
-        order = lock(Order, order.pk)
+        order = order_lock(order.pk)
         check_transition(order, "cancel", by=by)
         lines = order_lines(order)
         refs = [line_ref(line) for line in lines if line.requires_inventory]
         if refs:
             inv.stock_release(lines=refs, by=by)
-        OrderLineItem.objects.filter(order=order).update(status=LineStatus.CANCELLED, updated_at=timezone.now())
+        now = timezone.now()
+        OrderLineItem.objects.filter(order=order).update(status=LineStatus.CANCELLED, updated_at=now)
+        for line in lines:
+            line.status, line.updated_at = LineStatus.CANCELLED, now
         apply_transition(order, "cancel", by=by, reason=reason, cancel_reason=reason, initiator=by.label[:255])
-    return order
+    return as_written(prefetched(order, order_line_items=lines))

@@ -8,7 +8,7 @@ import pytest
 from django import forms
 from django.contrib import admin
 
-from inventory import purchasing
+from inventory import services as inventory_services
 from inventory.models import PurchaseOrder
 from orders.models import Order
 from stateset.admin import Operation
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _submit(po, data, by) -> str:
-    purchasing.purchase_order_submit(purchase_order=po, by=by)
+    inventory_services.purchase_order_submit(purchase_order=po, by=by)
     return "Submitted."
 
 
@@ -49,7 +49,7 @@ def test_an_operation_follows_its_transitions_conditions_not_only_its_source_sta
     op = SUBMIT.bound_to(PurchaseOrder)
     po = make_purchase_order([(make_item(), 2)])
     assert op.is_available(po)
-    purchasing.purchase_order_update(purchase_order=po, lines=[], by=SYSTEM)
+    inventory_services.purchase_order_update(purchase_order=po, lines=[], by=SYSTEM)
     po = PurchaseOrder.objects.get(pk=po.pk)
     assert po.status == "draft" and not op.is_available(po)  # a draft, but submit's condition (a line) fails
     assert not op.is_available(make_purchase_order([(make_item(), 2)], status="submitted"))
@@ -62,7 +62,7 @@ def test_an_operation_whose_transition_is_not_available_is_not_offered_and_a_pos
     monkeypatch.setattr(model_admin, "operations", (SUBMIT.bound_to(PurchaseOrder),))
     po = make_purchase_order([(make_item(), 2)])
     assert op_url(po, "submit") in admin_client.get(change_url(po)).content.decode()
-    purchasing.purchase_order_update(purchase_order=po, lines=[], by=SYSTEM)
+    inventory_services.purchase_order_update(purchase_order=po, lines=[], by=SYSTEM)
     assert op_url(po, "submit") not in admin_client.get(change_url(po)).content.decode()
     response = admin_client.post(op_url(po, "submit"), {}, follow=True)
     assert messages_of(response) == [f"Submit is not possible on {po} in status 'draft'."]
