@@ -87,9 +87,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("The owner of this API key is inactive.")
         now = timezone.now()
         if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
-            # A write, not an edit of the key: no signal, no invalidation. After the commit when a transaction
-            # is open (an Idempotency-Key request runs in one), so the key's row is never held locked.
-            transaction.on_commit(lambda pk=key.pk: ApiKey.objects.filter(pk=pk).update(last_used_at=now))
+            # A write, not an edit of the key: no signal, no invalidation. The cached copy is refreshed, so
+            # each process writes it at most once a minute per key.
+            ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
             key.last_used_at = now
             if settings.API_KEY_CACHE_SECONDS:
                 cache.set(_entry(key.prefix), key, settings.API_KEY_CACHE_SECONDS)
