@@ -84,6 +84,16 @@ def constraint_name(exc: IntegrityError) -> str | None:
     return found.group(1) if found else None
 
 
+PG_KEY_DETAIL = re.compile(r"^Key \(.*\)=\((.*)\) already exists\.$", re.DOTALL)
+
+
+def _clashing_key(exc: IntegrityError) -> str | None:
+    """The upper-cased value PostgreSQL reports as already existing (`Key (upper(sku::text))=(ABC) ...`)."""
+    detail = getattr(getattr(exc.__cause__, "diag", None), "message_detail", None) or ""
+    found = PG_KEY_DETAIL.match(detail)
+    return found.group(1) if found else None
+
+
 def _sent_value(request: Any, keys: Iterable[str]) -> str | None:
     data = getattr(request, "data", None)
     if not isinstance(data, Mapping):
@@ -107,6 +117,9 @@ def lost_race_error(exc: Exception, request: Any = None) -> DomainError | None:
     value = _sent_value(request, answer.keys)
     if value is None:
         return None
+    clashing = _clashing_key(exc)
+    if clashing is not None and clashing != value.upper():
+        return None  # the body's value is not the one that clashed (a generated number, another document's)
     logger.info("lost race on %s answered as the sequential check does", constraint_name(exc))
     return answer.build(value)
 

@@ -234,6 +234,17 @@ def test_a_violation_without_the_value_in_the_body_or_of_another_constraint_is_l
     assert lost_race_error(other, _Request({"code": "P"})) is None
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_on_postgresql_a_body_value_other_than_the_clashing_one_is_not_blamed():
+    """PostgreSQL reports the clashing key (`Key (upper((sku)::text))=(ABC-1) already exists.`): a body whose
+    value is not that one (another document's number, a generated number's clash) keeps the generic 409."""
+    make_item("ABC-1")
+    exc = _violation(lambda: InventoryItem.objects.create(sku="abc-1"))
+    assert lost_race_error(exc, _Request({"sku": "XYZ"})) is None
+    assert lost_race_error(exc, _Request({"sku": "Abc-1"})).message == "An item with SKU 'Abc-1' already exists."
+
+
 @pytest.mark.parametrize(
     ("path", "first", "variant", "field"),
     [
