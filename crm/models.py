@@ -1,9 +1,9 @@
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Lower
 from django.utils import timezone
 from django_fsm import FSMField, transition
 
+from crm.errors import DuplicateCaseNumber, DuplicateCustomer
 from crm.states import (
     CASE_ACTIVE,
     CASE_CLOSABLE,
@@ -13,13 +13,15 @@ from crm.states import (
     CaseStatus,
     LeadStatus,
 )
+from stateset.constraints import ci_unique
 from stateset.models import StatefulModel, TimeStampedModel
 
 
 class Customer(TimeStampedModel):
     """A customer, with the field names of the seed document (see crm.serializers for the mapping)."""
 
-    sso_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    # Indexed for the exact lookups (filters, the import's natural key); unique case-insensitively below.
+    sso_id = models.CharField(max_length=255, null=True, blank=True, db_index=True)
     activation_date = models.DateTimeField(null=True, blank=True)
     email = models.EmailField(max_length=254)
     first_name = models.CharField(max_length=150, blank=True)
@@ -30,10 +32,21 @@ class Customer(TimeStampedModel):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                Lower("email"),
+            ci_unique(
+                "email",
                 name="crm_customer_email_ci_unique",
+                error=DuplicateCustomer,
+                message="A customer with the email '{value}' already exists.",
+                errors={"email": "A customer with the email '{value}' already exists."},
                 violation_error_message="A customer with this email already exists.",
+            ),
+            ci_unique(
+                "sso_id",
+                name="crm_customer_sso_id_ci_unique",
+                error=DuplicateCustomer,
+                message="A customer with the sso_id '{value}' already exists.",
+                errors={"sso_id": "A customer with the sso_id '{value}' already exists."},
+                violation_error_message="A customer with this sso_id already exists.",
             ),
         ]
 
@@ -159,7 +172,7 @@ class Case(StatefulModel):
     number_field = "case_number"
 
     case_name = models.CharField(max_length=255)
-    case_number = models.CharField(max_length=50, unique=True, null=True, blank=True)
+    case_number = models.CharField(max_length=50, null=True, blank=True)
     description = models.TextField(blank=True)
     status = FSMField(default=CaseStatus.OPEN, choices=CaseStatus.choices, protected=True, db_index=True)
     priority = models.CharField(max_length=10, choices=CasePriority.choices, default=CasePriority.MEDIUM, db_index=True)
@@ -179,6 +192,14 @@ class Case(StatefulModel):
 
     class Meta:
         constraints = [
+            ci_unique(
+                "case_number",
+                name="crm_case_case_number_ci_unique",
+                error=DuplicateCaseNumber,
+                message="A case with the number '{value}' already exists.",
+                errors={"caseNumber": "already used"},
+                violation_error_message="A case with this number already exists (compared case-insensitively).",
+            ),
             models.CheckConstraint(
                 condition=(Q(status=CaseStatus.ESCALATED) & Q(is_escalated=True))
                 | (~Q(status=CaseStatus.ESCALATED) & Q(is_escalated=False)),

@@ -33,6 +33,8 @@ from inventory.states import (
     PackingListStatus,
     PurchaseOrderStatus,
 )
+from stateset.constraints import ci_unique
+from stateset.errors import ValidationFailed
 from stateset.models import StatefulModel, TimeStampedModel
 
 
@@ -54,7 +56,8 @@ class Location(TimeStampedModel):
 class InventoryItem(TimeStampedModel):
     """One per SKU. Its counts (`warehouse`, `available`, `incoming`, `allocated`) are sums over its levels."""
 
-    sku = models.CharField(max_length=100, unique=True)
+    # Indexed for the exact lookups (lines name their SKU exactly); unique case-insensitively below.
+    sku = models.CharField(max_length=100, db_index=True)
     upc = models.CharField(max_length=100, blank=True)
     description = models.CharField(max_length=500, blank=True)
     size = models.CharField(max_length=50, blank=True)
@@ -73,6 +76,16 @@ class InventoryItem(TimeStampedModel):
         permissions = [
             ("adjust_inventoryitem", "Can adjust stock on hand"),
             ("transfer_inventoryitem", "Can transfer stock between locations"),
+        ]
+        constraints = [
+            ci_unique(
+                "sku",
+                name="inventory_inventoryitem_sku_ci_unique",
+                error=ValidationFailed,
+                message="An item with SKU '{value}' already exists.",
+                errors={"sku": "already exists"},
+                violation_error_message="An item with this SKU already exists, in any case.",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -222,7 +235,7 @@ class PurchaseOrder(StatefulModel):
     number_prefix = "PO"
     number_field = "purchase_order_number"
 
-    purchase_order_number = models.CharField(max_length=50, unique=True, null=True, blank=True)
+    purchase_order_number = models.CharField(max_length=50, null=True, blank=True)
     purchase_order_name = models.CharField(max_length=255, blank=True)
     description = models.TextField(blank=True)
     status = FSMField(
@@ -255,6 +268,16 @@ class PurchaseOrder(StatefulModel):
             ("receive_purchaseorder", "Can receive or close a purchase order"),
             ("cancel_purchaseorder", "Can cancel a purchase order"),
             ("finance_purchaseorder", "Can record the financing of a purchase order"),
+        ]
+        constraints = [
+            ci_unique(
+                "purchase_order_number",
+                name="inventory_purchaseorder_purchase_order_number_ci_unique",
+                error=ValidationFailed,
+                message="A purchase order with the number '{value}' already exists.",
+                errors={"purchase_order_number": "already used"},
+                violation_error_message="A purchase order with this number already exists, in any case.",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -394,7 +417,7 @@ class PackingList(StatefulModel):
     number_prefix = "PL"
     number_field = "number"
 
-    number = models.CharField(max_length=50, unique=True, null=True, blank=True)
+    number = models.CharField(max_length=50, null=True, blank=True)
     status = FSMField(default=PackingListStatus.DRAFT, choices=PackingListStatus.choices, protected=True, db_index=True)
     purchase_order = models.ForeignKey(
         PurchaseOrder, on_delete=models.PROTECT, null=True, blank=True, related_name="packing_lists"
@@ -412,6 +435,16 @@ class PackingList(StatefulModel):
     class Meta:
         verbose_name = "packing list"
         permissions = [("receive_packinglist", "Can book the arrival of packing list items")]
+        constraints = [
+            ci_unique(
+                "number",
+                name="inventory_packinglist_number_ci_unique",
+                error=ValidationFailed,
+                message="A packing list with the number '{value}' already exists.",
+                errors={"number": "already used"},
+                violation_error_message="A packing list with this number already exists, in any case.",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.display_number
@@ -486,7 +519,7 @@ class CycleCount(StatefulModel):
     number_prefix = "CC"
     number_field = "cycle_count_number"
 
-    cycle_count_number = models.CharField(max_length=50, unique=True, null=True, blank=True)
+    cycle_count_number = models.CharField(max_length=50, null=True, blank=True)
     status = FSMField(default=CycleCountStatus.OPEN, choices=CycleCountStatus.choices, protected=True, db_index=True)
     location = models.ForeignKey(
         Location, on_delete=models.PROTECT, default=main_location_id, related_name="cycle_counts"
@@ -507,6 +540,16 @@ class CycleCount(StatefulModel):
     class Meta:
         verbose_name = "cycle count"
         permissions = [("reconcile_cyclecount", "Can post a cycle count's variances to stock")]
+        constraints = [
+            ci_unique(
+                "cycle_count_number",
+                name="inventory_cyclecount_cycle_count_number_ci_unique",
+                error=ValidationFailed,
+                message="A cycle count with the number '{value}' already exists.",
+                errors={"cycle_count_number": "already used"},
+                violation_error_message="A cycle count with this number already exists, in any case.",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.display_number

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django_fsm import RETURN_VALUE, FSMField, transition
 
 from inventory.models import InventoryItem, Location
+from manufacturing.errors import DuplicateNumber
 from manufacturing.states import (
     MO_CANCELLABLE,
     MO_RUNNING,
@@ -28,9 +29,14 @@ from manufacturing.states import (
     WorkOrderLineStatus,
     WorkOrderStatus,
 )
+from stateset.constraints import ci_unique
 from stateset.models import StatefulModel, TimeStampedModel
 
 # ---- bills of materials ------------------------------------------------------------------------------------
+
+
+# As manufacturing.services words its own check, so that a request losing a race to the constraint reads the same.
+NUMBER_USED = "The number '{value}' is already used."
 
 
 class BillOfMaterials(StatefulModel):
@@ -42,7 +48,7 @@ class BillOfMaterials(StatefulModel):
 
     number_prefix = "BOM"
 
-    number = models.CharField(max_length=50, unique=True, null=True, blank=True)
+    number = models.CharField(max_length=50, null=True, blank=True)
     name = models.CharField(max_length=255, blank=True)
     description = models.TextField(blank=True)
     groups = models.CharField(max_length=255, blank=True)
@@ -66,6 +72,14 @@ class BillOfMaterials(StatefulModel):
         verbose_name_plural = "bills of materials"
         permissions = [("buildtostock_billofmaterials", "Can build finished goods to stock from a BOM")]
         constraints = [
+            ci_unique(
+                "number",
+                name="manufacturing_billofmaterials_number_ci_unique",
+                error=DuplicateNumber,
+                message=NUMBER_USED,
+                errors={"number": "already used"},
+                violation_error_message="This BOM number is already used (compared case-insensitively).",
+            ),
             models.UniqueConstraint(
                 fields=["part"],
                 condition=Q(status=BomStatus.ACTIVE),
@@ -141,7 +155,7 @@ class ManufactureOrder(StatefulModel):
 
     number_prefix = "MO"
 
-    number = models.CharField(max_length=50, unique=True, null=True, blank=True)
+    number = models.CharField(max_length=50, null=True, blank=True)
     memo = models.TextField(blank=True)
     priority = models.CharField(max_length=50, blank=True)
     site = models.CharField(max_length=255, blank=True)
@@ -163,6 +177,14 @@ class ManufactureOrder(StatefulModel):
 
     class Meta:
         constraints = [
+            ci_unique(
+                "number",
+                name="manufacturing_manufactureorder_number_ci_unique",
+                error=DuplicateNumber,
+                message=NUMBER_USED,
+                errors={"number": "already used"},
+                violation_error_message="This manufacture order number is already used (compared case-insensitively).",
+            ),
             models.CheckConstraint(
                 condition=(Q(status=ManufactureOrderStatus.ON_HOLD) & ~Q(held_from_status=""))
                 | (~Q(status=ManufactureOrderStatus.ON_HOLD) & Q(held_from_status="")),
@@ -287,7 +309,7 @@ class WorkOrder(StatefulModel):
 
     number_prefix = "WO"
 
-    number = models.CharField(max_length=50, unique=True, null=True, blank=True)
+    number = models.CharField(max_length=50, null=True, blank=True)
     site = models.CharField(max_length=255, blank=True)
     work_order_type = models.CharField(max_length=100, blank=True)
     location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="work_orders")
@@ -325,6 +347,14 @@ class WorkOrder(StatefulModel):
             ("cancel_workorder", "Can cancel a work order (releases its allocations)"),
         ]
         constraints = [
+            ci_unique(
+                "number",
+                name="manufacturing_workorder_number_ci_unique",
+                error=DuplicateNumber,
+                message=NUMBER_USED,
+                errors={"number": "already used"},
+                violation_error_message="This work order number is already used (compared case-insensitively).",
+            ),
             models.CheckConstraint(condition=Q(quantity__gt=0), name="mfg_wo_quantity_gt_0"),
             models.CheckConstraint(
                 condition=Q(quantity_completed__lte=F("quantity") - F("quantity_scrapped")),

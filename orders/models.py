@@ -16,10 +16,10 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
-from django.db.models.functions import Lower
 from django.utils import timezone
 from django_fsm import RETURN_VALUE, FSMField, transition
 
+from orders.errors import InvalidOrderInput
 from orders.states import (
     CANCELLABLE,
     EDITABLE,
@@ -41,6 +41,8 @@ from orders.states import (
     PromotionType,
     WholesaleStatus,
 )
+from stateset.constraints import ci_unique
+from stateset.errors import ValidationFailed
 from stateset.models import StatefulModel, TimeStampedModel
 
 ZERO = Decimal("0.00")
@@ -49,6 +51,15 @@ ZERO = Decimal("0.00")
 def money(**kwargs) -> models.DecimalField:
     kwargs.setdefault("default", ZERO)
     return models.DecimalField(max_digits=12, decimal_places=2, **kwargs)
+
+
+# As orders.services words its own checks, so that a request losing a race to the constraint reads the same.
+NUMBER_USED = "The number '{value}' is already used."
+
+
+def _code_used(value: str) -> str:
+    # str.capitalize lowers the rest too ('SPRING' reads 'spring'): the service's check words it so.
+    return f"'{value}' is already used".capitalize() + "."
 
 
 class Promotion(TimeStampedModel):
@@ -70,8 +81,13 @@ class Promotion(TimeStampedModel):
     class Meta:
         ordering = ["code"]
         constraints = [
-            models.UniqueConstraint(
-                Lower("code"), name="orders_promotion_code_ci_unique", violation_error_message="Code already used."
+            ci_unique(
+                "code",
+                name="orders_promotion_code_ci_unique",
+                error=ValidationFailed,
+                message=_code_used,
+                errors={"code": "'{value}' is already used"},
+                violation_error_message="Code already used.",
             ),
             models.CheckConstraint(
                 condition=Q(usage_limit__isnull=True) | Q(times_used__lte=F("usage_limit")),
@@ -99,7 +115,7 @@ class Order(StatefulModel):
     number_prefix = "ORD"
     number_field = "order_number"
 
-    order_number = models.CharField(max_length=50, unique=True, null=True, blank=True)
+    order_number = models.CharField(max_length=50, null=True, blank=True)
     name = models.CharField(max_length=255, blank=True)
     status = FSMField(default=OrderStatus.PENDING, choices=OrderStatus.choices, protected=True, db_index=True)
     held_from_status = models.CharField(max_length=20, choices=OrderStatus.choices, blank=True, editable=False)
@@ -183,6 +199,14 @@ class Order(StatefulModel):
         ]
         indexes = [models.Index(fields=["total"])]
         constraints = [
+            ci_unique(
+                "order_number",
+                name="orders_order_order_number_ci_unique",
+                error=InvalidOrderInput,
+                message=NUMBER_USED,
+                errors={"order_number": "already used"},
+                violation_error_message="This number is already used (compared case-insensitively).",
+            ),
             models.CheckConstraint(condition=Q(subtotal__gte=0), name="orders_order_subtotal_gte_0"),
             models.CheckConstraint(
                 condition=Q(discount_total__gte=0) & Q(discount_total__lte=F("subtotal")),
@@ -480,7 +504,7 @@ class WholesaleOrder(StatefulModel):
     number_prefix = "WHO"
     number_field = "order_number"
 
-    order_number = models.CharField(max_length=50, unique=True, null=True, blank=True)
+    order_number = models.CharField(max_length=50, null=True, blank=True)
     name = models.CharField(max_length=255, blank=True)
     status = FSMField(default=WholesaleStatus.DRAFT, choices=WholesaleStatus.choices, protected=True, db_index=True)
     customer = models.ForeignKey(
@@ -514,6 +538,16 @@ class WholesaleOrder(StatefulModel):
             ("approve_wholesaleorder", "Can approve a wholesale order (allocates its stock)"),
             ("fulfill_wholesaleorder", "Can fulfil a wholesale order (consumes its stock)"),
             ("cancel_wholesaleorder", "Can cancel a wholesale order (releases its stock)"),
+        ]
+        constraints = [
+            ci_unique(
+                "order_number",
+                name="orders_wholesaleorder_order_number_ci_unique",
+                error=InvalidOrderInput,
+                message=NUMBER_USED,
+                errors={"order_number": "already used"},
+                violation_error_message="This number is already used (compared case-insensitively).",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -19,6 +19,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django_fsm import FSMField, transition
 
+from returns.errors import InvalidReturnInput
 from returns.states import (
     RETURN_CANCELLABLE,
     RETURN_CLOSABLE,
@@ -30,6 +31,7 @@ from returns.states import (
     ReturnStatus,
     WarrantyStatus,
 )
+from stateset.constraints import ci_unique
 from stateset.models import StatefulModel, TimeStampedModel
 
 ZERO = Decimal("0.00")
@@ -38,6 +40,10 @@ ZERO = Decimal("0.00")
 def money(**kwargs) -> models.DecimalField:
     kwargs.setdefault("default", ZERO)
     return models.DecimalField(max_digits=12, decimal_places=2, **kwargs)
+
+
+# As returns.services words its own check, so that a request losing a race to the constraint reads the same.
+NUMBER_USED = "The number '{value}' is already used."
 
 
 def text(length: int = 255) -> models.CharField:
@@ -55,7 +61,7 @@ class Return(StatefulModel):
     number_prefix = "RMA"
     number_field = "rma"
 
-    rma = models.CharField(max_length=50, unique=True, null=True, blank=True)
+    rma = models.CharField(max_length=50, null=True, blank=True)
     status = FSMField(default=ReturnStatus.REQUESTED, choices=ReturnStatus.choices, protected=True, db_index=True)
     order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="returns")
     customer = models.ForeignKey(
@@ -123,6 +129,14 @@ class Return(StatefulModel):
             ("refund_return", "Can refund a return (records a refund on its order)"),
         ]
         constraints = [
+            ci_unique(
+                "rma",
+                name="returns_return_rma_ci_unique",
+                error=InvalidReturnInput,
+                message=NUMBER_USED,
+                errors={"rma": "already used"},
+                violation_error_message="This RMA number is already used (compared case-insensitively).",
+            ),
             models.CheckConstraint(condition=Q(restocking_fee__gte=0), name="returns_return_fee_gte_0"),
             models.CheckConstraint(condition=Q(amount__gte=0), name="returns_return_amount_gte_0"),
             models.CheckConstraint(condition=Q(total_refunded__gte=0), name="returns_return_refunded_gte_0"),
@@ -249,7 +263,7 @@ class Warranty(StatefulModel):
     number_prefix = "WAR"
     number_field = "warranty_number"
 
-    warranty_number = models.CharField(max_length=50, unique=True, null=True, blank=True)
+    warranty_number = models.CharField(max_length=50, null=True, blank=True)
     status = FSMField(default=WarrantyStatus.REQUESTED, choices=WarrantyStatus.choices, protected=True, db_index=True)
     order = models.ForeignKey(
         "orders.Order", on_delete=models.PROTECT, null=True, blank=True, related_name="warranties"
@@ -315,6 +329,15 @@ class Warranty(StatefulModel):
             ("approve_warranty", "Can approve or deny a warranty claim (approval may create a replacement order)"),
         ]
         constraints = [
+            ci_unique(
+                "warranty_number",
+                name="returns_warranty_warranty_number_ci_unique",
+                error=InvalidReturnInput,
+                message=NUMBER_USED,
+                errors={"warranty_number": "already used"},
+                keys=("warrantyNumber", "warranty_number"),
+                violation_error_message="This warranty number is already used (compared case-insensitively).",
+            ),
             models.CheckConstraint(
                 condition=Q(replacement_order_created=False) | Q(replacement_order__isnull=False),
                 name="returns_warranty_replacement_linked",

@@ -41,6 +41,7 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from stateset.actors import Actor
+from stateset.constraints import answers_lost_races
 from stateset.errors import DomainError, NotFound
 from stateset.ids import MAX_ID
 from stateset.limits import DEFAULT_LIMIT, MAX_LIMIT
@@ -240,6 +241,7 @@ def _rule_for(exc: Exception) -> ErrorRule | None:
     return None
 
 
+@answers_lost_races  # a lost race on a case-insensitive unique identifier answers as the service's check
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """Map every exception a view can raise onto the contract's error shape. Nothing here is HTML."""
     request = context.get("request")

@@ -25,7 +25,7 @@ class NumberedModel(TimeStampedModel):
     """A business document with a readable number (`ORD-000042`).
 
     The number is generated from the primary key after the insert, unless the client gave one. Should a client
-    have taken the generated number already, a suffix keeps it unique (`ORD-000042-2`).
+    have taken the generated number already, in any case, a suffix keeps it unique (`ORD-000042-2`).
     """
 
     number_prefix: str = ""
@@ -45,7 +45,8 @@ class NumberedModel(TimeStampedModel):
         base = number = f"{self.number_prefix}-{self.pk:06d}"
         others = type(self)._default_manager.exclude(pk=self.pk)
         suffix = 1
-        while others.filter(**{self.number_field: number}).exists():
+        # iexact, as the document's case-insensitive unique constraint compares (stateset.constraints)
+        while others.filter(**{f"{self.number_field}__iexact": number}).exists():
             suffix += 1
             number = f"{base}-{suffix}"
         setattr(self, self.number_field, number)
