@@ -90,6 +90,9 @@ class Return(StatefulModel):
     scanned_serial_number = text()
     match = models.BooleanField(default=False)
     country = text(100)
+    shipping_address = models.JSONField(
+        default=dict, blank=True, help_text="As the client gave it (the official client's `shipping_address`)."
+    )
     sso_id = text()
     workflow_id = text()
     flat_rate_shipping = money()

@@ -96,11 +96,14 @@ class AliasInputMixin:
 # ---- return line items -------------------------------------------------------------------------------------
 
 
-class ReturnLineItemSerializer(ResourceSerializer):
+class ReturnLineItemSerializer(AliasInputMixin, ResourceSerializer):
     """A return line (reference §4 plus `quantity`, `order_line_item`, `condition`, `restock`, `status`).
-    `order_line_item` names the order line it returns; without it, `sku` finds the order's one line with
-    that SKU. `price` defaults to what was paid per unit, `amount` to what was paid for the units (the
-    amounts of one order line's returns add up to its total), or price × quantity when a price is given."""
+    `order_line_item` (or the official client's `order_item_id`) names the order line it returns; without
+    it, `sku` finds the order's one line with that SKU. `price` defaults to what was paid per unit, `amount`
+    to what was paid for the units (the amounts of one order line's returns add up to its total), or
+    price × quantity when a price is given."""
+
+    input_aliases = {"order_item_id": "order_line_item"}
 
     object = ConstantField("return_line_item")
     return_id = serializers.PrimaryKeyRelatedField(source="parent_return", queryset=Return.objects.all())
@@ -174,10 +177,11 @@ class ReturnLineItemUpdateSerializer(ReturnLineItemSerializer):
 
 class ReturnSerializer(AliasInputMixin, ResourceSerializer):
     """A return (reference §3). Create takes the order (`order_id`: id or order number) and optionally
-    `return_line_items`; the server owns the status, `amount` (Σ line amounts), refunds, receipt and the
+    `return_line_items` (the official client's README sends them as `items`) and a `shipping_address`
+    object, kept as given; the server owns the status, `amount` (Σ line amounts), refunds, receipt and the
     exchange links."""
 
-    input_aliases = {"customer_email": "customerEmail"}
+    input_aliases = {"customer_email": "customerEmail", "items": "return_line_items"}
 
     object = ConstantField("return")
     order_id = OrderRefField(source="order")
@@ -191,6 +195,7 @@ class ReturnSerializer(AliasInputMixin, ResourceSerializer):
     customer_email_normalized = serializers.SerializerMethodField()
     enteredBy = serializers.CharField(source="entered_by", required=False, allow_blank=True, max_length=255)
     return_line_items = NestedReturnLineSerializer(many=True, required=False)
+    shipping_address = serializers.DictField(required=False, help_text="An address object, kept as given.")
     restocking_fee = _money()
     flat_rate_shipping = _money()
     tax_refunded = _money()
@@ -224,6 +229,7 @@ class ReturnSerializer(AliasInputMixin, ResourceSerializer):
             "scanned_serial_number",
             "match",
             "country",
+            "shipping_address",
             "sso_id",
             "workflow_id",
             "amount",

@@ -277,7 +277,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
 
 
 def is_api_path(path: str) -> bool:
-    return path == "/v1" or path.startswith(("/v1/", "/api/"))
+    """The API is served at /v1, and at the root and under /api/ as aliases: all but the admin and static."""
+    return not path.startswith(("/admin/", "/static/"))
 
 
 def bad_request(request, exception):

@@ -1,4 +1,4 @@
-"""`Idempotency-Key` on every POST under /v1 (contract §1.7).
+"""`Idempotency-Key` on every POST to the API: /v1, and its aliases at the root and under /api/ (contract §1.7).
 
 The first request with a key claims it by inserting a row (unique per scope and key) in its own committed
 statement, before the view runs; a concurrent second request hits the unique constraint and sees the claim.
@@ -43,7 +43,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
-from stateset.api import RETRYABLE_DB_ERRORS, error_json_response
+from stateset.api import RETRYABLE_DB_ERRORS, error_json_response, is_api_path
 from stateset.auth import key_from_header
 from stateset.models import IdempotencyRecord, idempotency_lease_deadline
 
@@ -134,7 +134,7 @@ class IdempotencyMiddleware:
 
     def __call__(self, request):
         key = request.headers.get(HEADER)
-        if request.method != "POST" or key is None or not request.path_info.startswith("/v1/"):
+        if request.method != "POST" or key is None or not is_api_path(request.path_info):
             return self.get_response(request)
         if not key or len(key) > 255:
             return error_json_response(

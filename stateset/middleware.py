@@ -1,4 +1,5 @@
-"""Request ids, and one routing rule for the API: every /v1 route answers with or without a trailing slash."""
+"""Request ids, and one routing rule for the API: every API route (/v1, /api and the root aliases) answers with
+or without a trailing slash."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import uuid
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-API_PREFIXES = ("/v1/", "/api/")
+# Outside the API: the admin and static files keep their paths (the API is served at the root too).
+NON_API_PREFIXES = ("/admin/", "/static/")
 
 
 def current_request_id() -> str:
@@ -33,7 +35,7 @@ class RequestIdMiddleware:
         request.request_id = request_id
         token = request_id_var.set(request_id)
         path = request.path_info
-        if path.startswith(API_PREFIXES) and len(path) > 1 and path.endswith("/"):
+        if not path.startswith(NON_API_PREFIXES) and len(path) > 1 and path.endswith("/"):
             request.path_info = path.rstrip("/") or "/"
         try:
             response = self.get_response(request)

@@ -1,4 +1,5 @@
-"""The whole map: the admin, /healthz, and the API at /v1 (one router, one alias table).
+"""The whole map: the admin, /healthz, and the API at /v1 (one router, one alias table), also served at the
+root and under /api/ (the official client's base URLs; see ROOT and /api aliases below).
 
 The one module of `stateset` that imports the domain apps, on purpose: the root URL conf has to name every
 app's viewsets, and the API map stays in one file beside the conventions it serves (stateset/schema.py reads
@@ -120,19 +121,29 @@ def _alias_view(canonical: str, actions: dict[str, str]):
     return _viewsets[canonical].as_view(actions)
 
 
-api_patterns = [
+resource_patterns = [
     *[path(alias, _alias_view(canonical, actions)) for alias, canonical, actions in ROUTE_ALIASES],
-    path("schema", SchemaView.as_view(), name="schema"),
-    path("docs", DocsView.as_view(url_name="schema"), name="docs"),
     *router.urls,
 ]
+api_patterns = [
+    path("schema", SchemaView.as_view(), name="schema"),
+    path("docs", DocsView.as_view(url_name="schema"), name="docs"),
+    *resource_patterns,
+]
 
+# The official Python client requests `orders`, `returns`, ... relative to its base URL, which its README
+# gives as a host (no /v1) or a host ending in /api: every resource route of /v1 is served there too (not
+# the schema or docs). Namespaced, so `reverse("order-detail")` (the Location of a create) stays /v1.
+# Every other path outside /admin/ and /static/ is the API's JSON 404, including the client's resources
+# this server does not have (workflows, agents, channels, messages, rules, activities, shipments).
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("v1/", include(api_patterns)),
     *[path(full.lstrip("/"), _alias_view(canonical, actions)) for full, canonical, actions in ROOT_ALIASES],
-    re_path(r"^(v1|api)(/.*)?$", api_not_found),
+    path("api/", include((resource_patterns, "api"), namespace="api-alias")),
+    path("", include((resource_patterns, "root"), namespace="root-alias")),
+    re_path(r"^(?!admin/|static/).*$", api_not_found),
 ]
 
 
@@ -150,8 +161,9 @@ def _alias_regexes() -> list[re.Pattern[str]]:
 
 
 def is_alias_path(schema_path: str) -> bool:
-    """True for a path of the OpenAPI schema that an alias serves (the schema lists canonical paths only)."""
-    return any(p.match(schema_path) for p in _alias_regexes())
+    """True for a path of the OpenAPI schema that an alias serves (the schema lists canonical paths only):
+    everything outside /v1/ (the root and /api/ copies) and the variant paths under it."""
+    return not schema_path.startswith("/v1/") or any(p.match(schema_path) for p in _alias_regexes())
 
 
 # Errors raised before or outside any view (an oversized body, a middleware's failure): under /v1 and /api

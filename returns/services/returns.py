@@ -80,6 +80,7 @@ RETURN_FIELDS = {
     "scanned_serial_number",
     "match",
     "country",
+    "shipping_address",
     "sso_id",
     "workflow_id",
     "flat_rate_shipping",
