@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("returns", "0001_initial"),
+        ("returns", "0002_unique_case_insensitive_identifiers"),
     ]
 
     operations = [
