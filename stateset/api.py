@@ -572,12 +572,16 @@ class ResourceViewSet(viewsets.GenericViewSet):
         """One object in its output shape. An object a service marked `as_written` (stateset.prefetch) is
         rendered from memory, with one query for each related set of the list queryset it does not hold yet;
         any other is re-read through the list queryset (its select/prefetch)."""
+        return self.rendered(obj)[0]
+
+    def rendered(self, obj: models.Model) -> tuple[dict[str, Any], str]:
+        """`present(obj)` and the ETag of the version rendered (the `ETag` header a write answers with)."""
         queryset = self.get_queryset()
         if is_as_written(obj) and _holds_related(obj, queryset):
             prefetch_related_objects([obj], *queryset._prefetch_related_lookups)
         else:
             obj = queryset.get(pk=obj.pk)
-        return self.get_serializer_class()(obj, context=self.get_serializer_context()).data
+        return self.get_serializer_class()(obj, context=self.get_serializer_context()).data, etag_for(obj)
 
     def envelope(self, obj: models.Model) -> dict[str, Any]:
         return {self.singular: self.present(obj)}
