@@ -15,7 +15,8 @@ from __future__ import annotations
 import copy
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -23,12 +24,12 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DatabaseError, IntegrityError, models
+from django.db import DatabaseError, IntegrityError, models, transaction
 from django.db.models import ProtectedError, Q, RestrictedError, prefetch_related_objects
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from django.utils.http import quote_etag
+from django.utils.http import parse_etags, quote_etag
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
@@ -43,6 +44,7 @@ from rest_framework.views import set_rollback
 from stateset.actors import Actor
 from stateset.constraints import answers_lost_races
 from stateset.errors import DomainError, NotFound
+from stateset.fsm import lock
 from stateset.ids import MAX_ID
 from stateset.limits import DEFAULT_LIMIT, MAX_LIMIT
 from stateset.middleware import current_request_id
@@ -576,12 +578,16 @@ class ResourceViewSet(viewsets.GenericViewSet):
         """One object in its output shape. An object a service marked `as_written` (stateset.prefetch) is
         rendered from memory, with one query for each related set of the list queryset it does not hold yet;
         any other is re-read through the list queryset (its select/prefetch)."""
+        return self.rendered(obj)[0]
+
+    def rendered(self, obj: models.Model) -> tuple[dict[str, Any], str]:
+        """`present(obj)` and the ETag of the version rendered (the `ETag` header a write answers with)."""
         queryset = self.get_queryset()
         if is_as_written(obj) and _holds_related(obj, queryset):
             prefetch_related_objects([obj], *queryset._prefetch_related_lookups)
         else:
             obj = queryset.get(pk=obj.pk)
-        return self.render(obj)
+        return self.render(obj), etag_for(obj)
 
     def render(self, instance: Any, *, many: bool = False) -> Any:
         """`instance` (or a list, `many`) in the output shape, through this thread's one instance of the
@@ -600,9 +606,6 @@ class ResourceViewSet(viewsets.GenericViewSet):
             return serializer.data
         finally:
             serializer.instance, serializer._context = None, {}
-
-    def envelope(self, obj: models.Model) -> dict[str, Any]:
-        return {self.singular: self.present(obj)}
 
     def unwrap(self, data: Any, obj: models.Model | None = None) -> Any:
         """Accept `{"customer": {...}}` or `{"return_id": 7, "return": {...}}` as well as the flat form."""
@@ -648,11 +651,33 @@ class ResourceViewSet(viewsets.GenericViewSet):
         except Http404:
             pk = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field)
             raise NotFound(f"{self.get_object_type().replace('_', ' ').capitalize()} {pk} does not exist.")
-        if self.request.method not in ("GET", "HEAD", "OPTIONS"):
-            expected = self.request.headers.get("If-Match")
-            if expected and expected.strip() not in ("*", etag_for(obj)):
-                raise PreconditionFailed()
         return obj
+
+    def if_match(self) -> list[str] | None:
+        """The ETags the request's `If-Match` accepts: None without the header or with `*` (any version); an
+        empty list for a header that names no well-formed ETag, which no version matches."""
+        header = self.request.headers.get("If-Match", "").strip()
+        if not header:
+            return None
+        etags = parse_etags(header)
+        return None if "*" in etags else etags
+
+    @contextmanager
+    def precondition(self, obj: models.Model | None) -> Iterator[None]:
+        """Run the write on `obj` in its block under the request's `If-Match` (contract §1.6, principle 5):
+        open the transaction, lock the row (`SELECT ... FOR UPDATE OF` it), compare its ETag there (412 and
+        nothing written if it differs), and keep the lock through the write. The service's own lock of the
+        row then re-reads it without waiting and its transaction becomes a savepoint of this one, so two
+        writes sent with the same ETag cannot both pass. Without If-Match (or with `*`) the block runs as it
+        is: no transaction, no lock, no query."""
+        expected = self.if_match()
+        if expected is None or obj is None:
+            yield
+            return
+        with transaction.atomic():
+            if etag_for(lock(type(obj), obj.pk)) not in expected:
+                raise PreconditionFailed()
+            yield
 
 
 _renderers = threading.local()
@@ -740,10 +765,12 @@ class CreateMixin:
         )
         serializer.is_valid(raise_exception=True)
         obj = type(self).create_service(by=self.actor, **serializer.validated_data)
-        body = self.envelope(obj)
+        data, etag = self.rendered(obj)
         # The canonical URL, whichever alias served the create (`POST /v1/return_line_items/create`).
         location = request.build_absolute_uri(reverse(f"{self.singular}-detail", kwargs={"pk": obj.pk}))
-        return Response(body, status=status.HTTP_201_CREATED, headers={"Location": location})
+        return Response(
+            {self.singular: data}, status=status.HTTP_201_CREATED, headers={"Location": location, "ETag": etag}
+        )
 
 
 class UpdateMixin:
@@ -755,8 +782,10 @@ class UpdateMixin:
         )
         serializer.is_valid(raise_exception=True)
         param = self.service_param or self.singular
-        obj = type(self).update_service(**{param: obj}, by=self.actor, **serializer.validated_data)
-        return Response(self.envelope(obj))
+        with self.precondition(obj):
+            obj = type(self).update_service(**{param: obj}, by=self.actor, **serializer.validated_data)
+        data, etag = self.rendered(obj)
+        return Response({self.singular: data}, headers={"ETag": etag})
 
     def partial_update(self, request, *args, **kwargs):
         return self.update(request, *args, **kwargs)
@@ -767,7 +796,8 @@ class DestroyMixin:
         obj = self.get_object()
         pk = obj.pk
         param = self.service_param or self.singular
-        type(self).delete_service(**{param: obj}, by=self.actor)
+        with self.precondition(obj):
+            type(self).delete_service(**{param: obj}, by=self.actor)
         return Response({"id": pk, "object": self.get_object_type(), "deleted": True})
 
 
@@ -860,20 +890,24 @@ def resource_action(
         kwargs_ = dict(serializer.validated_data)
         if detail:
             kwargs_[self.service_param or self.singular] = obj
-        result = service(by=self.actor, **kwargs_)
+        with self.precondition(obj):
+            result = service(by=self.actor, **kwargs_)
         # The ack shows the document the action is about: the returned object when it is one of this
         # resource's (a merge answers its target), else the object of the path (an adjust returns a ledger row).
         model = self.get_queryset().model
         subject = result if isinstance(result, model) else obj
         body: dict[str, Any] = {}
+        headers: dict[str, str] = {}
         if subject is not None:
             body = {"id": subject.pk, "object": self.get_object_type()}
         body.update({done: True, "success": True})
         if subject is not None:
-            body[self.singular] = self.present(subject)
+            body[self.singular], etag = self.rendered(subject)
+            if obj is not None and subject.pk == obj.pk:
+                headers["ETag"] = etag  # the new version of the path's object (not a split's new order)
         if present is not None:
             body.update(present(self, result))
-        return Response(body)
+        return Response(body, headers=headers)
 
     handler.__name__ = name
     handler.__doc__ = description or f"{name.replace('_', ' ').capitalize()} (ack `{done}`)."
