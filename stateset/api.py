@@ -589,6 +589,24 @@ class ResourceViewSet(viewsets.GenericViewSet):
             obj = queryset.get(pk=obj.pk)
         return self.render(obj), etag_for(obj)
 
+    def validate_input(self, serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
+        """`data` validated by `serializer_class` (a 400 otherwise), through this thread's one instance of it,
+        as `render` does: its fields are built once. Only the data, the context and the results change
+        between uses. For inputs without an instance (creates and actions); an update binds its instance."""
+        inputs = _renderers.__dict__.setdefault("inputs", {})
+        serializer = inputs.get(serializer_class)
+        if serializer is None:
+            serializer = inputs[serializer_class] = serializer_class(data={}, context={})
+        serializer.initial_data = data
+        serializer._context = self.get_serializer_context()
+        try:
+            serializer.is_valid(raise_exception=True)
+            return dict(serializer.validated_data)
+        finally:
+            for name in ("_validated_data", "_errors", "_data"):
+                serializer.__dict__.pop(name, None)
+            serializer.initial_data, serializer._context = {}, {}
+
     def render(self, instance: Any, *, many: bool = False) -> Any:
         """`instance` (or a list, `many`) in the output shape, through this thread's one instance of the
         serializer class: its fields are built and bound once, not copied field by field for every response
@@ -760,11 +778,8 @@ class RetrieveMixin:
 class CreateMixin:
     def create(self, request, *args, **kwargs):
         data = self.unwrap(request.data)
-        serializer = (self.create_serializer_class or self.get_serializer_class())(
-            data=data, context=self.get_serializer_context()
-        )
-        serializer.is_valid(raise_exception=True)
-        obj = type(self).create_service(by=self.actor, **serializer.validated_data)
+        validated = self.validate_input(self.create_serializer_class or self.get_serializer_class(), data)
+        obj = type(self).create_service(by=self.actor, **validated)
         data, etag = self.rendered(obj)
         # The canonical URL, whichever alias served the create (`POST /v1/return_line_items/create`).
         location = request.build_absolute_uri(reverse(f"{self.singular}-detail", kwargs={"pk": obj.pk}))
@@ -884,10 +899,7 @@ def resource_action(
             raw = dict(raw)
             identity = {k: raw.pop(k) for k in list(raw) if k in self.identity_names()}
             self.check_identity(identity, obj)
-        serializer_class = input or EmptyInput
-        serializer = serializer_class(data=raw, context=self.get_serializer_context())
-        serializer.is_valid(raise_exception=True)
-        kwargs_ = dict(serializer.validated_data)
+        kwargs_ = self.validate_input(input or EmptyInput, raw)
         if detail:
             kwargs_[self.service_param or self.singular] = obj
         with self.precondition(obj):
