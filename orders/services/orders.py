@@ -129,12 +129,13 @@ def order_create(
         for line in lines:
             line.order = order
         OrderLineItem.objects.bulk_create(lines)
-        lines_allocate(order, built, by=by, new_lines=True)
         tag_rows = OrderTag.objects.bulk_create(
             OrderTag(order=order, tag_name=name, tag_value=value, created_by=by.label[:255])
             for name, value in _normalise_tags(tags)
         )
         log_event(order, "create", by=by, reason=status_reason)
+        # The stock last, so the levels every order of the same SKUs needs are locked for the shortest time.
+        lines_allocate(order, built, by=by, new_lines=True)
     prefetched(order, order_line_items=lines, discounts=(), tags=tag_rows, refunds=(), shipments=())
     return as_written(order)
 
@@ -410,16 +411,6 @@ def order_ship(
         order = order_lock(order.pk)
         check_transition(order, "ship", by=by)
         lines = order_lines(order)
-        stocked = [line for line in lines if line.requires_inventory]
-        movements = inv.stock_consume(
-            lines=[line_ref(line) for line in stocked], source=_ledger_source(order), by=by, note=tracking_number
-        )
-        expected = sum(line.quantity for line in stocked)
-        consumed = -sum(m.quantity for m in movements)
-        if consumed != expected:
-            raise AllocationMismatch(
-                f"{order.display_number} holds {consumed} units for {expected} ordered; nothing was shipped."
-            )
         now = timezone.now()
         OrderLineItem.objects.filter(order=order).update(
             quantity_shipped=F("quantity"), status=LineStatus.SHIPPED, updated_at=now
@@ -439,6 +430,18 @@ def order_ship(
             carrier=carrier,
             shipped_at=shipped_at,
         )
+        # The stock last: the levels, which every order of the same SKUs needs, are locked for the shortest
+        # time. A mismatch raises, and the whole transaction (status and shipment included) rolls back.
+        stocked = [line for line in lines if line.requires_inventory]
+        movements = inv.stock_consume(
+            lines=[line_ref(line) for line in stocked], source=_ledger_source(order), by=by, note=tracking_number
+        )
+        expected = sum(line.quantity for line in stocked)
+        consumed = -sum(m.quantity for m in movements)
+        if consumed != expected:
+            raise AllocationMismatch(
+                f"{order.display_number} holds {consumed} units for {expected} ordered; nothing was shipped."
+            )
     prefetched(order, order_line_items=lines, **({} if order.has_shipments else {"shipments": [shipment]}))
     return as_written(order)
 
@@ -450,12 +453,12 @@ def order_cancel(*, order: Order, by: Actor, reason: str = "") -> Order:
         order = order_lock(order.pk)
         check_transition(order, "cancel", by=by)
         lines = order_lines(order)
-        refs = [line_ref(line) for line in lines if line.requires_inventory]
-        if refs:
-            inv.stock_release(lines=refs, by=by)
         now = timezone.now()
         OrderLineItem.objects.filter(order=order).update(status=LineStatus.CANCELLED, updated_at=now)
         for line in lines:
             line.status, line.updated_at = LineStatus.CANCELLED, now
         apply_transition(order, "cancel", by=by, reason=reason, cancel_reason=reason, initiator=by.label[:255])
+        refs = [line_ref(line) for line in lines if line.requires_inventory]
+        if refs:  # the stock last: the levels are locked for the shortest time
+            inv.stock_release(lines=refs, by=by)
     return as_written(prefetched(order, order_line_items=lines))
