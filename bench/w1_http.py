@@ -276,8 +276,10 @@ def bench_database(database: str, args, rows: list[Row]) -> None:
         targets = [("ours", "stateset.wsgi")]
         if database == "postgres" and not args.no_floor:
             targets.append(("floor", "bench.floor:app"))
-        for target, app in targets:
-            for workers in args.workers:
+        # Ours and the floor side by side at each worker count, so a change of load on this shared machine
+        # during the run falls on both.
+        for workers in args.workers:
+            for target, app in targets:
                 server_env = {**env, "FLOOR_DSN": env["DATABASE_URL"].replace("postgres://", "postgresql://")}
                 server, base = start_gunicorn(server_env, app, workers)
                 try:
