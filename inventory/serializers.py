@@ -154,7 +154,7 @@ class StockMovementSerializer(serializers.ModelSerializer):
     object = ConstantField("stock_movement")
     sku = serializers.CharField(source="item.sku", read_only=True)
     location = serializers.CharField(source="location.code", read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = StockMovement
@@ -321,7 +321,7 @@ class PackingListLineSerializer(LineSerializer):
     description = _text(500)
     quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
     arrived = serializers.BooleanField(read_only=True)
-    arrived_at = serializers.DateTimeField(read_only=True)
+    arrived_at = serializers.DateTimeField(read_only=True, allow_null=True)
     created_at = _stamp()
     updated_at = _stamp()
 
@@ -332,7 +332,7 @@ class PackingListSerializer(ResourceSerializer):
 
     object = ConstantField("packing_list")
     purchase_order_number = PurchaseOrderNumberField(source="purchase_order", required=False, allow_null=True)
-    purchase_order = serializers.IntegerField(source="purchase_order_id", read_only=True)
+    purchase_order = serializers.IntegerField(source="purchase_order_id", read_only=True, allow_null=True)
     location = LocationCodeField(required=False)
     deliveryDate = serializers.DateField(source="delivery_date", required=False, allow_null=True)
     arrivalDate = serializers.DateField(source="arrival_date", required=False, allow_null=True)
@@ -418,8 +418,8 @@ class CycleCountLineSerializer(LineSerializer):
         help_text="Replaced by the on-hand snapshot at start.",
     )
     quantity_counted = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=MAX_QUANTITY)
-    variance_quantity = serializers.IntegerField(read_only=True)
-    variance_cost = MoneyField(read_only=True)
+    variance_quantity = serializers.IntegerField(read_only=True, allow_null=True)
+    variance_cost = MoneyField(read_only=True, allow_null=True)
     explanation = _text()
     status = serializers.CharField(read_only=True)
     created_at = _stamp()
@@ -436,10 +436,14 @@ class CycleCountSerializer(ResourceSerializer):
     part = serializers.CharField(required=False, allow_null=True, max_length=100)
     quantity_expected = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=MAX_QUANTITY)
     quantity_counted = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=MAX_QUANTITY)
-    variance_quantity = serializers.IntegerField(read_only=True)
-    variance_cost = MoneyField(read_only=True)
+    variance_quantity = serializers.IntegerField(read_only=True, allow_null=True)
+    variance_cost = MoneyField(read_only=True, allow_null=True)
     accuracy_rate = serializers.DecimalField(
-        max_digits=5, decimal_places=2, read_only=True, help_text="% of counted lines with no variance."
+        max_digits=5,
+        decimal_places=2,
+        read_only=True,
+        allow_null=True,
+        help_text="% of counted lines with no variance (null until the count completes).",
     )
     cycle_count_line_items = CycleCountLineSerializer(many=True, required=False, source="lines")
 

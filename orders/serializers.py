@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -26,8 +25,8 @@ from orders.models import (
     WholesaleOrder,
     WholesaleOrderLineItem,
 )
-from orders.states import DiscountType
-from stateset.api import ConstantField, InputSerializer, MoneyField, ResourceSerializer
+from orders.states import DiscountType, OrderStatus
+from stateset.api import ConstantField, InputSerializer, MoneyField, ResourceSerializer, schema_by_direction
 from stateset.errors import DomainError
 from stateset.ids import MAX_ID, as_id
 
@@ -41,8 +40,8 @@ class InlineCustomerInput(InputSerializer):
     phone = serializers.CharField(required=False, allow_blank=True, max_length=50)
 
 
-@extend_schema_field(
-    {
+@schema_by_direction(
+    request={
         "oneOf": [
             {"type": "integer", "description": "A customer id."},
             {
@@ -55,10 +54,11 @@ class InlineCustomerInput(InputSerializer):
                     "phone": {"type": "string"},
                 },
                 "required": ["email"],
+                "additionalProperties": False,
             },
         ],
-        "nullable": True,
-    }
+    },
+    response={"type": "integer", "description": "The customer's id."},
 )
 class CustomerRefField(serializers.Field):
     """`customer`: the id out; in, an id or an inline `{email, first_name?, last_name?, phone?}`."""
@@ -85,6 +85,10 @@ class LocationRefField(serializers.Field):
 
     def __init__(self, *, as_id: bool = False, **kwargs):
         self.as_id = as_id
+        self.schema_by_direction = {
+            "request": {"oneOf": [{"type": "string"}, {"type": "integer"}], "description": "A location code or id."},
+            "response": {"type": "integer"} if as_id else {"type": "string"},
+        }
         super().__init__(**kwargs)
 
     def to_representation(self, value):
@@ -97,9 +101,6 @@ class LocationRefField(serializers.Field):
             return inv.location_resolve(data)
         except DomainError as exc:
             raise serializers.ValidationError(exc.message)
-
-
-extend_schema_field(OpenApiTypes.STR)(LocationRefField)
 
 
 @extend_schema_field(
@@ -275,9 +276,12 @@ class OrderSerializer(ResourceSerializer):
     balance = MoneyField(read_only=True)
     refunds = RefundSerializer(many=True, read_only=True)
     shipments = ShipmentSerializer(many=True, read_only=True)
-    split_from = serializers.PrimaryKeyRelatedField(read_only=True)
-    merged_into = serializers.PrimaryKeyRelatedField(read_only=True)
-    exchange_for = serializers.PrimaryKeyRelatedField(read_only=True)
+    split_from = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    merged_into = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    exchange_for = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    # Blank when the order is not on hold (a read-only model field loses `allow_blank`, and with it the blank
+    # value from its documented enum).
+    held_from_status = serializers.ChoiceField(choices=OrderStatus.choices, allow_blank=True, read_only=True)
     currency = serializers.RegexField(r"^[A-Za-z]{3}$", required=False, help_text="ISO 4217, default USD.")
     shipping_amount = MoneyField(min_value=Decimal("0"), required=False)
     tax_amount = MoneyField(min_value=Decimal("0"), required=False)

@@ -21,7 +21,7 @@ from orders.models import OrderLineItem
 from returns import services
 from returns.models import Return, ReturnLineItem, Warranty, WarrantyLineItem
 from returns.states import WARRANTY_STATUS_WORDS, Condition
-from stateset.api import ConstantField, InputSerializer, MoneyField, ResourceSerializer
+from stateset.api import ConstantField, InputSerializer, MoneyField, ResourceSerializer, schema_by_direction
 from stateset.errors import DomainError
 
 ZERO = Decimal("0")
@@ -30,8 +30,9 @@ ZERO = Decimal("0")
 # ---- fields ------------------------------------------------------------------------------------------------
 
 
-@extend_schema_field(
-    {"oneOf": [{"type": "integer"}, {"type": "string"}], "description": "The order's id (or its order number)."}
+@schema_by_direction(
+    request={"oneOf": [{"type": "integer"}, {"type": "string"}], "description": "The order's id or its order number."},
+    response={"type": "integer", "description": "The order's id."},
 )
 class OrderRefField(serializers.Field):
     """`order_id`: out, the order's id; in, its id or its order number."""
@@ -199,7 +200,7 @@ class ReturnSerializer(AliasInputMixin, ResourceSerializer):
     restocking_fee = _money()
     flat_rate_shipping = _money()
     tax_refunded = _money()
-    replacement_order = serializers.PrimaryKeyRelatedField(read_only=True)
+    replacement_order = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
 
     class Meta:
         model = Return
@@ -381,7 +382,7 @@ class WarrantySerializer(AliasInputMixin, ResourceSerializer):
     amount = _money()
     tax_refunded = _money()
     total_refunded = _money()
-    replacement_order = serializers.PrimaryKeyRelatedField(read_only=True)
+    replacement_order = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     warranty_line_items = NestedWarrantyLineSerializer(many=True, required=False)
 
     class Meta:

@@ -334,6 +334,20 @@ class MoneyField(serializers.DecimalField):
         return super().validate_precision(rounded)
 
 
+def schema_by_direction(*, request: dict, response: dict):
+    """A field whose OpenAPI schema differs by direction: an input that takes several forms (an id or a code,
+    an id or an inline object) and an output that is always one (the id). Read by
+    `stateset.schema.ResourceAutoSchema`; `nullable`, `readOnly` and the help text are added from the field
+    as usual. Use it on the class, or set `schema_by_direction` on an instance whose output depends on its
+    arguments."""
+
+    def decorate(cls):
+        cls.schema_by_direction = {"request": request, "response": response}
+        return cls
+
+    return decorate
+
+
 @extend_schema_field(OpenApiTypes.STR)
 class ConstantField(serializers.Field):
     """The `object` key: the resource's type name."""

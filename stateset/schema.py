@@ -2,16 +2,26 @@
 
 Every operation documents its success body (object envelope, list page, delete ack, action ack) and the
 error shape for the failures it can answer. Alias routes are left out (they are listed in the README).
+
+The schema describes what the server answers and accepts, no more loosely (issue #14; the test suite checks
+every response against it, see tests/openapi_check.py): request bodies the server checks key by key
+(`StrictInputMixin`) forbid other keys, list parameters carry their bounds, fields answered in one form but
+accepted in several are typed per direction (`stateset.api.schema_by_direction`).
 """
 
 from __future__ import annotations
 
+import copy
+
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import append_meta
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, inline_serializer
 from rest_framework import serializers
 
-from stateset.api import EmptyInput, HistorySerializer, InputSerializer, ResourceViewSet
+from stateset.api import EmptyInput, HistorySerializer, InputSerializer, ResourceViewSet, StrictInputMixin
+from stateset.ids import MAX_ID
+from stateset.limits import MAX_LIMIT
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -38,7 +48,8 @@ class ErrorSerializer(serializers.Serializer):
 
 
 READ_ERRORS = (400, 401, 403, 404, 429, 500)  # 400: a bad list or query parameter
-WRITE_ERRORS = (400, 401, 403, 404, 405, 409, 412, 422, 429, 500)
+# 413: a body above the upload limit; 415: a body that is not JSON.
+WRITE_ERRORS = (400, 401, 403, 404, 405, 409, 412, 413, 415, 422, 429, 500)
 
 _cache: dict[str, serializers.Serializer] = {}
 
@@ -153,6 +164,34 @@ class ResourceAutoSchema(AutoSchema):
             return f"{app.capitalize()}{name}"
         return name
 
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        by_direction = getattr(field, "schema_by_direction", None)
+        if by_direction is not None:
+            schema = copy.deepcopy(by_direction[direction])
+            return append_meta(schema, self._get_serializer_field_meta(field, direction))
+        return super()._map_serializer_field(field, direction, bypass_extensions)
+
+    def _map_basic_serializer(self, serializer, direction):
+        """A request body the server checks key by key refuses any other key with a 400 (`unknown_field`):
+        `additionalProperties: false`. The keys it tolerates besides its fields are documented too: twins of
+        a field (`input_aliases`) and identity echoes (`Meta.accepted_keys`)."""
+        schema = super()._map_basic_serializer(serializer, direction)
+        if direction != "request" or not isinstance(serializer, StrictInputMixin):
+            return schema
+        properties = schema.setdefault("properties", {})
+
+        def unwritten(key):  # read-only properties are still here; they are dropped from request components later
+            return key not in properties or properties[key].get("readOnly")
+
+        for alias, canonical in getattr(serializer, "input_aliases", {}).items():
+            if unwritten(alias) and not unwritten(canonical):
+                properties[alias] = {**copy.deepcopy(properties[canonical]), "description": f"The same as {canonical}."}
+        for key in getattr(getattr(serializer, "Meta", None), "accepted_keys", ()):
+            if unwritten(key):
+                properties[key] = {"description": "Tolerated and ignored (checked against the path)."}
+        schema["additionalProperties"] = False
+        return schema
+
     def get_override_parameters(self):
         params = list(super().get_override_parameters())
         view = self._resource_view()
@@ -164,8 +203,14 @@ class ResourceAutoSchema(AutoSchema):
             and (view.action in view.paginated_actions)
         ):
             params += [
-                OpenApiParameter("limit", int, description="1 to 100 (default 10)"),
-                OpenApiParameter("offset", int, description="default 0"),
+                OpenApiParameter(
+                    "limit",
+                    {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+                    description=f"1 to {MAX_LIMIT} (default 10; a larger one is read as {MAX_LIMIT})",
+                ),
+                OpenApiParameter(
+                    "offset", {"type": "integer", "minimum": 0, "maximum": MAX_ID}, description="default 0"
+                ),
                 OpenApiParameter("order_direction", str, enum=["asc", "desc"], description="default desc"),
             ]
         if view.action in ("list", "search"):
@@ -200,3 +245,34 @@ def drop_alias_routes(endpoints):
     from stateset.urls import is_alias_path
 
     return [endpoint for endpoint in endpoints if not is_alias_path(endpoint[0])]
+
+
+def tighten_unions(result, generator, request, public):
+    """Postprocessing: unions as a validator reads them.
+
+    - A blank-or-format string (`oneOf: [{format: uri}, {maxLength: 0}]`, drf-spectacular's form for a URL
+      field that allows blank) becomes `anyOf`: a validator that does not check formats finds "" valid under
+      both branches, which `oneOf` forbids.
+    - `nullable` beside a `oneOf` with no `type` means nothing in OpenAPI 3.0 (null matches no branch), so it
+      moves onto the first typed branch.
+    """
+
+    def visit(node):
+        if isinstance(node, dict):
+            one_of = node.get("oneOf")
+            if isinstance(one_of, list):
+                if any(branch == {"type": "string", "maxLength": 0} for branch in one_of):
+                    node["anyOf"] = node.pop("oneOf")
+                elif node.get("nullable") and "type" not in node:
+                    typed = next((b for b in one_of if isinstance(b, dict) and "type" in b), None)
+                    if typed is not None:
+                        typed["nullable"] = True
+                        del node["nullable"]
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value)
+
+    visit(result)
+    return result

@@ -162,6 +162,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "PREPROCESSING_HOOKS": ["stateset.schema.drop_alias_routes"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "stateset.schema.tighten_unions"],
     "APPEND_COMPONENTS": {
         "securitySchemes": {
             "ApiKey": {

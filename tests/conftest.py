@@ -52,3 +52,31 @@ def pytest_runtest_makereport(item, call):
     ):
         report.outcome = "failed"
         report.longrepr = "a PostgreSQL-only test was skipped on PostgreSQL under CI"
+
+
+# ---- every /v1 answer conforms to the served OpenAPI schema (issue #14; see tests/openapi_check.py) --------
+
+
+def pytest_configure(config):
+    from django.conf import settings
+
+    settings.MIDDLEWARE = ["tests.openapi_check.SchemaValidationMiddleware", *settings.MIDDLEWARE]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    from tests import openapi_check
+
+    openapi_check.mismatches.clear()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """A test that received a response the schema does not describe (in its fixtures or its body) fails."""
+    from tests import openapi_check
+
+    result = yield
+    found, openapi_check.mismatches[:] = list(openapi_check.mismatches), []
+    if found:
+        pytest.fail(f"{len(found)} response(s) not as the OpenAPI schema says:\n" + "\n".join(found), pytrace=False)
+    return result
