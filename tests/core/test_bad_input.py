@@ -205,3 +205,64 @@ def test_a_request_with_a_host_we_do_not_serve_is_a_400_in_the_error_shape(api):
     response = api.get("/v1/customers", HTTP_HOST="evil.example")
     assert response.status_code == 400
     assert response.json()["code"] == "bad_request"
+
+
+# ---- issue #14.4: lone surrogates, an inline email past its column, stock past its bound -------------------
+
+
+def _writes():
+    from crm.models import Customer
+    from inventory.models import StockMovement
+    from orders.models import Order
+
+    return Order.objects.count(), Customer.objects.count(), StockMovement.objects.count()
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"metadata": {"note": "\ud800"}},
+        {"metadata": {"\udfff": 1}},
+        {"payment": {"method": "card", "payment_intent_id": "pi_\ud83d"}},
+        {"shipping_address": {"line1": "2 Elm \udc00", "city": "Oslo"}},
+        {"customer": {"email": "s@example.com", "first_name": "\ud800"}},
+    ],
+    ids=["metadata-value", "metadata-key", "payment", "address", "inline-customer"],
+)
+def test_a_lone_surrogate_anywhere_in_a_json_body_is_400_and_writes_nothing(api, extra):
+    # PostgreSQL cannot encode one in UTF-8: a 500 on insert. JSON allows the escape, Unicode text does not.
+    make_item("A", on_hand=5)
+    before = _writes()
+    body = {"order_line_items": [{"sku": "A", "quantity": 1, "unit_price": 1}], **extra}
+    response = api.post("/v1/orders", json.dumps(body), content_type="application/json")
+    error = assert_error(response, 400, "invalid_request_error", "validation_error")
+    assert "surrogate" in error["message"]
+    assert _writes() == before
+
+
+def test_an_inline_customer_email_longer_than_its_column_is_400_and_writes_nothing(api):
+    # Django's EmailValidator takes up to 320 characters; the column holds 254: a DataError 500 on PostgreSQL.
+    make_item("A", on_hand=5)
+    before = _writes()
+    email = "a" * 60 + "@" + ".".join(["b" * 60] * 4) + ".com"
+    assert 254 < len(email) <= 320
+    body = {"customer": {"email": email}, "order_line_items": [{"sku": "A", "quantity": 1, "unit_price": 1}]}
+    error = assert_error(api.post("/v1/orders", body, format="json"), 400, "invalid_request_error", "validation_error")
+    assert "email" in error["errors"]["customer"]
+    assert _writes() == before
+
+
+def test_stock_past_its_maximum_is_a_422_and_moves_nothing(api):
+    # Repeated +1,000,000 adjustments overflowed the integer columns near 2.1 billion (a 500 on PostgreSQL).
+    from inventory.models import StockMovement
+    from stateset.limits import MAX_STOCK
+
+    item = make_item("BIG", on_hand=MAX_STOCK - 500_000)
+    movements = StockMovement.objects.count()
+    response = api.post(f"/v1/inventory_items/{item.pk}/adjust", {"quantity": 1_000_000}, format="json")
+    error = assert_error(response, 422, "invalid_request_error", "stock_limit_exceeded")
+    assert str(MAX_STOCK) in error["message"].replace(",", "")
+    assert StockMovement.objects.count() == movements
+    assert api.get(f"/v1/inventory_items/{item.pk}").json()["inventory_item"]["warehouse"] == MAX_STOCK - 500_000
+    done = api.post(f"/v1/inventory_items/{item.pk}/adjust", {"quantity": 500_000}, format="json")
+    assert done.status_code == 200, done.content
