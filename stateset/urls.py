@@ -132,7 +132,9 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("v1/", include(api_patterns)),
     *[path(full.lstrip("/"), _alias_view(canonical, actions)) for full, canonical, actions in ROOT_ALIASES],
-    re_path(r"^(v1|api)(/.*)?$", api_not_found),
+    # `[\s\S]`, not `.`: a path may hold a newline (`/v1/orders/1%0A`), which `.` does not match. (Not the
+    # `(?s)` flag: Django's reverse() cannot read it and fails on every route.)
+    re_path(r"^(v1|api)(/[\s\S]*)?$", api_not_found),
 ]
 
 

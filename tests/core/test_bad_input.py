@@ -266,3 +266,21 @@ def test_stock_past_its_maximum_is_a_422_and_moves_nothing(api):
     assert api.get(f"/v1/inventory_items/{item.pk}").json()["inventory_item"]["warehouse"] == MAX_STOCK - 500_000
     done = api.post(f"/v1/inventory_items/{item.pk}/adjust", {"quantity": 500_000}, format="json")
     assert done.status_code == 200, done.content
+
+
+# ---- issue #14.5: an encoded newline in a /v1 path ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/v1/orders/1%0A", "/v1/orders%0A", "/v1/orders/1/cancel%0A", "/v1/nope%0Ax", "/v1/%0A", "/api/x%0Ay"],
+)
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_an_encoded_newline_in_an_api_path_is_the_json_404(api, method, path):
+    # `.` in the catch-all route matched no newline, so Django answered its HTML 404 page.
+    from orders.models import Order
+
+    make_item("A", on_hand=1)
+    response = getattr(api, method)(path, {"reason": "x"}, format="json")
+    assert_error(response, 404, "not_found_error", "resource_not_found")
+    assert not Order.objects.exists()
