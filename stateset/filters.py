@@ -1,4 +1,5 @@
-"""Filters every list shares (contract §1.5): status (comma separated), created and updated ranges.
+"""Filters every list shares (contract §1.5): status (comma separated), created and updated ranges, and the
+strict filter classes every app's filters use (a boolean, an id).
 
 A bad value (an unknown status, a date that does not parse) makes the FilterSet invalid, which the list
 answers with a 400 naming the parameter, never an empty list.
@@ -46,6 +47,36 @@ class CommaSeparatedChoiceFilter(django_filters.Filter):
         if not value:
             return qs
         return qs.filter(**{f"{self.field_name}__in": value})
+
+
+TRUE, FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
+
+
+class StrictBooleanField(forms.CharField):
+    """`true`/`false` (or 1/0, yes/no); anything else is a 400 rather than being ignored."""
+
+    def clean(self, value):
+        value = super().clean(value)
+        if value in (None, ""):
+            return None
+        text = str(value).strip().lower()
+        if text in TRUE:
+            return True
+        if text in FALSE:
+            return False
+        raise forms.ValidationError(f"'{value}' is not a boolean; use true or false.")
+
+
+class BooleanFilter(django_filters.Filter):
+    """`?active=true`: the one boolean filter of every list. django-filter's own BooleanFilter reads what it
+    cannot parse (`?active=garbage`) as no filter at all, and the list answered everything."""
+
+    field_class = StrictBooleanField
+
+    def filter(self, qs, value):
+        if value is None:
+            return qs
+        return qs.filter(**{self.field_name: value})
 
 
 class IdFilter(django_filters.Filter):

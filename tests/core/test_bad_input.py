@@ -284,3 +284,48 @@ def test_an_encoded_newline_in_an_api_path_is_the_json_404(api, method, path):
     response = getattr(api, method)(path, {"reason": "x"}, format="json")
     assert_error(response, 404, "not_found_error", "resource_not_found")
     assert not Order.objects.exists()
+
+
+# ---- issue #14.6: every typed filter refuses a bad value -----------------------------------------------------
+
+
+def _typed_filters():
+    """(prefix, name) of every boolean, number, date and choice filter of every list, read from the router's
+    viewsets: what a filter parses is its form field."""
+    from django import forms
+
+    from stateset.filters import CommaSeparatedChoiceField, StrictBooleanField
+
+    typed = (
+        forms.NullBooleanField,
+        forms.BooleanField,
+        forms.IntegerField,
+        forms.DecimalField,
+        forms.FloatField,
+        forms.DateField,
+        forms.DateTimeField,
+        forms.ChoiceField,
+        CommaSeparatedChoiceField,
+        StrictBooleanField,
+    )
+    for prefix, viewset in RESOURCES:
+        for name, filter_ in (viewset.filterset_class.base_filters if viewset.filterset_class else {}).items():
+            field_class = filter_.field_class
+            if issubclass(field_class, typed):
+                yield prefix, name
+
+
+TYPED_FILTERS = sorted(set(_typed_filters()))
+
+
+def test_the_typed_filter_walk_sees_every_kind():
+    names = {f"{prefix}.{name}" for prefix, name in TYPED_FILTERS}
+    assert {"promotions.active", "locations.active", "bill_of_materials.revision", "orders.start_date"} <= names
+    assert {"promotions.type", "orders.status", "return_line_items.restocked"} <= names
+
+
+@pytest.mark.parametrize(("prefix", "name"), TYPED_FILTERS)
+def test_a_garbage_value_in_any_typed_filter_is_400(api, prefix, name):
+    # `?active=garbage` on promotions listed everything: django-filter's BooleanFilter ignores what it cannot read.
+    body = assert_error(api.get(f"/v1/{prefix}", {name: "garbage"}), 400, "invalid_request_error", "validation_error")
+    assert name in body["errors"]
