@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -22,7 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DatabaseError, IntegrityError, models
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, models
 from django.db.models import ProtectedError, Q, RestrictedError, prefetch_related_objects
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404
@@ -115,6 +116,23 @@ def _codes(codes: Any) -> set[str]:
 
 
 RETRYABLE_DB_ERRORS = ("lock", "deadlock", "could not serialize", "database is locked", "canceling statement")
+# What PostgreSQL (psycopg) and SQLite say when the database is gone or unreachable, rather than refusing a
+# statement: a 503 the client retries (the next request opens a new connection, see CONN_HEALTH_CHECKS).
+CONNECTION_LOST = (
+    "server closed the connection",
+    "terminating connection",
+    "connection already closed",
+    "the connection is closed",
+    "connection is lost",
+    "consuming input failed",
+    "could not connect",
+    "connection refused",
+    "connection to server",
+    "no connection to the server",
+    "ssl connection has been closed",
+    "unable to open database",
+)
+LOST_RETRY_AFTER = {"Retry-After": "1"}
 
 
 class PreconditionFailed(exceptions.APIException):
@@ -162,6 +180,13 @@ def _lock_clash(exc: Exception) -> bool:
     return any(s in str(exc).lower() for s in RETRYABLE_DB_ERRORS)
 
 
+def connection_lost(exc: BaseException | None) -> bool:
+    """The database connection is gone (an InterfaceError is always about the connection itself)."""
+    if isinstance(exc, InterfaceError):
+        return True
+    return isinstance(exc, OperationalError) and any(s in str(exc).lower() for s in CONNECTION_LOST)
+
+
 # Exception class → how it answers. The first row the exception is an instance of wins, so a subclass comes
 # before its base (PreconditionFailed before APIException, ProtectedError before IntegrityError before
 # DatabaseError). DomainError and the two ValidationErrors carry their own fields (see `_carried`); anything
@@ -200,6 +225,16 @@ ERROR_RULES: dict[type[Exception] | tuple[type[Exception], ...], ErrorRule] = {
     # A delete that a service did not check first: still refused for good, so not a retryable 409.
     (ProtectedError, RestrictedError): ErrorRule(
         422, INVALID, "resource_in_use", "This record is referenced by other records and cannot be deleted."
+    ),
+    # The database went away (restarted, failed over, the connection killed): retryable, never a 500.
+    (InterfaceError, OperationalError): ErrorRule(
+        503,
+        "api_error",
+        "service_unavailable",
+        "The database is unavailable; retry the request.",
+        headers=lambda exc: LOST_RETRY_AFTER,
+        when=connection_lost,
+        warn="database connection lost, answered as 503: %s",
     ),
     # A unique or check constraint caught what validation could not see: a concurrent write won.
     IntegrityError: ErrorRule(
@@ -292,6 +327,11 @@ def server_error(request):
     """handler500: an error outside any view (a middleware). Under /v1 and /api in the error shape."""
     if not is_api_path(request.path):
         return defaults.server_error(request)
+    if connection_lost(sys.exc_info()[1]):  # Django calls this handler while handling the exception
+        message = "The database is unavailable; retry the request."
+        response = error_json_response(request, 503, "api_error", "service_unavailable", message)
+        response.headers.update(LOST_RETRY_AFTER)
+        return response
     message = f"Internal error. Quote request id {current_request_id()} when reporting it."
     return error_json_response(request, 500, "api_error", "internal_error", message)
 

@@ -329,3 +329,58 @@ def test_a_garbage_value_in_any_typed_filter_is_400(api, prefix, name):
     # `?active=garbage` on promotions listed everything: django-filter's BooleanFilter ignores what it cannot read.
     body = assert_error(api.get(f"/v1/{prefix}", {name: "garbage"}), 400, "invalid_request_error", "validation_error")
     assert name in body["errors"]
+
+
+# ---- issue #14.7: losing the database ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ("OperationalError", "server closed the connection unexpectedly"),
+        ("OperationalError", "terminating connection due to administrator command"),
+        ("InterfaceError", "connection already closed"),
+    ],
+)
+def test_a_lost_database_connection_is_a_retryable_503(api, monkeypatch, error):
+    from django import db
+
+    from crm.api import CustomerViewSet
+
+    def lost(self):
+        raise getattr(db, error[0])(error[1])
+
+    monkeypatch.setattr(CustomerViewSet, "get_queryset", lost)
+    response = api.get("/v1/customers")
+    assert_error(response, 503, "api_error", "service_unavailable")
+    assert int(response["Retry-After"]) >= 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_request_after_the_database_connection_is_terminated_is_not_a_500():
+    import psycopg
+    from django.db import close_old_connections, connection
+
+    from crm.models import Customer
+
+    api = api_client()
+    assert api.get("/v1/customers").status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    with psycopg.connect(**params, autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+    # The test client skips the request_started handler that checks the connection: the dead one is used.
+    response = api.post("/v1/customers", {"email": "lost@example.com"}, format="json")
+    assert_error(response, 503, "api_error", "service_unavailable")
+    assert "Retry-After" in response
+    # A server runs that handler before each request: with CONN_HEALTH_CHECKS the lost connection is replaced.
+    close_old_connections()
+    response = api.post("/v1/customers", {"email": "lost@example.com"}, format="json")
+    assert response.status_code == 201, response.content
+    assert Customer.objects.filter(email="lost@example.com").count() == 1
