@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -357,6 +358,7 @@ class MoneyField(serializers.DecimalField):
         kwargs.setdefault("max_digits", 12)
         kwargs.setdefault("decimal_places", 2)
         kwargs.setdefault("rounding", ROUND_HALF_UP)
+        kwargs.setdefault("min_value", Decimal("0"))  # no amount of this API is negative
         super().__init__(**kwargs)
 
     def validate_precision(self, value: Decimal) -> Decimal:
@@ -383,7 +385,8 @@ class ConstantField(serializers.Field):
 
 
 class StrictInputMixin:
-    """Refuse keys the serializer does not write: 400 naming each one (`unknown_field` / `read_only_field`).
+    """Refuse keys the serializer does not write: 400 naming each one (`unknown_field` / `read_only_field`),
+    and an integer (or primary key) that is neither a JSON integer nor a string of ASCII digits.
 
     `Meta.accepted_keys` lists keys tolerated and ignored (identity echoes such as `order_id`, checked by the
     view against the path).
@@ -403,6 +406,9 @@ class StrictInputMixin:
             if has_null_character(data[key]):
                 # PostgreSQL stores no NUL in text or jsonb; DRF's CharField refuses it, other fields did not.
                 errors[key] = [serializers.ErrorDetail(NULL_CHARACTER_MESSAGE, code="null_characters_not_allowed")]
+                continue
+            if key in fields and is_loose_integer(fields[key], data[key]):
+                errors[key] = [serializers.ErrorDetail(LOOSE_INTEGER_MESSAGE, code="invalid")]
                 continue
             if key in writable or key in accepted:
                 continue
@@ -424,6 +430,26 @@ class StrictInputMixin:
 
 
 SERVER_OWNED = {"id", "object", "created_at", "updated_at", "status"}
+LOOSE_INTEGER_MESSAGE = "A whole number is required: a JSON integer or a string of the digits 0-9."
+ASCII_INTEGER = re.compile(r"-?[0-9]+")
+
+
+def is_loose_integer(field: serializers.Field, value: Any) -> bool:
+    """A value an integer field (or a primary key, or a list of either) of an input would take only by loose
+    parsing: DRF's IntegerField reads `1.0`, `1e2` (100.0), `"1.0"` and any Unicode digit (`int("１") == 1`).
+    Integers are JSON integers, or strings of ASCII digits where a string is allowed."""
+    if field.read_only or value is None:
+        return False
+    if isinstance(field, serializers.ListField | serializers.ManyRelatedField) and isinstance(value, list):
+        child = field.child if isinstance(field, serializers.ListField) else field.child_relation
+        return any(is_loose_integer(child, v) for v in value)
+    if not isinstance(field, serializers.IntegerField | serializers.PrimaryKeyRelatedField):
+        return False
+    if isinstance(value, str):
+        return ASCII_INTEGER.fullmatch(value) is None
+    return isinstance(value, bool) or not isinstance(value, int)
+
+
 NULL_CHARACTER_MESSAGE = "Null characters are not allowed."
 
 
@@ -581,7 +607,7 @@ class ResourceViewSet(viewsets.GenericViewSet):
     search_fields: tuple[str, ...] = ()
     ordering_fields: tuple[str, ...] = ("created_at", "updated_at", "id")
     default_order = "created_at"
-    lookup_value_regex = r"\d+"
+    lookup_value_regex = r"[0-9]+"  # not \d: it matches any Unicode digit, and int("１") == 1
     identity_keys: tuple[str, ...] = ()
     create_serializer_class = None
     update_serializer_class = None

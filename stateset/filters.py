@@ -7,12 +7,15 @@ answers with a 400 naming the parameter, never an empty list.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC
 
 import django_filters
 from django import forms
 
 from stateset.ids import MAX_ID
+
+ASCII_DIGITS = re.compile(r"[0-9]+")
 
 
 class CommaSeparatedChoiceField(forms.CharField):
@@ -79,10 +82,19 @@ class BooleanFilter(django_filters.Filter):
         return qs.filter(**{self.field_name: value})
 
 
-class IdFilter(django_filters.Filter):
-    """`?customer=42`: a primary key, a whole number from 1 to MAX_ID; anything else is a 400."""
+class IdField(forms.IntegerField):
+    """ASCII digits only: forms.IntegerField reads `1.0` and any Unicode digit (`int("１") == 1`)."""
 
-    field_class = forms.IntegerField
+    def to_python(self, value):
+        if value not in self.empty_values and not ASCII_DIGITS.fullmatch(str(value)):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
+
+
+class IdFilter(django_filters.Filter):
+    """`?customer=42`: a primary key, a whole number from 1 to MAX_ID (ASCII digits); anything else is a 400."""
+
+    field_class = IdField
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("min_value", 1)

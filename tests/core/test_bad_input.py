@@ -7,7 +7,7 @@ import pytest
 
 from stateset.filters import IdFilter
 from stateset.urls import RESOURCES
-from tests.factories import api_client, make_customer, make_item, make_lead, make_location
+from tests.factories import api_client, level, make_customer, make_item, make_lead, make_location
 from tests.helpers import assert_error
 
 pytestmark = pytest.mark.django_db
@@ -28,7 +28,9 @@ def test_every_foreign_key_filter_is_an_id_filter():
     assert len(ID_FILTERS) >= 20
 
 
-@pytest.mark.parametrize("value", ["99999999999999999999999", "9223372036854775808", "1.5", "-1", "0", "abc", "²"])
+@pytest.mark.parametrize(
+    "value", ["99999999999999999999999", "9223372036854775808", "1.5", "-1", "0", "abc", "²", "１", "1.0", " 1"]
+)
 @pytest.mark.parametrize(("prefix", "name"), ID_FILTERS)
 def test_a_bad_id_in_a_filter_is_400(api, prefix, name, value):
     # Numbers past a BIGINT used to reach SQLite (OverflowError, a 500); "1.5" matched id 1.
@@ -384,3 +386,81 @@ def test_the_request_after_the_database_connection_is_terminated_is_not_a_500():
     response = api.post("/v1/customers", {"email": "lost@example.com"}, format="json")
     assert response.status_code == 201, response.content
     assert Customer.objects.filter(email="lost@example.com").count() == 1
+
+
+# ---- issue #14.8: loose parsing -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("quantity", ['"1.0"', "1.0", "1e2", '"1e2"', '"１"', '"٣"', "true", '" 2"'])
+def test_a_quantity_that_is_not_a_json_integer_or_ascii_digits_is_400(api, quantity):
+    # DRF's IntegerField took 1.0, 1e2 (100.0) and any Unicode digit (int("１") == 1).
+    from orders.models import Order
+
+    make_item("A", on_hand=500)
+    body = '{"order_line_items": [{"sku": "A", "quantity": ' + quantity + ', "unit_price": 1}]}'
+    error = assert_error(
+        api.post("/v1/orders", body, content_type="application/json"), 400, "invalid_request_error", "validation_error"
+    )
+    assert "quantity" in error["errors"]["order_line_items"]["0"]
+    assert not Order.objects.exists()
+
+
+@pytest.mark.parametrize("quantity", ["1.0", "1e2", '"１"'])
+def test_an_action_quantity_that_is_not_an_integer_is_400(api, quantity):
+    from inventory.models import StockMovement
+
+    item = make_item("A", on_hand=5)
+    movements = StockMovement.objects.count()
+    body = '{"quantity": ' + quantity + "}"
+    response = api.post(f"/v1/inventory_items/{item.pk}/adjust", body, content_type="application/json")
+    assert "quantity" in assert_error(response, 400, "invalid_request_error", "validation_error")["errors"]
+    assert StockMovement.objects.count() == movements
+
+
+def test_an_integer_may_be_a_json_integer_or_a_string_of_ascii_digits(api):
+    item = make_item("A", on_hand=5)
+    for quantity in (2, "3"):
+        response = api.post(f"/v1/inventory_items/{item.pk}/adjust", {"quantity": quantity}, format="json")
+        assert response.status_code == 200, response.content
+    assert level(item)[0] == 10
+
+
+@pytest.mark.parametrize("path", ["/v1/customers/１", "/v1/customers/١", "/v1/customers/１/history"])
+def test_an_id_in_a_path_is_ascii_digits(api, path):
+    make_customer()
+    assert_error(api.get(path), 404, "not_found_error", "resource_not_found")
+
+
+def test_a_duplicate_key_in_a_json_body_is_400_and_writes_nothing(api):
+    # Python's json took the last of the two: the client's first value was silently dropped.
+    from crm.models import Customer
+
+    body = '{"email": "first@example.com", "firstName": "A", "email": "second@example.com"}'
+    error = assert_error(
+        api.post("/v1/customers", body, content_type="application/json"),
+        400,
+        "invalid_request_error",
+        "validation_error",
+    )
+    assert "email" in error["message"]
+    nested = '{"email": "n@example.com", "metadata": {"a": 1, "a": 2}}'
+    assert_error(
+        api.post("/v1/customers", nested, content_type="application/json"),
+        400,
+        "invalid_request_error",
+        "validation_error",
+    )
+    assert not Customer.objects.exists()
+
+
+def test_a_negative_unit_cost_is_refused_as_every_other_negative_price(api):
+    from inventory.models import InventoryItem
+
+    response = api.post("/v1/inventory_items", {"sku": "NEG", "unit_cost": "-1.00"}, format="json")
+    assert "unit_cost" in assert_error(response, 400, "invalid_request_error", "validation_error")["errors"]
+    assert not InventoryItem.objects.filter(sku="NEG").exists()
+    item = make_item("POS", unit_cost="2.00")
+    response = api.patch(f"/v1/inventory_items/{item.pk}", {"unit_cost": "-0.01"}, format="json")
+    assert "unit_cost" in assert_error(response, 400, "invalid_request_error", "validation_error")["errors"]
+    item.refresh_from_db()
+    assert str(item.unit_cost) == "2.00"
