@@ -44,7 +44,7 @@ from rest_framework.views import set_rollback
 from stateset.actors import Actor
 from stateset.errors import DomainError, NotFound
 from stateset.ids import MAX_ID
-from stateset.limits import DEFAULT_LIMIT, MAX_LIMIT
+from stateset.limits import DEFAULT_LIMIT, MAX_LIMIT, MAX_LINES
 from stateset.middleware import current_request_id
 from stateset.prefetch import is_as_written
 
@@ -386,7 +386,8 @@ class ConstantField(serializers.Field):
 
 class StrictInputMixin:
     """Refuse keys the serializer does not write: 400 naming each one (`unknown_field` / `read_only_field`),
-    and an integer (or primary key) that is neither a JSON integer nor a string of ASCII digits.
+    and an integer (or primary key) that is neither a JSON integer nor a string of ASCII digits, and a list
+    longer than MAX_LINES.
 
     `Meta.accepted_keys` lists keys tolerated and ignored (identity echoes such as `order_id`, checked by the
     view against the path).
@@ -406,6 +407,9 @@ class StrictInputMixin:
             if has_null_character(data[key]):
                 # PostgreSQL stores no NUL in text or jsonb; DRF's CharField refuses it, other fields did not.
                 errors[key] = [serializers.ErrorDetail(NULL_CHARACTER_MESSAGE, code="null_characters_not_allowed")]
+                continue
+            if key in fields and is_too_long(fields[key], data[key]):
+                errors[key] = [serializers.ErrorDetail(TOO_MANY_LINES_MESSAGE, code="max_length")]
                 continue
             if key in fields and is_loose_integer(fields[key], data[key]):
                 errors[key] = [serializers.ErrorDetail(LOOSE_INTEGER_MESSAGE, code="invalid")]
@@ -430,6 +434,20 @@ class StrictInputMixin:
 
 
 SERVER_OWNED = {"id", "object", "created_at", "updated_at", "status"}
+TOO_MANY_LINES_MESSAGE = f"At most {MAX_LINES} entries per request."
+
+
+def is_too_long(field: serializers.Field, value: Any) -> bool:
+    """A list of an input (a document's lines, an action's lines, ids, tags) longer than MAX_LINES: refused
+    before any entry is validated, so a huge body costs nothing."""
+    return (
+        isinstance(field, serializers.ListSerializer | serializers.ListField)
+        and not field.read_only
+        and isinstance(value, list)
+        and len(value) > MAX_LINES
+    )
+
+
 LOOSE_INTEGER_MESSAGE = "A whole number is required: a JSON integer or a string of the digits 0-9."
 ASCII_INTEGER = re.compile(r"-?[0-9]+")
 

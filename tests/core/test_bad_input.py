@@ -464,3 +464,72 @@ def test_a_negative_unit_cost_is_refused_as_every_other_negative_price(api):
     assert "unit_cost" in assert_error(response, 400, "invalid_request_error", "validation_error")["errors"]
     item.refresh_from_db()
     assert str(item.unit_cost) == "2.00"
+
+
+# ---- issue #14.9: lines per document ---------------------------------------------------------------------------
+
+
+def _line_lists():
+    """(prefix, input serializer, field) for every writable list of every create, update and action input."""
+    from rest_framework import serializers
+
+    for prefix, viewset in RESOURCES:
+        inputs = {viewset.create_serializer_class or viewset.serializer_class, viewset.update_serializer_class}
+        inputs |= {
+            extra.resource_action["input"] for extra in viewset.get_extra_actions() if hasattr(extra, "resource_action")
+        }
+        for serializer_class in sorted(filter(None, inputs), key=lambda c: c.__name__):
+            for name, field in serializer_class().fields.items():
+                if isinstance(field, serializers.ListSerializer | serializers.ListField) and not field.read_only:
+                    yield prefix, serializer_class, name
+
+
+LINE_LISTS = list(_line_lists())
+
+
+def test_the_line_walk_sees_every_document_with_lines():
+    found = {(prefix, name) for prefix, _, name in LINE_LISTS}
+    assert {
+        ("orders", "order_line_items"),
+        ("orders", "items"),
+        ("wholesale_orders", "order_line_items"),
+        ("returns", "return_line_items"),
+        ("warranties", "warranty_line_items"),
+        ("purchase_orders", "purchase_order_line_items"),
+        ("packing_lists", "packing_list_items"),
+        ("cycle_counts", "cycle_count_line_items"),
+        ("cycle_counts", "lines"),
+        ("bill_of_materials", "line_items"),
+        ("work_orders", "work_order_line_items"),
+        ("manufacture_orders", "manufacture_order_line_items"),
+    } <= found
+
+
+@pytest.mark.parametrize(
+    ("serializer_class", "name"),
+    [(cls, name) for _, cls, name in LINE_LISTS],
+    ids=[f"{prefix}-{cls.__name__}-{name}" for prefix, cls, name in LINE_LISTS],
+)
+def test_every_input_list_is_bounded_at_max_lines(serializer_class, name):
+    # A 10,000-line order was accepted and held a worker for 30-40 s.
+    from stateset.limits import MAX_LINES
+
+    serializer = serializer_class(data={name: [{}] * (MAX_LINES + 1)}, context={})
+    assert not serializer.is_valid()
+    assert [str(e) for e in serializer.errors[name]] == [f"At most {MAX_LINES} entries per request."]
+
+
+def test_an_order_past_max_lines_is_400_and_the_largest_allowed_one_is_created(api):
+    from orders.models import Order, OrderLineItem
+    from stateset.limits import MAX_LINES
+
+    for n in range(MAX_LINES + 1):
+        make_item(f"L{n}", on_hand=1)
+    lines = [{"sku": f"L{n}", "quantity": 1, "unit_price": "1.00"} for n in range(MAX_LINES + 1)]
+    response = api.post("/v1/orders", {"order_line_items": lines}, format="json")
+    body = assert_error(response, 400, "invalid_request_error", "validation_error")
+    assert body["errors"] == {"order_line_items": f"At most {MAX_LINES} entries per request."}
+    assert not Order.objects.exists()
+    response = api.post("/v1/orders", {"order_line_items": lines[:MAX_LINES]}, format="json")
+    assert response.status_code == 201, response.content
+    assert OrderLineItem.objects.count() == MAX_LINES
