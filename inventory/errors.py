@@ -32,6 +32,12 @@ class InsufficientStock(DomainError):
         super().__init__(f"Insufficient stock to {action}: {listed}.", errors=errors)
 
 
+class StockLimitExceeded(DomainError):
+    """A change would take a stock level past stateset.limits.MAX_STOCK; nothing was changed."""
+
+    code = "stock_limit_exceeded"
+
+
 class UnknownSku(ValidationFailed):
     code = "unknown_sku"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import django_filters
-from django import forms
 from django.db.models import Exists, F, OuterRef
 
 from inventory.models import (
@@ -18,33 +17,7 @@ from inventory.models import (
     StockLevel,
 )
 from inventory.states import CycleCountStatus, LocationKind, PackingListStatus, PurchaseOrderStatus
-from stateset.filters import IdFilter, ResourceFilterSet, status_filter
-
-TRUE, FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
-
-
-class StrictBooleanField(forms.CharField):
-    """`true`/`false` (or 1/0, yes/no); anything else is a 400 rather than being ignored."""
-
-    def clean(self, value):
-        value = super().clean(value)
-        if value in (None, ""):
-            return None
-        text = str(value).strip().lower()
-        if text in TRUE:
-            return True
-        if text in FALSE:
-            return False
-        raise forms.ValidationError(f"'{value}' is not a boolean; use true or false.")
-
-
-class BooleanParam(django_filters.Filter):
-    field_class = StrictBooleanField
-
-    def filter(self, qs, value):
-        if value is None:
-            return qs
-        return qs.filter(**{self.field_name: value})
+from stateset.filters import BooleanFilter, IdFilter, ResourceFilterSet, status_filter
 
 
 class CommaSeparatedFilter(django_filters.Filter):
@@ -59,8 +32,8 @@ class InventoryItemFilter(ResourceFilterSet):
     sku = CommaSeparatedFilter(field_name="sku", label="SKU (several, comma separated)")
     upc = django_filters.CharFilter()
     location = django_filters.CharFilter(method="at_location", label="Location code: items with a level there")
-    low_stock = BooleanParam(method="filter_low_stock", label="true: available at or below the reorder point")
-    active = BooleanParam()
+    low_stock = BooleanFilter(method="filter_low_stock", label="true: available at or below the reorder point")
+    active = BooleanFilter()
 
     class Meta:
         model = InventoryItem
@@ -78,7 +51,7 @@ class InventoryItemFilter(ResourceFilterSet):
 class LocationFilter(ResourceFilterSet):
     code = CommaSeparatedFilter(field_name="code")
     kind = django_filters.ChoiceFilter(choices=LocationKind.choices)
-    active = BooleanParam()
+    active = BooleanFilter()
 
     class Meta:
         model = Location
@@ -92,7 +65,7 @@ class PurchaseOrderFilter(ResourceFilterSet):
     vendor = django_filters.CharFilter(lookup_expr="iexact")
     location = django_filters.CharFilter(field_name="location__code")
     sku = django_filters.CharFilter(method="with_sku", label="Orders with a line for this SKU")
-    financed = BooleanParam()
+    financed = BooleanFilter()
 
     class Meta:
         model = PurchaseOrder
@@ -125,7 +98,7 @@ class PackingListFilter(ResourceFilterSet):
 class PackingListItemFilter(ResourceFilterSet):
     packing_list = IdFilter(field_name="packing_list_id")
     sku = django_filters.CharFilter(field_name="item__sku")
-    arrived = BooleanParam()
+    arrived = BooleanFilter()
 
     class Meta:
         model = PackingListItem

@@ -12,7 +12,7 @@ from manufacturing.models import (
     WorkOrderLineItem,
 )
 from manufacturing.states import BomLineStatus, BomStatus, ManufactureOrderStatus, WorkOrderStatus
-from stateset.filters import IdFilter, ResourceFilterSet, status_filter
+from stateset.filters import BooleanFilter, IdFilter, ResourceFilterSet, status_filter
 
 
 def _text(field_name: str) -> django_filters.CharFilter:
@@ -25,7 +25,7 @@ class BillOfMaterialsFilter(ResourceFilterSet):
     number = _text("number")
     name = django_filters.CharFilter(lookup_expr="icontains")
     revision = django_filters.NumberFilter()
-    valid = django_filters.BooleanFilter()
+    valid = BooleanFilter()
 
     class Meta:
         model = BillOfMaterials

@@ -8,7 +8,7 @@ from django.db.models import Exists, OuterRef, Q
 
 from orders.models import Order, OrderTag, Promotion, WholesaleOrder
 from orders.states import OrderStatus, PromotionType, WholesaleStatus
-from stateset.filters import IdFilter, ResourceFilterSet, status_filter
+from stateset.filters import BooleanFilter, IdFilter, ResourceFilterSet, status_filter
 from stateset.ids import as_id
 
 
@@ -29,7 +29,7 @@ class OrderFilter(ResourceFilterSet):
     order_number = django_filters.CharFilter(field_name="order_number", lookup_expr="iexact")
     start_date = django_filters.DateFilter(field_name="created_at", lookup_expr="date__gte")
     end_date = django_filters.DateFilter(field_name="created_at", lookup_expr="date__lte")
-    is_replacement_order = django_filters.BooleanFilter()
+    is_replacement_order = BooleanFilter()
     split_from = IdFilter(field_name="split_from_id")
     merged_into = IdFilter(field_name="merged_into_id")
     exchange_for = IdFilter(field_name="exchange_for_id")
@@ -51,7 +51,7 @@ class OrderFilter(ResourceFilterSet):
 class PromotionFilter(ResourceFilterSet):
     code = django_filters.CharFilter(lookup_expr="iexact")
     type = django_filters.ChoiceFilter(choices=PromotionType.choices)
-    active = django_filters.BooleanFilter()
+    active = BooleanFilter()
 
     class Meta:
         model = Promotion

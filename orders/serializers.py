@@ -34,7 +34,7 @@ from stateset.ids import MAX_ID, as_id
 
 
 class InlineCustomerInput(InputSerializer):
-    email = serializers.EmailField()
+    email = serializers.EmailField(max_length=254)  # the column's; Django's validator takes up to 320
     first_name = serializers.CharField(required=False, allow_blank=True, max_length=150)
     last_name = serializers.CharField(required=False, allow_blank=True, max_length=150)
     phone = serializers.CharField(required=False, allow_blank=True, max_length=50)

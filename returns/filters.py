@@ -8,7 +8,7 @@ from django.db.models import Q
 
 from returns.models import Return, ReturnLineItem, Warranty, WarrantyLineItem
 from returns.states import Condition, ReturnLineStatus, ReturnStatus, WarrantyStatus
-from stateset.filters import IdFilter, ResourceFilterSet, status_filter
+from stateset.filters import BooleanFilter, IdFilter, ResourceFilterSet, status_filter
 from stateset.ids import as_id
 
 
@@ -49,7 +49,7 @@ class ReturnLineItemFilter(ResourceFilterSet):
     order_line_item = IdFilter(field_name="order_line_item_id")
     sku = django_filters.CharFilter(lookup_expr="iexact")
     condition = status_filter(Condition.choices, field_name="condition")
-    restocked = django_filters.BooleanFilter()
+    restocked = BooleanFilter()
 
     class Meta:
         model = ReturnLineItem
@@ -67,8 +67,8 @@ class WarrantyFilter(ResourceFilterSet):
     warrantyNumber = django_filters.CharFilter(field_name="warranty_number", lookup_expr="iexact")
     serial_number = django_filters.CharFilter(lookup_expr="iexact")
     rma = django_filters.CharFilter(lookup_expr="iexact")
-    advanced_replacement = django_filters.BooleanFilter()
-    replacement_order_created = django_filters.BooleanFilter()
+    advanced_replacement = BooleanFilter()
+    replacement_order_created = BooleanFilter()
 
     class Meta:
         model = Warranty

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
+import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -24,7 +26,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DatabaseError, IntegrityError, models, transaction
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, models, transaction
 from django.db.models import ProtectedError, Q, RestrictedError, prefetch_related_objects
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404
@@ -46,7 +48,7 @@ from stateset.constraints import answers_lost_races
 from stateset.errors import DomainError, NotFound
 from stateset.fsm import lock
 from stateset.ids import MAX_ID
-from stateset.limits import DEFAULT_LIMIT, MAX_LIMIT
+from stateset.limits import DEFAULT_LIMIT, MAX_LIMIT, MAX_LINES
 from stateset.middleware import current_request_id
 from stateset.prefetch import is_as_written
 
@@ -119,6 +121,23 @@ def _codes(codes: Any) -> set[str]:
 
 
 RETRYABLE_DB_ERRORS = ("lock", "deadlock", "could not serialize", "database is locked", "canceling statement")
+# What PostgreSQL (psycopg) and SQLite say when the database is gone or unreachable, rather than refusing a
+# statement: a 503 the client retries (the next request opens a new connection, see CONN_HEALTH_CHECKS).
+CONNECTION_LOST = (
+    "server closed the connection",
+    "terminating connection",
+    "connection already closed",
+    "the connection is closed",
+    "connection is lost",
+    "consuming input failed",
+    "could not connect",
+    "connection refused",
+    "connection to server",
+    "no connection to the server",
+    "ssl connection has been closed",
+    "unable to open database",
+)
+LOST_RETRY_AFTER = {"Retry-After": "1"}
 
 
 class PreconditionFailed(exceptions.APIException):
@@ -166,6 +185,13 @@ def _lock_clash(exc: Exception) -> bool:
     return any(s in str(exc).lower() for s in RETRYABLE_DB_ERRORS)
 
 
+def connection_lost(exc: BaseException | None) -> bool:
+    """The database connection is gone (an InterfaceError is always about the connection itself)."""
+    if isinstance(exc, InterfaceError):
+        return True
+    return isinstance(exc, OperationalError) and any(s in str(exc).lower() for s in CONNECTION_LOST)
+
+
 # Exception class → how it answers. The first row the exception is an instance of wins, so a subclass comes
 # before its base (PreconditionFailed before APIException, ProtectedError before IntegrityError before
 # DatabaseError). DomainError and the two ValidationErrors carry their own fields (see `_carried`); anything
@@ -204,6 +230,16 @@ ERROR_RULES: dict[type[Exception] | tuple[type[Exception], ...], ErrorRule] = {
     # A delete that a service did not check first: still refused for good, so not a retryable 409.
     (ProtectedError, RestrictedError): ErrorRule(
         422, INVALID, "resource_in_use", "This record is referenced by other records and cannot be deleted."
+    ),
+    # The database went away (restarted, failed over, the connection killed): retryable, never a 500.
+    (InterfaceError, OperationalError): ErrorRule(
+        503,
+        "api_error",
+        "service_unavailable",
+        "The database is unavailable; retry the request.",
+        headers=lambda exc: LOST_RETRY_AFTER,
+        when=connection_lost,
+        warn="database connection lost, answered as 503: %s",
     ),
     # A unique or check constraint caught what validation could not see: a concurrent write won.
     IntegrityError: ErrorRule(
@@ -298,6 +334,11 @@ def server_error(request):
     """handler500: an error outside any view (a middleware). Under /v1 and /api in the error shape."""
     if not is_api_path(request.path):
         return defaults.server_error(request)
+    if connection_lost(sys.exc_info()[1]):  # Django calls this handler while handling the exception
+        message = "The database is unavailable; retry the request."
+        response = error_json_response(request, 503, "api_error", "service_unavailable", message)
+        response.headers.update(LOST_RETRY_AFTER)
+        return response
     message = f"Internal error. Quote request id {current_request_id()} when reporting it."
     return error_json_response(request, 500, "api_error", "internal_error", message)
 
@@ -323,6 +364,7 @@ class MoneyField(serializers.DecimalField):
         kwargs.setdefault("max_digits", 12)
         kwargs.setdefault("decimal_places", 2)
         kwargs.setdefault("rounding", ROUND_HALF_UP)
+        kwargs.setdefault("min_value", Decimal("0"))  # no amount of this API is negative
         super().__init__(**kwargs)
 
     def validate_precision(self, value: Decimal) -> Decimal:
@@ -363,7 +405,9 @@ class ConstantField(serializers.Field):
 
 
 class StrictInputMixin:
-    """Refuse keys the serializer does not write: 400 naming each one (`unknown_field` / `read_only_field`).
+    """Refuse keys the serializer does not write: 400 naming each one (`unknown_field` / `read_only_field`),
+    and an integer (or primary key) that is neither a JSON integer nor a string of ASCII digits, and a list
+    longer than MAX_LINES.
 
     `Meta.accepted_keys` lists keys tolerated and ignored (identity echoes such as `order_id`, checked by the
     view against the path).
@@ -383,6 +427,12 @@ class StrictInputMixin:
             if has_null_character(data[key]):
                 # PostgreSQL stores no NUL in text or jsonb; DRF's CharField refuses it, other fields did not.
                 errors[key] = [serializers.ErrorDetail(NULL_CHARACTER_MESSAGE, code="null_characters_not_allowed")]
+                continue
+            if key in fields and is_too_long(fields[key], data[key]):
+                errors[key] = [serializers.ErrorDetail(TOO_MANY_LINES_MESSAGE, code="max_length")]
+                continue
+            if key in fields and is_loose_integer(fields[key], data[key]):
+                errors[key] = [serializers.ErrorDetail(LOOSE_INTEGER_MESSAGE, code="invalid")]
                 continue
             if key in writable or key in accepted:
                 continue
@@ -404,6 +454,40 @@ class StrictInputMixin:
 
 
 SERVER_OWNED = {"id", "object", "created_at", "updated_at", "status"}
+TOO_MANY_LINES_MESSAGE = f"At most {MAX_LINES} entries per request."
+
+
+def is_too_long(field: serializers.Field, value: Any) -> bool:
+    """A list of an input (a document's lines, an action's lines, ids, tags) longer than MAX_LINES: refused
+    before any entry is validated, so a huge body costs nothing."""
+    return (
+        isinstance(field, serializers.ListSerializer | serializers.ListField)
+        and not field.read_only
+        and isinstance(value, list)
+        and len(value) > MAX_LINES
+    )
+
+
+LOOSE_INTEGER_MESSAGE = "A whole number is required: a JSON integer or a string of the digits 0-9."
+ASCII_INTEGER = re.compile(r"-?[0-9]+")
+
+
+def is_loose_integer(field: serializers.Field, value: Any) -> bool:
+    """A value an integer field (or a primary key, or a list of either) of an input would take only by loose
+    parsing: DRF's IntegerField reads `1.0`, `1e2` (100.0), `"1.0"` and any Unicode digit (`int("１") == 1`).
+    Integers are JSON integers, or strings of ASCII digits where a string is allowed."""
+    if field.read_only or value is None:
+        return False
+    if isinstance(field, serializers.ListField | serializers.ManyRelatedField) and isinstance(value, list):
+        child = field.child if isinstance(field, serializers.ListField) else field.child_relation
+        return any(is_loose_integer(child, v) for v in value)
+    if not isinstance(field, serializers.IntegerField | serializers.PrimaryKeyRelatedField):
+        return False
+    if isinstance(value, str):
+        return ASCII_INTEGER.fullmatch(value) is None
+    return isinstance(value, bool) or not isinstance(value, int)
+
+
 NULL_CHARACTER_MESSAGE = "Null characters are not allowed."
 
 
@@ -561,7 +645,7 @@ class ResourceViewSet(viewsets.GenericViewSet):
     search_fields: tuple[str, ...] = ()
     ordering_fields: tuple[str, ...] = ("created_at", "updated_at", "id")
     default_order = "created_at"
-    lookup_value_regex = r"\d+"
+    lookup_value_regex = r"[0-9]+"  # not \d: it matches any Unicode digit, and int("１") == 1
     identity_keys: tuple[str, ...] = ()
     create_serializer_class = None
     update_serializer_class = None

@@ -1,4 +1,5 @@
-"""Filters every list shares (contract §1.5): status (comma separated), created and updated ranges.
+"""Filters every list shares (contract §1.5): status (comma separated), created and updated ranges, and the
+strict filter classes every app's filters use (a boolean, an id).
 
 A bad value (an unknown status, a date that does not parse) makes the FilterSet invalid, which the list
 answers with a 400 naming the parameter, never an empty list.
@@ -6,12 +7,15 @@ answers with a 400 naming the parameter, never an empty list.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC
 
 import django_filters
 from django import forms
 
 from stateset.ids import MAX_ID
+
+ASCII_DIGITS = re.compile(r"[0-9]+")
 
 
 class CommaSeparatedChoiceField(forms.CharField):
@@ -48,10 +52,49 @@ class CommaSeparatedChoiceFilter(django_filters.Filter):
         return qs.filter(**{f"{self.field_name}__in": value})
 
 
-class IdFilter(django_filters.Filter):
-    """`?customer=42`: a primary key, a whole number from 1 to MAX_ID; anything else is a 400."""
+TRUE, FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
 
-    field_class = forms.IntegerField
+
+class StrictBooleanField(forms.CharField):
+    """`true`/`false` (or 1/0, yes/no); anything else is a 400 rather than being ignored."""
+
+    def clean(self, value):
+        value = super().clean(value)
+        if value in (None, ""):
+            return None
+        text = str(value).strip().lower()
+        if text in TRUE:
+            return True
+        if text in FALSE:
+            return False
+        raise forms.ValidationError(f"'{value}' is not a boolean; use true or false.")
+
+
+class BooleanFilter(django_filters.Filter):
+    """`?active=true`: the one boolean filter of every list. django-filter's own BooleanFilter reads what it
+    cannot parse (`?active=garbage`) as no filter at all, and the list answered everything."""
+
+    field_class = StrictBooleanField
+
+    def filter(self, qs, value):
+        if value is None:
+            return qs
+        return qs.filter(**{self.field_name: value})
+
+
+class IdField(forms.IntegerField):
+    """ASCII digits only: forms.IntegerField reads `1.0` and any Unicode digit (`int("１") == 1`)."""
+
+    def to_python(self, value):
+        if value not in self.empty_values and not ASCII_DIGITS.fullmatch(str(value)):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
+
+
+class IdFilter(django_filters.Filter):
+    """`?customer=42`: a primary key, a whole number from 1 to MAX_ID (ASCII digits); anything else is a 400."""
+
+    field_class = IdField
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("min_value", 1)

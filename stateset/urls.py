@@ -143,7 +143,9 @@ urlpatterns = [
     *[path(full.lstrip("/"), _alias_view(canonical, actions)) for full, canonical, actions in ROOT_ALIASES],
     path("api/", include((resource_patterns, "api"), namespace="api-alias")),
     path("", include((resource_patterns, "root"), namespace="root-alias")),
-    re_path(r"^(?!admin/|static/).*$", api_not_found),
+    # `[\s\S]`, not `.`: a path may hold a newline (`/v1/orders/1%0A`), which `.` does not match. (Not the
+    # `(?s)` flag: Django's reverse() cannot read it and fails on every route.)
+    re_path(r"^(?!admin/|static/)[\s\S]*$", api_not_found),
 ]
 
 

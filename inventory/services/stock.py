@@ -28,12 +28,13 @@ from django.db import transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
-from inventory.errors import InsufficientStock, Shortage
+from inventory.errors import InsufficientStock, Shortage, StockLimitExceeded
 from inventory.models import Allocation, InventoryItem, Location, StockLevel, StockMovement
 from inventory.services.catalog import default_location
 from inventory.states import AllocationStatus, MovementReason
 from stateset.actors import Actor
 from stateset.errors import DomainError, PermissionDenied, ValidationFailed
+from stateset.limits import MAX_STOCK
 
 
 @dataclass(frozen=True)
@@ -111,8 +112,17 @@ def _apply(level: StockLevel, *, on_hand: int = 0, allocated: int = 0, incoming:
 def _apply_many(levels: Mapping[int, StockLevel], deltas: Mapping[int, tuple[int, int, int]]) -> None:
     """Write (on_hand, allocated, incoming) deltas to several locked levels in one UPDATE (`SET x = x + CASE
     pk ... END`), and keep the Python objects in step. The rows are already locked, so the statement waits on
-    nothing."""
+    nothing. A level taken past MAX_STOCK is StockLimitExceeded, checked before anything is written."""
     columns: dict[str, list[When]] = {"on_hand": [], "allocated": [], "incoming": []}
+    for pk, delta in deltas.items():
+        level = levels[pk]
+        for name, change in zip(columns, delta, strict=True):
+            if getattr(level, name) + change > MAX_STOCK:
+                raise StockLimitExceeded(
+                    f"{level.item.sku} at {level.location.code}: {name.replace('_', ' ')} would be "
+                    f"{getattr(level, name) + change}, above the most a stock level holds ({MAX_STOCK}).",
+                    errors={level.item.sku: f"{name} at most {MAX_STOCK}"},
+                )
     for pk, delta in deltas.items():
         level = levels[pk]
         for name, change in zip(columns, delta, strict=True):

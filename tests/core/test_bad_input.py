@@ -7,7 +7,7 @@ import pytest
 
 from stateset.filters import IdFilter
 from stateset.urls import RESOURCES
-from tests.factories import api_client, make_customer, make_item, make_lead, make_location
+from tests.factories import api_client, level, make_customer, make_item, make_lead, make_location
 from tests.helpers import assert_error
 
 pytestmark = pytest.mark.django_db
@@ -28,7 +28,9 @@ def test_every_foreign_key_filter_is_an_id_filter():
     assert len(ID_FILTERS) >= 20
 
 
-@pytest.mark.parametrize("value", ["99999999999999999999999", "9223372036854775808", "1.5", "-1", "0", "abc", "²"])
+@pytest.mark.parametrize(
+    "value", ["99999999999999999999999", "9223372036854775808", "1.5", "-1", "0", "abc", "²", "１", "1.0", " 1"]
+)
 @pytest.mark.parametrize(("prefix", "name"), ID_FILTERS)
 def test_a_bad_id_in_a_filter_is_400(api, prefix, name, value):
     # Numbers past a BIGINT used to reach SQLite (OverflowError, a 500); "1.5" matched id 1.
@@ -205,3 +207,329 @@ def test_a_request_with_a_host_we_do_not_serve_is_a_400_in_the_error_shape(api):
     response = api.get("/v1/customers", HTTP_HOST="evil.example")
     assert response.status_code == 400
     assert response.json()["code"] == "bad_request"
+
+
+# ---- issue #14.4: lone surrogates, an inline email past its column, stock past its bound -------------------
+
+
+def _writes():
+    from crm.models import Customer
+    from inventory.models import StockMovement
+    from orders.models import Order
+
+    return Order.objects.count(), Customer.objects.count(), StockMovement.objects.count()
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"metadata": {"note": "\ud800"}},
+        {"metadata": {"\udfff": 1}},
+        {"payment": {"method": "card", "payment_intent_id": "pi_\ud83d"}},
+        {"shipping_address": {"line1": "2 Elm \udc00", "city": "Oslo"}},
+        {"customer": {"email": "s@example.com", "first_name": "\ud800"}},
+    ],
+    ids=["metadata-value", "metadata-key", "payment", "address", "inline-customer"],
+)
+def test_a_lone_surrogate_anywhere_in_a_json_body_is_400_and_writes_nothing(api, extra):
+    # PostgreSQL cannot encode one in UTF-8: a 500 on insert. JSON allows the escape, Unicode text does not.
+    make_item("A", on_hand=5)
+    before = _writes()
+    body = {"order_line_items": [{"sku": "A", "quantity": 1, "unit_price": 1}], **extra}
+    response = api.post("/v1/orders", json.dumps(body), content_type="application/json")
+    error = assert_error(response, 400, "invalid_request_error", "validation_error")
+    assert "surrogate" in error["message"]
+    assert _writes() == before
+
+
+def test_an_inline_customer_email_longer_than_its_column_is_400_and_writes_nothing(api):
+    # Django's EmailValidator takes up to 320 characters; the column holds 254: a DataError 500 on PostgreSQL.
+    make_item("A", on_hand=5)
+    before = _writes()
+    email = "a" * 60 + "@" + ".".join(["b" * 60] * 4) + ".com"
+    assert 254 < len(email) <= 320
+    body = {"customer": {"email": email}, "order_line_items": [{"sku": "A", "quantity": 1, "unit_price": 1}]}
+    error = assert_error(api.post("/v1/orders", body, format="json"), 400, "invalid_request_error", "validation_error")
+    assert "email" in error["errors"]["customer"]
+    assert _writes() == before
+
+
+def test_stock_past_its_maximum_is_a_422_and_moves_nothing(api):
+    # Repeated +1,000,000 adjustments overflowed the integer columns near 2.1 billion (a 500 on PostgreSQL).
+    from inventory.models import StockMovement
+    from stateset.limits import MAX_STOCK
+
+    item = make_item("BIG", on_hand=MAX_STOCK - 500_000)
+    movements = StockMovement.objects.count()
+    response = api.post(f"/v1/inventory_items/{item.pk}/adjust", {"quantity": 1_000_000}, format="json")
+    error = assert_error(response, 422, "invalid_request_error", "stock_limit_exceeded")
+    assert str(MAX_STOCK) in error["message"].replace(",", "")
+    assert StockMovement.objects.count() == movements
+    assert api.get(f"/v1/inventory_items/{item.pk}").json()["inventory_item"]["warehouse"] == MAX_STOCK - 500_000
+    done = api.post(f"/v1/inventory_items/{item.pk}/adjust", {"quantity": 500_000}, format="json")
+    assert done.status_code == 200, done.content
+
+
+# ---- issue #14.5: an encoded newline in a /v1 path ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/v1/orders/1%0A", "/v1/orders%0A", "/v1/orders/1/cancel%0A", "/v1/nope%0Ax", "/v1/%0A", "/api/x%0Ay"],
+)
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_an_encoded_newline_in_an_api_path_is_the_json_404(api, method, path):
+    # `.` in the catch-all route matched no newline, so Django answered its HTML 404 page.
+    from orders.models import Order
+
+    make_item("A", on_hand=1)
+    response = getattr(api, method)(path, {"reason": "x"}, format="json")
+    assert_error(response, 404, "not_found_error", "resource_not_found")
+    assert not Order.objects.exists()
+
+
+# ---- issue #14.6: every typed filter refuses a bad value -----------------------------------------------------
+
+
+def _typed_filters():
+    """(prefix, name) of every boolean, number, date and choice filter of every list, read from the router's
+    viewsets: what a filter parses is its form field."""
+    from django import forms
+
+    from stateset.filters import CommaSeparatedChoiceField, StrictBooleanField
+
+    typed = (
+        forms.NullBooleanField,
+        forms.BooleanField,
+        forms.IntegerField,
+        forms.DecimalField,
+        forms.FloatField,
+        forms.DateField,
+        forms.DateTimeField,
+        forms.ChoiceField,
+        CommaSeparatedChoiceField,
+        StrictBooleanField,
+    )
+    for prefix, viewset in RESOURCES:
+        for name, filter_ in (viewset.filterset_class.base_filters if viewset.filterset_class else {}).items():
+            field_class = filter_.field_class
+            if issubclass(field_class, typed):
+                yield prefix, name
+
+
+TYPED_FILTERS = sorted(set(_typed_filters()))
+
+
+def test_the_typed_filter_walk_sees_every_kind():
+    names = {f"{prefix}.{name}" for prefix, name in TYPED_FILTERS}
+    assert {"promotions.active", "locations.active", "bill_of_materials.revision", "orders.start_date"} <= names
+    assert {"promotions.type", "orders.status", "return_line_items.restocked"} <= names
+
+
+@pytest.mark.parametrize(("prefix", "name"), TYPED_FILTERS)
+def test_a_garbage_value_in_any_typed_filter_is_400(api, prefix, name):
+    # `?active=garbage` on promotions listed everything: django-filter's BooleanFilter ignores what it cannot read.
+    body = assert_error(api.get(f"/v1/{prefix}", {name: "garbage"}), 400, "invalid_request_error", "validation_error")
+    assert name in body["errors"]
+
+
+# ---- issue #14.7: losing the database ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ("OperationalError", "server closed the connection unexpectedly"),
+        ("OperationalError", "terminating connection due to administrator command"),
+        ("InterfaceError", "connection already closed"),
+    ],
+)
+def test_a_lost_database_connection_is_a_retryable_503(api, monkeypatch, error):
+    from django import db
+
+    from crm.api import CustomerViewSet
+
+    def lost(self):
+        raise getattr(db, error[0])(error[1])
+
+    monkeypatch.setattr(CustomerViewSet, "get_queryset", lost)
+    response = api.get("/v1/customers")
+    assert_error(response, 503, "api_error", "service_unavailable")
+    assert int(response["Retry-After"]) >= 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_request_after_the_database_connection_is_terminated_is_not_a_500():
+    import psycopg
+    from django.db import close_old_connections, connection
+
+    from crm.models import Customer
+
+    api = api_client()
+    assert api.get("/v1/customers").status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    with psycopg.connect(**params, autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+    # The test client skips the request_started handler that checks the connection: the dead one is used.
+    response = api.post("/v1/customers", {"email": "lost@example.com"}, format="json")
+    assert_error(response, 503, "api_error", "service_unavailable")
+    assert "Retry-After" in response
+    # A server runs that handler before each request: with CONN_HEALTH_CHECKS the lost connection is replaced.
+    close_old_connections()
+    response = api.post("/v1/customers", {"email": "lost@example.com"}, format="json")
+    assert response.status_code == 201, response.content
+    assert Customer.objects.filter(email="lost@example.com").count() == 1
+
+
+# ---- issue #14.8: loose parsing -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("quantity", ['"1.0"', "1.0", "1e2", '"1e2"', '"１"', '"٣"', "true", '" 2"'])
+def test_a_quantity_that_is_not_a_json_integer_or_ascii_digits_is_400(api, quantity):
+    # DRF's IntegerField took 1.0, 1e2 (100.0) and any Unicode digit (int("１") == 1).
+    from orders.models import Order
+
+    make_item("A", on_hand=500)
+    body = '{"order_line_items": [{"sku": "A", "quantity": ' + quantity + ', "unit_price": 1}]}'
+    error = assert_error(
+        api.post("/v1/orders", body, content_type="application/json"), 400, "invalid_request_error", "validation_error"
+    )
+    assert "quantity" in error["errors"]["order_line_items"]["0"]
+    assert not Order.objects.exists()
+
+
+@pytest.mark.parametrize("quantity", ["1.0", "1e2", '"１"'])
+def test_an_action_quantity_that_is_not_an_integer_is_400(api, quantity):
+    from inventory.models import StockMovement
+
+    item = make_item("A", on_hand=5)
+    movements = StockMovement.objects.count()
+    body = '{"quantity": ' + quantity + "}"
+    response = api.post(f"/v1/inventory_items/{item.pk}/adjust", body, content_type="application/json")
+    assert "quantity" in assert_error(response, 400, "invalid_request_error", "validation_error")["errors"]
+    assert StockMovement.objects.count() == movements
+
+
+def test_an_integer_may_be_a_json_integer_or_a_string_of_ascii_digits(api):
+    item = make_item("A", on_hand=5)
+    for quantity in (2, "3"):
+        response = api.post(f"/v1/inventory_items/{item.pk}/adjust", {"quantity": quantity}, format="json")
+        assert response.status_code == 200, response.content
+    assert level(item)[0] == 10
+
+
+@pytest.mark.parametrize("path", ["/v1/customers/１", "/v1/customers/١", "/v1/customers/１/history"])
+def test_an_id_in_a_path_is_ascii_digits(api, path):
+    make_customer()
+    assert_error(api.get(path), 404, "not_found_error", "resource_not_found")
+
+
+def test_a_duplicate_key_in_a_json_body_is_400_and_writes_nothing(api):
+    # Python's json took the last of the two: the client's first value was silently dropped.
+    from crm.models import Customer
+
+    body = '{"email": "first@example.com", "firstName": "A", "email": "second@example.com"}'
+    error = assert_error(
+        api.post("/v1/customers", body, content_type="application/json"),
+        400,
+        "invalid_request_error",
+        "validation_error",
+    )
+    assert "email" in error["message"]
+    nested = '{"email": "n@example.com", "metadata": {"a": 1, "a": 2}}'
+    assert_error(
+        api.post("/v1/customers", nested, content_type="application/json"),
+        400,
+        "invalid_request_error",
+        "validation_error",
+    )
+    assert not Customer.objects.exists()
+
+
+def test_a_negative_unit_cost_is_refused_as_every_other_negative_price(api):
+    from inventory.models import InventoryItem
+
+    response = api.post("/v1/inventory_items", {"sku": "NEG", "unit_cost": "-1.00"}, format="json")
+    assert "unit_cost" in assert_error(response, 400, "invalid_request_error", "validation_error")["errors"]
+    assert not InventoryItem.objects.filter(sku="NEG").exists()
+    item = make_item("POS", unit_cost="2.00")
+    response = api.patch(f"/v1/inventory_items/{item.pk}", {"unit_cost": "-0.01"}, format="json")
+    assert "unit_cost" in assert_error(response, 400, "invalid_request_error", "validation_error")["errors"]
+    item.refresh_from_db()
+    assert str(item.unit_cost) == "2.00"
+
+
+# ---- issue #14.9: lines per document ---------------------------------------------------------------------------
+
+
+def _line_lists():
+    """(prefix, input serializer, field) for every writable list of every create, update and action input."""
+    from rest_framework import serializers
+
+    for prefix, viewset in RESOURCES:
+        inputs = {viewset.create_serializer_class or viewset.serializer_class, viewset.update_serializer_class}
+        inputs |= {
+            extra.resource_action["input"] for extra in viewset.get_extra_actions() if hasattr(extra, "resource_action")
+        }
+        for serializer_class in sorted(filter(None, inputs), key=lambda c: c.__name__):
+            for name, field in serializer_class().fields.items():
+                if isinstance(field, serializers.ListSerializer | serializers.ListField) and not field.read_only:
+                    yield prefix, serializer_class, name
+
+
+LINE_LISTS = list(_line_lists())
+
+
+def test_the_line_walk_sees_every_document_with_lines():
+    found = {(prefix, name) for prefix, _, name in LINE_LISTS}
+    assert {
+        ("orders", "order_line_items"),
+        ("orders", "items"),
+        ("wholesale_orders", "order_line_items"),
+        ("returns", "return_line_items"),
+        ("warranties", "warranty_line_items"),
+        ("purchase_orders", "purchase_order_line_items"),
+        ("packing_lists", "packing_list_items"),
+        ("cycle_counts", "cycle_count_line_items"),
+        ("cycle_counts", "lines"),
+        ("bill_of_materials", "line_items"),
+        ("work_orders", "work_order_line_items"),
+        ("manufacture_orders", "manufacture_order_line_items"),
+    } <= found
+
+
+@pytest.mark.parametrize(
+    ("serializer_class", "name"),
+    [(cls, name) for _, cls, name in LINE_LISTS],
+    ids=[f"{prefix}-{cls.__name__}-{name}" for prefix, cls, name in LINE_LISTS],
+)
+def test_every_input_list_is_bounded_at_max_lines(serializer_class, name):
+    # A 10,000-line order was accepted and held a worker for 30-40 s.
+    from stateset.limits import MAX_LINES
+
+    serializer = serializer_class(data={name: [{}] * (MAX_LINES + 1)}, context={})
+    assert not serializer.is_valid()
+    assert [str(e) for e in serializer.errors[name]] == [f"At most {MAX_LINES} entries per request."]
+
+
+def test_an_order_past_max_lines_is_400_and_the_largest_allowed_one_is_created(api):
+    from orders.models import Order, OrderLineItem
+    from stateset.limits import MAX_LINES
+
+    for n in range(MAX_LINES + 1):
+        make_item(f"L{n}", on_hand=1)
+    lines = [{"sku": f"L{n}", "quantity": 1, "unit_price": "1.00"} for n in range(MAX_LINES + 1)]
+    response = api.post("/v1/orders", {"order_line_items": lines}, format="json")
+    body = assert_error(response, 400, "invalid_request_error", "validation_error")
+    assert body["errors"] == {"order_line_items": f"At most {MAX_LINES} entries per request."}
+    assert not Order.objects.exists()
+    response = api.post("/v1/orders", {"order_line_items": lines[:MAX_LINES]}, format="json")
+    assert response.status_code == 201, response.content
+    assert OrderLineItem.objects.count() == MAX_LINES
