@@ -47,9 +47,10 @@ class ErrorSerializer(serializers.Serializer):
         ref_name = "Error"
 
 
-READ_ERRORS = (400, 401, 403, 404, 429, 500)  # 400: a bad list or query parameter
+# 400: a bad list or query parameter; 503: the database is unreachable (retryable, with Retry-After).
+READ_ERRORS = (400, 401, 403, 404, 429, 500, 503)
 # 413: a body above the upload limit; 415: a body that is not JSON.
-WRITE_ERRORS = (400, 401, 403, 404, 405, 409, 412, 413, 415, 422, 429, 500)
+WRITE_ERRORS = (400, 401, 403, 404, 405, 409, 412, 413, 415, 422, 429, 500, 503)
 
 _cache: dict[str, serializers.Serializer] = {}
 
