@@ -808,6 +808,8 @@ def _holds_related(obj: models.Model, queryset: models.QuerySet) -> bool:
 def _holds_joins(obj: models.Model, joins: Mapping[str, Any]) -> bool:
     for name, deeper in joins.items():
         field = obj._meta.get_field(name)
+        if not hasattr(field, "attname"):  # a reverse one-to-one: not known from the row itself
+            return False
         if getattr(obj, field.attname) is None:
             continue
         if not field.is_cached(obj) or not _holds_joins(getattr(obj, name), deeper):
