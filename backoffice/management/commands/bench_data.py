@@ -191,7 +191,20 @@ class Command(BaseCommand):
         )
         with transaction.atomic():
             self.scalar("SELECT setseed(%(seed)s)", {"seed": seed})
+            self.run("SET LOCAL maintenance_work_mem = '512MB'", "SET LOCAL work_mem = '256MB'")
+            # As pg_restore --disable-triggers: no per-row foreign key checks at the commit (the rows are
+            # built from joins on the rows they point to). Needs a superuser; without one, the checks run.
+            if self.scalar("SELECT current_setting('is_superuser')") == "on":
+                self.run("SET LOCAL session_replication_role = replica")
+            else:
+                self.stdout.write("  (not a superuser: foreign keys are checked row by row at the commit)")
+            # Secondary indexes of the tables still empty are built once at the end rather than row by row.
+            dropped = self.drop_indexes()
             self.fill(params)
+            self.rebuild_indexes(dropped)
+            t = time.perf_counter()
+        self.timings.append(("commit", 0, time.perf_counter() - t))
+        self.stdout.write(f"  {'commit':<34} {'':>15} {self.timings[-1][2]:>8.2f} s")
         if not no_vacuum:
             with connection.cursor() as cur:
                 for table in FILLED_TABLES:
@@ -208,6 +221,34 @@ class Command(BaseCommand):
         self.stdout.write(
             f"done in {total:.1f} s: " + ", ".join(f"{table} {count:,}" for table, count in counts.items())
         )
+
+    def drop_indexes(self) -> dict[str, list[str]]:
+        """Drop the indexes (but those of primary keys and constraints) of the empty tables this command
+        fills; returns their definitions by table."""
+        dropped: dict[str, list[str]] = {}
+        for table in FILLED_TABLES:
+            if self.scalar(f"SELECT EXISTS (SELECT 1 FROM {table})"):
+                continue
+            with connection.cursor() as cur:
+                cur.execute(
+                    "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i"
+                    " WHERE i.indrelid = %s::regclass AND NOT EXISTS (SELECT 1 FROM pg_constraint c"
+                    "   WHERE c.conindid = i.indexrelid AND c.conrelid = i.indrelid)",
+                    [table],
+                )
+                indexes = cur.fetchall()
+            if indexes:
+                self.run(f"DROP INDEX {', '.join(name for name, _ in indexes)}")
+                dropped[table] = [definition for _, definition in indexes]
+        return dropped
+
+    def rebuild_indexes(self, dropped: dict[str, list[str]]) -> None:
+        for table, definitions in dropped.items():
+            t = time.perf_counter()
+            self.run(*definitions)
+            seconds = time.perf_counter() - t
+            self.timings.append((f"indexes {table}", len(definitions), seconds))
+            self.stdout.write(f"  {'indexes ' + table:<34} {len(definitions):>10,} idx  {seconds:>8.2f} s")
 
     def fill(self, p: dict) -> None:
         # The plan lives in temporary tables, dropped at the end (and at the commit, should a step fail):
