@@ -330,14 +330,23 @@ def main() -> None:
                 for _ in range(args.workers * 2):
                     client.get("/v1/orders?limit=10")
             rss_before = worker_rss(server.pid)
+            restarts = 0
             print(HEADER)
             for name, urls, note in queries:
                 row = Row(name, "ours", urls[0] if urls else "", note=note)
+                if server.poll() is not None:  # gone (killed from outside): start another, say so
+                    restarts += 1
+                    server, base = start_gunicorn({**env}, "stateset.wsgi", args.workers)
+                    row.note = f"{row.note} (server restarted)".strip()
                 if urls:
-                    measure(row, base, key, urls, args)
+                    try:
+                        measure(row, base, key, urls, args)
+                    except httpx.HTTPError as exc:
+                        row.note = f"{row.note} failed: {exc}".strip()
                 rows.append(row)
                 print(format_row(row), flush=True)
             rss_after = worker_rss(server.pid)
+            result["server_restarts"] = restarts
         finally:
             stop(server)
         result["rss_kib"] = {
