@@ -202,6 +202,12 @@ class Command(BaseCommand):
             dropped = self.drop_indexes()
             self.fill(params)
             self.rebuild_indexes(dropped)
+            # Back to the defaults for the rest of an outer transaction (the events above are not queued).
+            self.run(
+                "SET LOCAL session_replication_role TO DEFAULT",
+                "SET LOCAL maintenance_work_mem TO DEFAULT",
+                "SET LOCAL work_mem TO DEFAULT",
+            )
             t = time.perf_counter()
         self.timings.append(("commit", 0, time.perf_counter() - t))
         self.stdout.write(f"  {'commit':<34} {'':>15} {self.timings[-1][2]:>8.2f} s")
