@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE := stateset.settings
 
-.PHONY: run test install browser lint format schema docs check bench clean
+.PHONY: run test install browser lint format schema docs check bench bench-reads clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -65,6 +65,11 @@ check: lint schema docs
 # Workload W1 through the HTTP API beside the peer's embedded engine, in the same run (see bench/w1_http.py).
 bench: install
 	$(BIN)/python bench/w1_http.py $${N:-1000}
+
+# The read path over HTTP against the bench_data set (ORDERS=100000 by default; BENCH_DATABASE_URL reuses a
+# loaded database), beside the lean floor of the order list, in the same run (see bench/reads_http.py).
+bench-reads: install
+	$(BIN)/python bench/reads_http.py
 
 clean:
 	rm -rf $(VENV) var/*.sqlite3 var/static var/site
