@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE := stateset.settings
 
-.PHONY: run test install browser lint format schema docs check bench clean
+.PHONY: run test install browser lint format schema docs check bench fuzz clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -65,6 +65,11 @@ check: lint schema docs
 # Workload W1 through the HTTP API beside the peer's embedded engine, in the same run (see bench/w1_http.py).
 bench: install
 	$(BIN)/python bench/w1_http.py $${N:-1000}
+
+# Schemathesis over every operation, stateful phase included, against gunicorn on a fresh database (PostgreSQL on
+# DATABASE_URL's server or 127.0.0.1:5432); FUZZ_SECONDS bounds it (300). See fuzz/run.py.
+fuzz: install
+	$(BIN)/python fuzz/run.py
 
 clean:
 	rm -rf $(VENV) var/*.sqlite3 var/static var/site
