@@ -246,7 +246,8 @@ def main() -> int:
         t1 = time.monotonic()
         st_env = {**env, "SCHEMATHESIS_HOOKS": str(ROOT / "fuzz" / "hooks.py")}
         st_env.pop("DATABASE_URL", None)
-        code = subprocess.run(command, cwd=ROOT, env=st_env).returncode
+        # From var/fuzz: Schemathesis keeps its crash cache (for `st replay`) in .schemathesis/ under the cwd.
+        code = subprocess.run(command, cwd=OUT, env=st_env).returncode
         elapsed = time.monotonic() - t1
     finally:
         if server is not None:
