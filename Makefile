@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE := stateset.settings
 
-.PHONY: run test install browser lint format schema docs check bench bench-reads clean
+.PHONY: run test install browser lint format schema docs check bench bench-reads fuzz clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -70,6 +70,11 @@ bench: install
 # loaded database), beside the lean floor of the order list, in the same run (see bench/reads_http.py).
 bench-reads: install
 	$(BIN)/python bench/reads_http.py
+
+# Schemathesis over every operation, stateful phase included, against gunicorn on a fresh database (PostgreSQL on
+# DATABASE_URL's server or 127.0.0.1:5432); FUZZ_SECONDS bounds it (300). See fuzz/run.py.
+fuzz: install
+	$(BIN)/python fuzz/run.py
 
 clean:
 	rm -rf $(VENV) var/*.sqlite3 var/static var/site
