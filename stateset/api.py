@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -442,7 +443,14 @@ class StrictInputMixin:
                 errors[key] = [serializers.ErrorDetail(f"Unknown field '{key}'.", code="unknown_field")]
         if errors:
             raise serializers.ValidationError(errors)
-        return super().to_internal_value(data)
+        value = super().to_internal_value(data)
+        ancient = [name for name, v in value.items() if isinstance(v, date) and v.year < MIN_YEAR]
+        if ancient:  # each nested serializer checks its own fields the same way
+            named = {f.source: f.field_name for f in fields.values() if not f.read_only}
+            raise serializers.ValidationError(
+                {named.get(n, n): [serializers.ErrorDetail(ANCIENT_DATE_MESSAGE, code="invalid")] for n in ancient}
+            )
+        return value
 
     def read_only_message(self, key: str) -> str:
         if key == "status":
@@ -454,6 +462,10 @@ class StrictInputMixin:
 
 
 SERVER_OWNED = {"id", "object", "created_at", "updated_at", "status"}
+# Dates are written with four-digit years ("%Y-%m-%d"), which strftime does not pad below the year 1000: no
+# operations record is that old, so such a date is refused on the way in rather than answered malformed.
+MIN_YEAR = 1000
+ANCIENT_DATE_MESSAGE = f"Dates before the year {MIN_YEAR} are not accepted."
 TOO_MANY_LINES_MESSAGE = f"At most {MAX_LINES} entries per request."
 
 

@@ -533,3 +533,21 @@ def test_an_order_past_max_lines_is_400_and_the_largest_allowed_one_is_created(a
     response = api.post("/v1/orders", {"order_line_items": lines[:MAX_LINES]}, format="json")
     assert response.status_code == 201, response.content
     assert OrderLineItem.objects.count() == MAX_LINES
+
+
+@pytest.mark.parametrize(
+    ("url", "body", "field"),
+    [
+        ("/v1/customers", {"email": "old@example.com", "activationDate": "0381-02-20T23:21:34Z"}, "activationDate"),
+        ("/v1/leads", {"firstName": "Old", "birthdate": "0892-02-21"}, "birthdate"),
+    ],
+)
+def test_a_date_before_the_year_1000_is_400_and_writes_nothing(api, url, body, field):
+    """strftime writes such a year with fewer than four digits, which no client could parse back (fuzz)."""
+    from crm.models import Customer, Lead
+
+    before = (Customer.objects.count(), Lead.objects.count())
+    response = api.post(url, body, format="json")
+    body = assert_error(response, 400, "invalid_request_error", "validation_error")
+    assert field in body["errors"], body
+    assert (Customer.objects.count(), Lead.objects.count()) == before
