@@ -11,6 +11,13 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _api_keys_cached_for_the_test(settings):
+    """A key stays cached for the whole test unless something invalidates it (stateset/auth.py), so that query
+    counts do not depend on how fast the machine is (the default, 5 s, can expire mid-test on a busy one)."""
+    settings.API_KEY_CACHE_SECONDS = 3600
+
+
 @pytest.fixture
 def admin_user(db):
     return make_user(superuser=True, username="root")
