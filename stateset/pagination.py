@@ -109,7 +109,7 @@ def cursor_row_key(model: type[models.Model], field: str, pk: int, param: str) -
     return values[0]
 
 
-def paginate(
+def page_query(
     queryset: models.QuerySet,
     *,
     order_by: str,
@@ -119,34 +119,37 @@ def paginate(
     starting_after: int | None = None,
     ending_before: int | None = None,
     settle_field: str | None = "created_at",
-) -> Page:
-    """The page of `queryset` ordered by `(order_by, pk)` (both descending or both ascending)."""
+) -> models.QuerySet:
+    """The query of one page, `limit + 1` rows (the extra one says `has_more`), ordered by `(order_by, pk)` in
+    the direction it is read (an `ending_before` page reads backwards from its cursor)."""
     model = queryset.model
     field = _sort_field(model, order_by)
-    total, exact = bounded_count(queryset)
     cursor = starting_after if starting_after is not None else ending_before
+    down = descending
     if cursor is None:
         check_offset(offset)
-        prefix = "-" if descending else ""
-        ordering = [f"{prefix}{field}"] + ([f"{prefix}pk"] if field != "pk" else [])
-        rows = list(queryset.order_by(*ordering)[offset : offset + limit + 1])
-        return Page(rows[:limit], total, exact, len(rows) > limit)
-
-    param = "starting_after" if starting_after is not None else "ending_before"
-    key = cursor_row_key(model, field, cursor, param)
-    # The rows after the cursor in the direction read: down (smaller keys) or up.
-    down = descending if starting_after is not None else not descending
-    op = "lt" if down else "gt"
-    if field == "pk":
-        after = Q(**{f"pk__{op}": cursor})
     else:
-        after = Q(**{f"{field}__{op}": key}) | Q(**{field: key, f"pk__{op}": cursor})
-    page_qs = queryset.filter(after)
-    if settle_field is not None:
-        page_qs = page_qs.filter(**{f"{settle_field}__lt": settle_horizon()})
+        param = "starting_after" if starting_after is not None else "ending_before"
+        key = cursor_row_key(model, field, cursor, param)
+        # The rows after the cursor in the direction read: down (smaller keys) or up.
+        down = descending if starting_after is not None else not descending
+        op = "lt" if down else "gt"
+        if field == "pk":
+            queryset = queryset.filter(**{f"pk__{op}": cursor})
+        else:
+            queryset = queryset.filter(Q(**{f"{field}__{op}": key}) | Q(**{field: key, f"pk__{op}": cursor}))
+        if settle_field is not None:
+            queryset = queryset.filter(**{f"{settle_field}__lt": settle_horizon()})
+        offset = 0
     prefix = "-" if down else ""
     ordering = [f"{prefix}{field}"] + ([f"{prefix}pk"] if field != "pk" else [])
-    rows = list(page_qs.order_by(*ordering)[: limit + 1])
+    return queryset.order_by(*ordering)[offset : offset + limit + 1]
+
+
+def paginate(queryset: models.QuerySet, *, limit: int, ending_before: int | None = None, **kwargs: Any) -> Page:
+    """The page of `queryset` (see `page_query` for the arguments), with its bounded count."""
+    total, exact = bounded_count(queryset)
+    rows = list(page_query(queryset, limit=limit, ending_before=ending_before, **kwargs))
     has_more = len(rows) > limit
     rows = rows[:limit]
     if ending_before is not None:
