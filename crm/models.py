@@ -31,6 +31,7 @@ class Customer(TimeStampedModel):
     timestamp = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        indexes = [models.Index(fields=["created_at", "id"], name="customer_created_id")]  # the list's sort
         constraints = [
             ci_unique(
                 "email",

@@ -49,6 +49,7 @@ from stateset.api import CrudViewSet, DocumentViewSet, list_params, resource_act
 
 PAGE_FIELDS = {
     "total_count": serializers.IntegerField(),
+    "total_count_exact": serializers.BooleanField(),
     "limit": serializers.IntegerField(),
     "offset": serializers.IntegerField(),
     "has_more": serializers.BooleanField(),
@@ -130,20 +131,9 @@ class InventoryItemViewSet(CrudViewSet):
                     {"reason": [f"Unknown reason '{reason}'; choose from {', '.join(MovementReason.values)}."]}
                 )
             movements = movements.filter(reason=reason)
-        total = movements.count()
-        prefix = "-" if params.descending else ""
-        page = list(
-            movements.order_by(f"{prefix}created_at", f"{prefix}pk")[params.offset : params.offset + params.limit]
-        )
-        return Response(
-            {
-                "movements": StockMovementSerializer(page, many=True).data,
-                "total_count": total,
-                "limit": params.limit,
-                "offset": params.offset,
-                "has_more": params.offset + len(page) < total,
-            }
-        )
+        page = params.page(movements)
+        data = StockMovementSerializer(page.rows, many=True).data
+        return Response(page.envelope("movements", data, limit=params.limit, offset=params.offset))
 
 
 class LocationViewSet(CrudViewSet):

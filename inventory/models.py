@@ -152,6 +152,8 @@ class StockMovement(models.Model):
         indexes = [
             models.Index(fields=["item", "location"]),
             models.Index(fields=["source_type", "source_id"]),
+            # An item's ledger (`/movements`), newest first (issue #16).
+            models.Index(fields=["item", "created_at", "id"], name="movement_item_created_id"),
         ]
         constraints = [models.CheckConstraint(condition=~Q(quantity=0), name="stockmovement_quantity_not_0")]
 

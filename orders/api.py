@@ -165,12 +165,6 @@ class OrderViewSet(ListMixin, SearchMixin, RetrieveMixin, CreateMixin, UpdateMix
     def get_queryset(self):
         return selectors.order_list()
 
-    def filtered_queryset(self, params):
-        queryset = super().filtered_queryset(params)
-        if params.get("search") or params.get("query"):
-            queryset = queryset.distinct()  # the search joins lines and customers
-        return queryset
-
 
 class PromotionViewSet(CrudViewSet):
     """Promotions: `/v1/promotions`."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import django_filters
 from django.db.models import Exists, OuterRef, Q
 
+from inventory.models import Location
 from orders.models import Order, OrderTag, Promotion, WholesaleOrder
 from orders.states import OrderStatus, PromotionType, WholesaleStatus
 from stateset.filters import BooleanFilter, IdFilter, ResourceFilterSet, status_filter
@@ -13,10 +14,20 @@ from stateset.ids import as_id
 
 
 def _location(queryset, name, value):
-    query = Q(location__code__iexact=value)
+    # The location's ids in a subquery, not an OR across the join: an index serves each side (issue #16).
+    query = Q(code__iexact=value)
     if (pk := as_id(value)) is not None:
-        query |= Q(location_id=pk)
-    return queryset.filter(query)
+        query |= Q(pk=pk)
+    return queryset.filter(location_id__in=Location.objects.filter(query).values("pk"))
+
+
+def either_email(queryset, value):
+    """Rows whose own customer_email or whose customer's email is `value` (case-insensitive): the union of two
+    indexed lookups (`pk IN (... UNION ...)`), where an OR across the customer join could only scan."""
+    model = queryset.model._base_manager
+    own = model.filter(customer_email__iexact=value).order_by().values("pk")
+    theirs = model.filter(customer__email__iexact=value).order_by().values("pk")
+    return queryset.filter(pk__in=own.union(theirs))
 
 
 class OrderFilter(ResourceFilterSet):
@@ -39,7 +50,7 @@ class OrderFilter(ResourceFilterSet):
         fields = []
 
     def filter_customer_email(self, queryset, name, value):
-        return queryset.filter(Q(customer_email__iexact=value) | Q(customer__email__iexact=value))
+        return either_email(queryset, value)
 
     def filter_tag(self, queryset, name, value):
         return queryset.filter(Exists(OrderTag.objects.filter(order=OuterRef("pk"), tag_name=value)))

@@ -41,21 +41,10 @@ from returns.serializers import (
 )
 from stateset.api import CrudViewSet, DocumentViewSet, resource_action
 
-
-class _DistinctSearchMixin:
-    """The search joins lines and customers; one row per document."""
-
-    def filtered_queryset(self, params):
-        queryset = super().filtered_queryset(params)
-        if params.get("search") or params.get("query"):
-            queryset = queryset.distinct()
-        return queryset
-
-
 # ---- returns -----------------------------------------------------------------------------------------------
 
 
-class ReturnViewSet(_DistinctSearchMixin, DocumentViewSet):
+class ReturnViewSet(DocumentViewSet):
     """Returns: `/v1/returns` (aliases `POST /v1/return`, `GET /v1/return/{id}/retrieve`,
     `/v1/return/{id}/{action}`), with approve, reject, receive, refund, cancel, close, reopen and /history."""
 
@@ -160,7 +149,7 @@ def _status_change(view, result: services.StatusChange) -> dict[str, Any]:
     return {"transition": result.transition}
 
 
-class WarrantyViewSet(_DistinctSearchMixin, DocumentViewSet):
+class WarrantyViewSet(DocumentViewSet):
     """Warranties: `/v1/warranties` (aliases `/v1/warranty`, `GET /v1/warranty/list`), with approve, deny,
     complete, cancel, reopen, the official Python client's `status`, and /history."""
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import django_filters
 from django.db.models import Q
 
+from orders.filters import either_email
+from orders.models import Order
 from returns.models import Return, ReturnLineItem, Warranty, WarrantyLineItem
 from returns.states import Condition, ReturnLineStatus, ReturnStatus, WarrantyStatus
 from stateset.filters import BooleanFilter, IdFilter, ResourceFilterSet, status_filter
@@ -14,14 +16,15 @@ from stateset.ids import as_id
 
 def _order(queryset, name, value):
     """An order by id or by number."""
-    query = Q(order__order_number__iexact=value)
+    # The order's id in a subquery, not an OR across the join: an index serves each side (issue #16).
+    query = Q(order_number__iexact=value)
     if (pk := as_id(value)) is not None:
-        query |= Q(order_id=pk)
-    return queryset.filter(query)
+        query |= Q(pk=pk)
+    return queryset.filter(order_id__in=Order.objects.filter(query).values("pk"))
 
 
 def _email(queryset, name, value):
-    return queryset.filter(Q(customer_email__iexact=value) | Q(customer__email__iexact=value))
+    return either_email(queryset, value)
 
 
 class ReturnFilter(ResourceFilterSet):

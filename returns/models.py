@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Upper
 from django.utils import timezone
 from django_fsm import FSMField, transition
 
@@ -126,6 +127,15 @@ class Return(StatefulModel):
     exchange_price_difference = money(null=True, blank=True, default=None, editable=False)
 
     class Meta:
+        # The list's sort and filters, each on an index (issue #16); the RMA by its Upper() unique index.
+        indexes = [
+            models.Index(fields=["created_at", "id"], name="return_created_id"),
+            models.Index(fields=["status", "created_at", "id"], name="return_status_created_id"),
+            models.Index(fields=["customer", "created_at", "id"], name="return_customer_created_id"),
+            models.Index(fields=["order", "created_at", "id"], name="return_order_created_id"),
+            models.Index(Upper("customer_email"), name="return_customer_email_upper"),
+            models.Index(Upper("tracking_number"), name="return_tracking_upper"),
+        ]
         permissions = [
             ("approve_return", "Can approve or reject a return"),
             ("receive_return", "Can receive a return (restocks its goods)"),

@@ -51,6 +51,7 @@ from stateset.fsm import lock
 from stateset.ids import MAX_ID
 from stateset.limits import DEFAULT_LIMIT, MAX_LIMIT, MAX_LINES
 from stateset.middleware import current_request_id
+from stateset.pagination import Page, check_offset, paginate
 from stateset.prefetch import is_as_written
 
 logger = logging.getLogger("stateset.api")
@@ -564,6 +565,20 @@ class ListParams:
     order_by: str
     descending: bool
     params: Any  # a QueryDict: the query string, completed by a JSON body sent on GET
+    starting_after: int | None = None  # cursor paging (stateset.pagination)
+    ending_before: int | None = None
+
+    def page(self, queryset: models.QuerySet, *, settle_field: str | None = "created_at") -> Page:
+        return paginate(
+            queryset,
+            order_by=self.order_by,
+            descending=self.descending,
+            limit=self.limit,
+            offset=self.offset,
+            starting_after=self.starting_after,
+            ending_before=self.ending_before,
+            settle_field=settle_field,
+        )
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.params.get(key, default)
@@ -610,25 +625,48 @@ def list_params(request, *, ordering_fields: tuple[str, ...], default_order: str
             raise exceptions.ValidationError({key: [NULL_CHARACTER_MESSAGE]})
 
     limit = min(_int_param(params.get("limit", DEFAULT_LIMIT), "limit", minimum=1), MAX_LIMIT)
-    # SQL's OFFSET takes a BIGINT: past it SQLite raised a "datatype mismatch" (answered as a retryable 409)
-    # and PostgreSQL an out-of-range error (a 500).
-    offset = _int_param(params.get("offset", 0), "offset", minimum=0, maximum=MAX_ID)
+    # Above MAX_OFFSET a 400 that points to the cursor (`check_offset` below), so no offset reaches SQL's BIGINT.
+    offset = _int_param(params.get("offset", 0), "offset", minimum=0)
     direction = str(params.get("order_direction") or params.get("sort_order") or "desc").lower()
     if direction not in ("asc", "desc"):
         raise exceptions.ValidationError({"order_direction": ["'order_direction' must be 'asc' or 'desc'."]})
     order_by = str(params.get("order_by") or params.get("sort_by") or default_order)
     if order_by not in ordering_fields:
         raise exceptions.ValidationError({"order_by": [f"'order_by' must be one of: {', '.join(ordering_fields)}."]})
-    return ListParams(limit=limit, offset=offset, order_by=order_by, descending=direction == "desc", params=params)
+    cursors = {
+        name: _int_param(params[name], name, minimum=1, maximum=MAX_ID)
+        for name in ("starting_after", "ending_before")
+        if params.get(name) not in (None, "")
+    }
+    if len(cursors) > 1 or (cursors and offset):
+        raise exceptions.ValidationError(
+            {next(iter(cursors)): ["Send one of 'starting_after', 'ending_before' and 'offset', not several."]}
+        )
+    check_offset(offset)
+    return ListParams(
+        limit=limit, offset=offset, order_by=order_by, descending=direction == "desc", params=params, **cursors
+    )
 
 
 def search_filter(queryset: models.QuerySet, fields: tuple[str, ...], text: str) -> models.QuerySet:
-    """Every word must appear in at least one of the fields (case-insensitive)."""
+    """Every word must appear in at least one of the fields (case-insensitive).
+
+    A word's rows are `pk IN (SELECT ... UNION SELECT ...)`, one arm per table the fields live on (the row's
+    own columns; its customer's; its lines'), each arm an OR of `UPPER(col) LIKE UPPER('%word%')` on that one
+    table. On PostgreSQL each arm is served by the table's trigram index (a BitmapOr), where one OR across
+    joined tables could only scan; and a row matched through several lines comes once."""
+    groups: dict[str, list[str]] = {}
+    for field in fields:
+        groups.setdefault(field.rpartition("__")[0], []).append(field)
+    manager = queryset.model._base_manager
     for term in text.split():
-        q = Q()
-        for field in fields:
-            q |= Q(**{f"{field}__icontains": term})
-        queryset = queryset.filter(q)
+        arms = []
+        for group in groups.values():
+            q = Q()
+            for field in group:
+                q |= Q(**{f"{field}__icontains": term})
+            arms.append(manager.filter(q).order_by().values("pk"))
+        queryset = queryset.filter(pk__in=arms[0].union(*arms[1:]) if len(arms) > 1 else arms[0])
     return queryset
 
 
@@ -844,21 +882,9 @@ def vars_all(cls) -> list[tuple[str, Any]]:
 class ListMixin:
     def list(self, request, *args, **kwargs):
         params = list_params(request, ordering_fields=self.ordering_fields, default_order=self.default_order)
-        queryset = self.filtered_queryset(params)
-        total = queryset.count()
-        prefix = "-" if params.descending else ""
-        queryset = queryset.order_by(f"{prefix}{params.order_by}", f"{prefix}pk")
-        page = list(queryset[params.offset : params.offset + params.limit])
-        data = self.render(page, many=True)
-        return Response(
-            {
-                self.plural: data,
-                "total_count": total,
-                "limit": params.limit,
-                "offset": params.offset,
-                "has_more": params.offset + len(page) < total,
-            }
-        )
+        page = params.page(self.filtered_queryset(params))
+        data = self.render(page.rows, many=True)
+        return Response(page.envelope(self.plural, data, limit=params.limit, offset=params.offset))
 
     def filtered_queryset(self, params: ListParams) -> models.QuerySet:
         queryset = self.get_queryset()
@@ -934,19 +960,9 @@ class HistoryMixin:
         """Every transition and action on this document: who, when, from, to, which, why (§1.8)."""
         obj = self.get_object()
         params = list_params(request, ordering_fields=("timestamp",), default_order="timestamp")
-        logs = StateLog.objects.for_(obj).select_related("by")
-        total = logs.count()
-        ordered = logs.order_by(("-" if params.descending else "") + "timestamp", "-pk" if params.descending else "pk")
-        page = list(ordered[params.offset : params.offset + params.limit])
-        return Response(
-            {
-                "history": HistorySerializer(page, many=True).data,
-                "total_count": total,
-                "limit": params.limit,
-                "offset": params.offset,
-                "has_more": params.offset + len(page) < total,
-            }
-        )
+        page = params.page(StateLog.objects.for_(obj).select_related("by"), settle_field="timestamp")
+        data = HistorySerializer(page.rows, many=True).data
+        return Response(page.envelope("history", data, limit=params.limit, offset=params.offset))
 
 
 class HistorySerializer(serializers.Serializer):

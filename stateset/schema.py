@@ -21,7 +21,7 @@ from rest_framework import serializers
 
 from stateset.api import EmptyInput, HistorySerializer, InputSerializer, ResourceViewSet, StrictInputMixin
 from stateset.ids import MAX_ID
-from stateset.limits import MAX_LIMIT
+from stateset.limits import COUNT_BOUND, MAX_LIMIT, MAX_OFFSET
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -98,7 +98,12 @@ class ResourceAutoSchema(AutoSchema):
         errors = WRITE_ERRORS if self.method in ("POST", "PUT", "PATCH", "DELETE") else READ_ERRORS
         error_responses = dict.fromkeys(errors, ErrorSerializer)
         page_fields = {
-            "total_count": serializers.IntegerField(),
+            "total_count": serializers.IntegerField(
+                help_text=f"Exact up to {COUNT_BOUND}; above it an estimate (see total_count_exact)."
+            ),
+            "total_count_exact": serializers.BooleanField(
+                help_text=f"false when the list holds more than {COUNT_BOUND} rows and total_count is an estimate."
+            ),
             "limit": serializers.IntegerField(),
             "offset": serializers.IntegerField(),
             "has_more": serializers.BooleanField(),
@@ -210,7 +215,19 @@ class ResourceAutoSchema(AutoSchema):
                     description=f"1 to {MAX_LIMIT} (default 10; a larger one is read as {MAX_LIMIT})",
                 ),
                 OpenApiParameter(
-                    "offset", {"type": "integer", "minimum": 0, "maximum": MAX_ID}, description="default 0"
+                    "offset",
+                    {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
+                    description=f"default 0; at most {MAX_OFFSET} (page further with starting_after)",
+                ),
+                OpenApiParameter(
+                    "starting_after",
+                    {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+                    description="cursor: the page after this row's id, in the list's order",
+                ),
+                OpenApiParameter(
+                    "ending_before",
+                    {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+                    description="cursor: the page before this row's id, in the list's order",
                 ),
                 OpenApiParameter("order_direction", str, enum=["asc", "desc"], description="default desc"),
             ]

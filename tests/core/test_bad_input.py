@@ -117,10 +117,13 @@ def test_an_offset_past_a_bigint_is_400(api, prefix, offset):
     assert "offset" in body["errors"]
 
 
-def test_the_largest_offset_is_an_empty_page_and_the_ledger_and_history_pages_are_bounded_too(api):
+def test_an_offset_past_the_bound_is_400_and_the_ledger_and_history_pages_are_bounded_too(api):
+    # Issue #16: an offset above 10,000 is a 400 that points to the cursor (it used to be an empty page).
     item, lead = make_item(on_hand=1), make_lead()
-    body = api.get("/v1/customers", {"offset": 2**63 - 1, "limit": 100}).json()
-    assert (body["customers"], body["offset"], body["has_more"]) == ([], 2**63 - 1, False)
+    body = assert_error(
+        api.get("/v1/customers", {"offset": 2**63 - 1}), 400, "invalid_request_error", "validation_error"
+    )
+    assert "starting_after" in body["errors"]["offset"]
     for path in (f"/v1/inventory_items/{item.pk}/movements", f"/v1/leads/{lead.pk}/history"):
         assert_error(api.get(path, {"offset": 2**63}), 400, "invalid_request_error", "validation_error")
 

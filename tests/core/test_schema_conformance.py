@@ -30,7 +30,7 @@ def test_every_response_goes_through_the_checking_middleware():
 
 
 def test_a_wrong_body_fails_validation(checker):
-    page = {"customers": [], "total_count": 0, "limit": 10, "offset": 0, "has_more": False}
+    page = {"customers": [], "total_count": 0, "total_count_exact": True, "limit": 10, "offset": 0, "has_more": False}
     assert _errors(checker, "GET", "/v1/customers", 200, page) == []
     assert _errors(checker, "GET", "/v1/customers", 200, {**page, "customers": 3})
     assert _errors(checker, "GET", "/v1/customers", 200, {**page, "has_more": "no"})

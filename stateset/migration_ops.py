@@ -1,0 +1,75 @@
+"""Migration operations that build indexes without blocking writes (issue #16).
+
+`AddIndexConcurrently` / `RunSQL ... CONCURRENTLY` need a migration with `atomic = False` and exist on
+PostgreSQL only; these run it there and the plain form elsewhere (SQLite builds the index in the
+migration's own transaction: its tables are small, and it has no concurrent builds).
+"""
+
+from __future__ import annotations
+
+from django.contrib.postgres.operations import AddIndexConcurrently, RemoveIndexConcurrently
+from django.db import migrations
+
+
+def _postgres(schema_editor) -> bool:
+    return schema_editor.connection.vendor == "postgresql"
+
+
+class AddIndexWithoutLocking(migrations.AddIndex):
+    """AddIndexConcurrently on PostgreSQL (`CREATE INDEX CONCURRENTLY`: writes go on while it builds), AddIndex
+    elsewhere. The model state is AddIndex's, so the index is declared in the model's `Meta.indexes`."""
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if _postgres(schema_editor):
+            concurrent = AddIndexConcurrently(self.model_name, self.index)
+            return concurrent.database_forwards(app_label, schema_editor, from_state, to_state)
+        return super().database_forwards(app_label, schema_editor, from_state, to_state)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if _postgres(schema_editor):
+            concurrent = AddIndexConcurrently(self.model_name, self.index)
+            return concurrent.database_backwards(app_label, schema_editor, from_state, to_state)
+        return super().database_backwards(app_label, schema_editor, from_state, to_state)
+
+
+class RemoveIndexWithoutLocking(migrations.RemoveIndex):
+    """RemoveIndexConcurrently on PostgreSQL (`DROP INDEX CONCURRENTLY`), RemoveIndex elsewhere."""
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if _postgres(schema_editor):
+            concurrent = RemoveIndexConcurrently(self.model_name, self.name)
+            return concurrent.database_forwards(app_label, schema_editor, from_state, to_state)
+        return super().database_forwards(app_label, schema_editor, from_state, to_state)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if _postgres(schema_editor):
+            concurrent = RemoveIndexConcurrently(self.model_name, self.name)
+            return concurrent.database_backwards(app_label, schema_editor, from_state, to_state)
+        return super().database_backwards(app_label, schema_editor, from_state, to_state)
+
+
+class PostgresOnlySQL(migrations.RunSQL):
+    """SQL run on PostgreSQL only (a trigram index, an extension); nothing elsewhere. Not part of any model's
+    state: SQLite has no such index, and its search keeps the plain scan."""
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if _postgres(schema_editor):
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if _postgres(schema_editor):
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
+
+
+def trigram_index(table: str, name: str, *columns: str) -> PostgresOnlySQL:
+    """A GIN trigram index on `UPPER(column)` for each column: it serves `UPPER(col) LIKE UPPER('%x%')`, which
+    is what Django's `icontains` sends to PostgreSQL. Built concurrently (the migration is `atomic = False`)."""
+    expressions = ", ".join(f'UPPER(("{column}")::text) gin_trgm_ops' for column in columns)
+    return PostgresOnlySQL(
+        f'CREATE INDEX CONCURRENTLY IF NOT EXISTS "{name}" ON "{table}" USING gin ({expressions})',
+        f'DROP INDEX CONCURRENTLY IF EXISTS "{name}"',
+    )
+
+
+def trigram_extension() -> PostgresOnlySQL:
+    return PostgresOnlySQL("CREATE EXTENSION IF NOT EXISTS pg_trgm", migrations.RunSQL.noop)
