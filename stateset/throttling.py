@@ -38,6 +38,10 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         except ValueError:  # the window ended between add and incr
             self.cache.add(self.key, 1, self.duration)
             count = 1
+        if count == 1:
+            # The window's first request. Also covers the counter expiring between the Redis backend's EXISTS
+            # and INCR: INCR then creates it without an expiry, and it would never reset.
+            self.cache.touch(self.key, self.duration)
         return count <= self.num_requests
 
     def wait(self):
