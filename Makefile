@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE := stateset.settings
 
-.PHONY: run test install browser lint format schema docs check bench bench-reads fuzz clean
+.PHONY: run serve test install browser lint format schema docs check bench bench-reads fuzz clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -25,7 +25,25 @@ run: install
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py seed_demo
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py setup_roles
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py bootstrap_access --username admin --port $(PORT)
+	@# A Celery worker (with beat) beside runserver, its lines in the same terminal; the broker is var/celery/
+	@# unless CELERY_BROKER_URL names one. Stopping runserver stops the worker.
+	DEBUG=$${DEBUG:-1} $(BIN)/celery -A stateset worker --beat --pool solo --loglevel INFO \
+		--schedule var/celerybeat-schedule & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+
+# The production shape on one machine: DEBUG off, PostgreSQL, Redis, gunicorn + Celery worker + beat (Procfile).
+serve: install
+	@for v in DATABASE_URL REDIS_URL CELERY_BROKER_URL SECRET_KEY; do \
+		if [ -z "$$(printenv $$v)" ]; then echo "make serve: set $$v (see docs/operations.md#production)" >&2; exit 1; fi; \
+	done
+	@mkdir -p var
+	DEBUG=0 $(BIN)/python manage.py migrate --noinput
+	DEBUG=0 $(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	@echo "  Web:     http://$${BIND:-127.0.0.1:$(PORT)}/  (gunicorn, /healthz, /readyz, /admin/)"
+	@echo "  Worker:  celery on $$(echo $$CELERY_BROKER_URL | sed -E 's#//[^@/]*@#//***@#')"
+	@echo "  Beat:    the schedule in CELERY_BEAT_SCHEDULE (stateset/settings.py)"
+	DEBUG=0 PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start -f Procfile --port $(PORT)
 
 # The browser tests (tests/browser) drive Debian's chromium, headless; Playwright never downloads a browser.
 # Installed here when missing (as root); without it the browser tests skip, and under CI=true they fail.

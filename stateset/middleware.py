@@ -1,12 +1,16 @@
-"""Request ids, and one routing rule for the API: every API route (/v1, /api and the root aliases) answers with
-or without a trailing slash."""
+"""Request ids, the access log, and one routing rule for the API: every API route (/v1, /api and the root
+aliases) answers with or without a trailing slash."""
 
 from __future__ import annotations
 
 import contextvars
 import logging
 import re
+import time
 import uuid
+from contextlib import ExitStack
+
+from django.db import connections
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
@@ -49,3 +53,64 @@ class RequestIdLogFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id_var.get()
         return True
+
+
+access_logger = logging.getLogger("stateset.access")
+_NAMED_GROUP = re.compile(r"\(\?P<(\w+)>[^)]*\)")
+
+
+def _route(request) -> str | None:
+    """The URL pattern that answered (`v1/orders/<pk>/cancel`), not the path: ids do not split the counts."""
+    match = getattr(request, "resolver_match", None)
+    if match is None or not match.route:
+        return None
+    return _NAMED_GROUP.sub(r"<\1>", match.route).replace("^", "").replace("$", "")
+
+
+class AccessLogMiddleware:
+    """One log line per request on the `stateset.access` logger: request id, API key prefix, method, route,
+    status, duration and the number of SQL queries (counted on every database alias, with DEBUG off too).
+    With LOG_FORMAT=json each line is one JSON object (stateset/logging.py)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        counter = _QueryCounter()
+        started = time.perf_counter()
+        with ExitStack() as stack:
+            for conn in connections.all():
+                stack.enter_context(conn.execute_wrapper(counter))
+            response = self.get_response(request)
+        duration_ms = round((time.perf_counter() - started) * 1000, 1)
+        auth = getattr(request, "auth", None)
+        fields = {
+            "request_id": getattr(request, "request_id", "-"),
+            "api_key": getattr(auth, "prefix", None),
+            "method": request.method,
+            "route": _route(request),
+            "path": request.path,
+            "status": response.status_code,
+            "duration_ms": duration_ms,
+            "queries": counter.count,
+        }
+        access_logger.info(
+            "%s %s %s %sms %sq key=%s",
+            request.method,
+            fields["route"] or request.path,
+            response.status_code,
+            duration_ms,
+            counter.count,
+            fields["api_key"] or "-",
+            extra={"access": fields},
+        )
+        return response
+
+
+class _QueryCounter:
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        self.count += 1
+        return execute(sql, params, many, context)

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -58,7 +59,13 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "stateset.middleware.RequestIdMiddleware",
+    # One line per request (JSON with LOG_FORMAT=json): route, status, duration, queries.
+    "stateset.middleware.AccessLogMiddleware",
+    # GET and HEAD under /v1 may read from DATABASE_REPLICA_URL (stateset/routers.py).
+    "stateset.routers.ReadReplicaMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files (the admin's CSS) from the app itself, with DEBUG off too: no nginx rule needed.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -99,6 +106,16 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# An optional read replica: read-only API requests (GET/HEAD under /v1) read from it outside any transaction;
+# everything else, and every write, uses the primary (stateset/routers.py).
+if os.environ.get("DATABASE_REPLICA_URL"):
+    DATABASES["replica"] = dj_database_url.parse(
+        os.environ["DATABASE_REPLICA_URL"], conn_max_age=DATABASES["default"]["CONN_MAX_AGE"], conn_health_checks=True
+    )
+    # Tests see the primary through the replica alias (no second test database).
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["stateset.routers.ReplicaRouter"]
+
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite serialises writers; wait for the lock instead of failing at once, and take the write lock
     # at BEGIN so that a read-then-write transaction cannot deadlock against another writer. WAL lets
@@ -125,6 +142,27 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# With DEBUG off, collectstatic writes hashed, compressed copies that WhiteNoise serves with far-future cache
+# headers; tests/conftest.py uses the plain storage (the tests run with DEBUG off and no collectstatic).
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+
+# The cache holds the rate limit's counters and the API-key cache (stateset/auth.py): with REDIS_URL every
+# process shares them; without it each process has its own (fine for `make run`, wrong for several workers).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+if os.environ.get("REDIS_URL"):
+    CACHES["default"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": os.environ["REDIS_URL"],
+        # Several deployments (or test runs) can share one Redis.
+        "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "stateset"),
+    }
 
 LOGIN_URL = "admin:login"
 
@@ -223,9 +261,16 @@ LOGGING = {
     "filters": {"request_id": {"()": "stateset.middleware.RequestIdLogFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"},
+        "json": {"()": "stateset.logging.JsonFormatter"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]},
+        # stdout: the process manager (honcho, Docker, systemd) collects it.
+        "console": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "json" if os.environ.get("LOG_FORMAT", "plain") == "json" else "plain",
+            "filters": ["request_id"],
+        },
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
@@ -237,3 +282,40 @@ LOGGING = {
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
+
+# HTTPS behind a proxy (`manage.py check --deploy` is clean with these on). Each is off unless asked for, so
+# plain http on localhost keeps working; the proxy (deploy/nginx.conf) sets X-Forwarded-Proto.
+if env_bool("SECURE_PROXY_SSL_HEADER"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT")
+# Load balancers probe over plain http.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS")
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD")
+CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
+
+# Celery (stateset/celery.py reads every CELERY_* setting). Without CELERY_BROKER_URL the broker is a folder
+# in var/ (kombu's filesystem transport): `make run` starts a worker beside runserver and needs no server.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "filesystem://localhost/"
+CELERY_BROKER_TRANSPORT_OPTIONS = (
+    {
+        "data_folder_in": str(VAR_DIR / "celery" / "queue"),
+        "data_folder_out": str(VAR_DIR / "celery" / "queue"),
+        "control_folder": str(VAR_DIR / "celery" / "control"),
+    }
+    if CELERY_BROKER_URL.startswith("filesystem")
+    else {}
+)
+CELERY_TASK_IGNORE_RESULT = True  # tasks report through the database and the log, not a result backend
+CELERY_TASK_ACKS_LATE = True  # a task whose worker dies is delivered again (tasks are idempotent)
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_ALWAYS_EAGER = False
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # the worker logs through LOGGING (JSON with LOG_FORMAT=json)
+CELERY_BEAT_SCHEDULE = {
+    "purge-idempotency-keys": {"task": "stateset.tasks.purge_idempotency_keys", "schedule": 3600.0},
+    "check-inventory": {
+        "task": "inventory.tasks.check_inventory",
+        "schedule": crontab(minute="30", hour="2"),  # nightly, 02:30 UTC
+    },
+}

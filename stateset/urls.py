@@ -43,7 +43,7 @@ from returns.api import (
 )
 from stateset.api import api_not_found
 from stateset.docs import DocsView, SchemaView
-from stateset.views import healthz
+from stateset.views import healthz, readyz
 
 # Canonical resources: (path under /v1, viewset). The middleware makes every route answer with or without
 # a trailing slash, so the router declares none.
@@ -139,6 +139,7 @@ api_patterns = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
     path("v1/", include(api_patterns)),
     *[path(full.lstrip("/"), _alias_view(canonical, actions)) for full, canonical, actions in ROOT_ALIASES],
     path("api/", include((resource_patterns, "api"), namespace="api-alias")),

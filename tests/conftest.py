@@ -18,6 +18,15 @@ def _api_keys_cached_for_the_test(settings):
     settings.API_KEY_CACHE_SECONDS = 3600
 
 
+@pytest.fixture(autouse=True)
+def _plain_static_storage(settings):
+    """The tests run with DEBUG off but without collectstatic: the manifest storage would find no manifest."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
 @pytest.fixture
 def admin_user(db):
     return make_user(superuser=True, username="root")

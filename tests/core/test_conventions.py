@@ -117,7 +117,7 @@ def test_request_id_is_echoed(api):
 def test_healthz(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok"}
+    assert response.json() == {"status": "ok"}
 
 
 # ---- routing ----------------------------------------------------------------------------------------------
