@@ -34,7 +34,6 @@ import json
 import os
 import random
 import secrets
-import subprocess
 import sys
 import threading
 import time
@@ -52,10 +51,10 @@ sys.path.insert(0, str(ROOT))
 from bench.w1_http import (  # noqa: E402
     create_pg_database,
     drop_pg_database,
-    free_port,
     manage,
     percentile,
     prepare_database,
+    start_gunicorn,
     stop,
 )
 
@@ -75,29 +74,6 @@ class Row:
     non_2xx: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
     note: str = ""
-
-
-def start_gunicorn(env: dict, app: str, workers: int) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            *("--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--timeout", "300"),
-            app,
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(300):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return server, f"http://127.0.0.1:{port}"
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    server.kill()
-    raise SystemExit(f"{app} did not start")
 
 
 def worker_rss(master: int) -> dict[int, int]:
@@ -320,7 +296,7 @@ def main() -> None:
             f"{args.duration:g} s per query"
         )
         rows: list[Row] = []
-        server, base = start_gunicorn({**env}, "stateset.wsgi", args.workers)
+        server, base = start_gunicorn({**env}, "stateset.wsgi", args.workers, timeout=300)
         try:
             queries = plan_queries(base, key, values)
             if args.only:
@@ -336,7 +312,7 @@ def main() -> None:
                 row = Row(name, "ours", urls[0] if urls else "", note=note)
                 if server.poll() is not None:  # gone (killed from outside): start another, say so
                     restarts += 1
-                    server, base = start_gunicorn({**env}, "stateset.wsgi", args.workers)
+                    server, base = start_gunicorn({**env}, "stateset.wsgi", args.workers, timeout=300)
                     row.note = f"{row.note} (server restarted)".strip()
                 if urls:
                     try:
@@ -356,7 +332,7 @@ def main() -> None:
         }
         floor_row = None
         if not args.no_floor:
-            server, base = start_gunicorn({**env, "FLOOR_DSN": dsn}, "bench.reads_floor:app", args.workers)
+            server, base = start_gunicorn({**env, "FLOOR_DSN": dsn}, "bench.reads_floor:app", args.workers, timeout=300)
             try:
                 floor_row = measure(
                     Row("list_100", "floor", "/v1/orders?limit=100"), base, key, ["/v1/orders?limit=100"], args

@@ -85,16 +85,24 @@ def manage(env: dict, *args: str, capture: bool = False) -> str:
     return result.stdout or ""
 
 
-def start_gunicorn(env: dict, app: str, workers: int) -> tuple[subprocess.Popen, str]:
+def start_gunicorn(
+    env: dict, app: str, workers: int, *, log=subprocess.DEVNULL, timeout: int = 30
+) -> tuple[subprocess.Popen, str]:
+    """gunicorn serving `app` with `workers` sync workers on a free loopback port, once /healthz answers;
+    returns the process and its base URL. Shared by make bench, make bench-reads and make fuzz."""
     port = free_port()
     server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "--workers", str(workers), "--bind", f"127.0.0.1:{port}", app],
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            *("--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--timeout", str(timeout)),
+            app,
+        ],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
     )
-    for _ in range(200):
+    for _ in range(300):
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
                 return server, f"http://127.0.0.1:{port}"

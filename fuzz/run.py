@@ -27,7 +27,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,11 +35,12 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import urlparse
 
-import httpx
-
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "var" / "fuzz"
 BIN = Path(sys.executable).parent
+sys.path.insert(0, str(ROOT))
+from bench.w1_http import start_gunicorn, stop  # noqa: E402  (one way to start and stop the server)
+
 CHECKS = "not_a_server_error,status_code_conformance,response_schema_conformance,content_type_conformance,json_answer"
 PHASES = "examples,coverage,fuzzing,stateful"
 
@@ -78,40 +78,6 @@ def manage(env: dict, *args: str) -> str:
     return subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, text=True, stdout=subprocess.PIPE
     ).stdout
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_gunicorn(env: dict, workers: int, log) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    server = subprocess.Popen(
-        [str(BIN / "gunicorn"), "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "stateset.wsgi"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=log,
-    )
-    for _ in range(300):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return server, f"http://127.0.0.1:{port}"
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    server.kill()
-    raise SystemExit("gunicorn did not start: see var/fuzz/gunicorn.log")
-
-
-def stop(server: subprocess.Popen) -> None:
-    server.terminate()
-    try:
-        server.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
 
 
 def summarise(ndjson: Path) -> dict:
@@ -206,7 +172,7 @@ def main() -> int:
             "User.objects.create_superuser('fuzz', 'fuzz@example.com', None)",
         )
         key = manage(env, "create_api_key", "fuzz", "--name", "fuzz").strip().splitlines()[-1]
-        server, base = start_gunicorn(env, args.workers, log)
+        server, base = start_gunicorn(env, "stateset.wsgi", args.workers, log=log)
         print(f"fuzz: {database}, migrated and seeded in {time.monotonic() - t0:.0f} s; serving on {base}", flush=True)
 
         command = [
