@@ -17,6 +17,9 @@ CURSOR_SETTLE_SECONDS = 1.0
 # The most units one input may name (a line, an adjustment, a count): far above any real document, and far
 # below what a quantity column holds (PostgreSQL's integer), so no input overflows one.
 MAX_QUANTITY = 1_000_000
+# The longest URL (path and query string) a request may have: a 414 in the error shape past it (gunicorn's own
+# limit is off, gunicorn.conf.py, since it answers in plain text).
+MAX_URL_LENGTH = 8190
 # The most units one stock level may hold (on hand, allocated, incoming): a change past it is a 422
 # `stock_limit_exceeded`. Far above any real warehouse, and far enough below PostgreSQL's integer (2,147,483,647)
 # that a level plus any one change still fits the column, so the stock and ledger columns stay INTEGER.
@@ -36,4 +39,5 @@ __all__ = [
     "MAX_OFFSET",
     "MAX_QUANTITY",
     "MAX_STOCK",
+    "MAX_URL_LENGTH",
 ]

@@ -12,6 +12,8 @@ from contextlib import ExitStack
 
 from django.db import connections
 
+from stateset.limits import MAX_URL_LENGTH
+
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -38,6 +40,21 @@ class RequestIdMiddleware:
         request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
         request.request_id = request_id
         token = request_id_var.set(request_id)
+        if len(request.get_full_path()) > MAX_URL_LENGTH:
+            from stateset.api import error_json_response  # the API module imports this one
+
+            try:
+                response = error_json_response(
+                    request,
+                    414,
+                    "invalid_request_error",
+                    "uri_too_long",
+                    f"The URL is longer than {MAX_URL_LENGTH} characters.",
+                )
+            finally:
+                request_id_var.reset(token)
+            response["X-Request-ID"] = request_id
+            return response
         path = request.path_info
         if not path.startswith(NON_API_PREFIXES) and len(path) > 1 and path.endswith("/"):
             request.path_info = path.rstrip("/") or "/"

@@ -48,9 +48,9 @@ class ErrorSerializer(serializers.Serializer):
 
 
 # 400: a bad list or query parameter; 503: the database is unreachable (retryable, with Retry-After).
-READ_ERRORS = (400, 401, 403, 404, 429, 500, 503)
+READ_ERRORS = (400, 401, 403, 404, 414, 429, 500, 503)  # 414: a URL past MAX_URL_LENGTH
 # 413: a body above the upload limit; 415: a body that is not JSON.
-WRITE_ERRORS = (400, 401, 403, 404, 405, 409, 412, 413, 415, 422, 429, 500, 503)
+WRITE_ERRORS = (400, 401, 403, 404, 405, 409, 412, 413, 414, 415, 422, 429, 500, 503)
 
 _cache: dict[str, serializers.Serializer] = {}
 

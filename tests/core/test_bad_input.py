@@ -554,3 +554,20 @@ def test_a_date_before_the_year_1000_is_400_and_writes_nothing(api, url, body, f
     body = assert_error(response, 400, "invalid_request_error", "validation_error")
     assert field in body["errors"], body
     assert (Customer.objects.count(), Lead.objects.count()) == before
+
+
+def test_a_url_past_its_limit_is_the_json_414(api):
+    """gunicorn's own 414 is plain text (fuzz): its limit is off and the application answers in the error shape."""
+    from stateset.limits import MAX_URL_LENGTH
+
+    response = api.get("/v1/orders?search=" + "x" * MAX_URL_LENGTH)
+    assert_error(response, 414, "invalid_request_error", "uri_too_long")
+    assert api.get("/v1/orders?search=" + "x" * 100).status_code == 200
+
+
+def test_gunicorn_leaves_the_url_limit_to_the_application():
+    import runpy
+    from pathlib import Path
+
+    config = runpy.run_path(str(Path(__file__).resolve().parents[2] / "gunicorn.conf.py"))
+    assert config["limit_request_line"] == 0
