@@ -57,14 +57,17 @@ def _entry(prefix: str) -> str:
 
 def _cached_key(prefix: str) -> ApiKey | None:
     seconds = settings.API_KEY_CACHE_SECONDS
-    key = cache.get(_entry(prefix)) if seconds else None
+    # The entry is named once, before the read: a change committed meanwhile bumps the generation, so what is
+    # read here can only be stored under the old one, which nobody reads any more.
+    entry = _entry(prefix)
+    key = cache.get(entry) if seconds else None
     if key is None:
         key = ApiKey.objects.select_related("user").filter(prefix=prefix).first()
         if key is None:
             return None
         key.user.get_all_permissions()  # fills the user's permission caches, pickled with it
         if seconds:
-            cache.set(_entry(prefix), key, seconds)
+            cache.set(entry, key, seconds)
     return key
 
 
