@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE := stateset.settings
 
-.PHONY: run serve test install browser lint format schema docs check bench bench-reads fuzz clean
+.PHONY: run serve test install browser lint format schema docs check bench bench-reads fuzz rehearsal clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -93,6 +93,13 @@ bench-reads: install
 # DATABASE_URL's server or 127.0.0.1:5432); FUZZ_SECONDS bounds it (300). See fuzz/run.py.
 fuzz: install
 	$(BIN)/python fuzz/run.py
+
+# The production shape under load on this machine: PostgreSQL, Redis, RabbitMQ, two gunicorn instances behind
+# nginx, a Celery worker and beat; an instance and the worker killed and restarted mid-run; then the checks.
+# DURATION=120 seconds of load (CI runs DURATION=30). Installs nginx and redis-server when missing (as root).
+# See bench/rehearsal.py and docs/operations.md#scale-rehearsal.
+rehearsal: install
+	$(BIN)/python bench/rehearsal.py
 
 clean:
 	rm -rf $(VENV) var/*.sqlite3 var/static var/site

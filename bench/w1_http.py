@@ -86,14 +86,25 @@ def manage(env: dict, *args: str, capture: bool = False) -> str:
 
 
 def start_gunicorn(
-    env: dict, app: str, workers: int, *, log=subprocess.DEVNULL, timeout: int = 30
+    env: dict,
+    app: str,
+    workers: int,
+    *,
+    log=subprocess.DEVNULL,
+    timeout: int = 30,
+    port: int | None = None,
+    config: str | None = None,
+    new_session: bool = False,
 ) -> tuple[subprocess.Popen, str]:
-    """gunicorn serving `app` with `workers` sync workers on a free loopback port, once /healthz answers;
-    returns the process and its base URL. Shared by make bench, make bench-reads and make fuzz."""
-    port = free_port()
+    """gunicorn serving `app` with `workers` sync workers on a loopback port (a free one unless `port`), once
+    /healthz answers; returns the process and its base URL. `config`: a gunicorn config file (the command line
+    still wins); `new_session`: its own process group, so that it and its workers can be killed at once.
+    Shared by make bench, make bench-reads, make fuzz and make rehearsal."""
+    port = port or free_port()
     server = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "gunicorn"),
+            *(("-c", config) if config else ()),
             *("--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--timeout", str(timeout)),
             app,
         ],
@@ -101,8 +112,11 @@ def start_gunicorn(
         env=env,
         stdout=log,
         stderr=log,
+        start_new_session=new_session,
     )
-    for _ in range(300):
+    for _ in range(600):
+        if server.poll() is not None:
+            raise SystemExit(f"{app} on port {port} exited with {server.returncode} before it answered")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
                 return server, f"http://127.0.0.1:{port}"
