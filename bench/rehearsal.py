@@ -56,6 +56,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -620,6 +621,16 @@ def summary(run: Run, seconds: float) -> dict:
         "all_p50_ms": pct([a.end - a.start for a in every], 0.5),
         "all_p95_ms": pct([a.end - a.start for a in every], 0.95),
         "by_operation": ops,
+        "retried": [
+            {
+                "op": r.op,
+                "at_s": round(r.attempts[0].start, 1),
+                "statuses": [a.status for a in r.attempts],
+                "seconds": round(r.final.end - r.attempts[0].start, 1),
+            }
+            for r in run.load.requests
+            if len(r.attempts) > 1
+        ],
         "during_instance_drill": {
             "requests": len(in_drill),
             "statuses": dict(sorted(Counter(str(a.status) for a in in_drill).items())),
@@ -650,6 +661,13 @@ def print_report(s: dict, run: Run, results: list[dict]) -> None:
         f"while the instance was down (and {GRACE:.0f} s after): {dd['requests']} requests {dd['statuses']}, "
         f"p95 {dd['p95_ms']} ms"
     )
+    for r in s["retried"]:
+        statuses = Counter(r["statuses"])
+        print(
+            f"  retried: {r['op']} at {r['at_s']} s: "
+            + ", ".join(f"{n} x {status}" for status, n in statuses.items())
+            + f", {r['seconds']} s in all"
+        )
     print()
     for r in results:
         print(f"[{'PASS' if r['ok'] else 'FAIL'}] {r['name']}: {r['detail']}")
@@ -722,16 +740,24 @@ def rehearse(stack: Stack) -> int:
         "LOG_FORMAT": "json",
         "WEB_CONCURRENCY": "2",
     }
+    # The database is prepared while the processes start (they touch it only when asked something).
     print(f"database {dbname}: migrate, bench_data (1,000 SKUs), keys, scarce stock, the drill's orders")
-    manage(env, "migrate", "--noinput", "-v", "0")
-    out = manage(
-        env,
-        "shell",
-        "-c",
-        "from bench.rehearsal_app import setup; "
-        f"setup(clients={CLIENTS}, scarce_skus={SCARCE_SKUS}, scarce_stock={SCARCE_STOCK}, task_orders={TASKS})",
-    )
-    data = json.loads(out.strip().splitlines()[-1])
+    prepared: dict = {}
+
+    def prepare() -> None:
+        try:
+            prepared["out"] = manage(
+                env,
+                "shell",
+                "-c",
+                "from bench.rehearsal_app import setup; setup("
+                f"clients={CLIENTS}, scarce_skus={SCARCE_SKUS}, scarce_stock={SCARCE_STOCK}, task_orders={TASKS})",
+            )
+        except SystemExit as exc:
+            prepared["error"] = str(exc)
+
+    preparing = threading.Thread(target=prepare, daemon=True)
+    preparing.start()
 
     # Two app instances, nginx in front, the worker and beat.
     apps = {}
@@ -750,12 +776,12 @@ def rehearse(stack: Stack) -> int:
         stack.procs[name] = proc
         apps[i] = proc
 
-    for i in range(2):
-        start_app(i)
+    with ThreadPoolExecutor(2) as pool:  # both at once; .result() raises a failure to start
+        for started in [pool.submit(start_app, i) for i in range(2)]:
+            started.result()
     nginx = [which("nginx"), "-p", str(stack.tmp), "-e", str(LOGS / "nginx-error.log")]
     stack.popen("nginx", [*nginx, "-c", str(nginx_config(stack.tmp))], env)
     base = f"http://127.0.0.1:{BALANCER_PORT}"
-    wait_for(lambda: httpx.get(f"{base}/readyz", timeout=2).status_code == 200, "nginx (readyz through it)", 30)
 
     worker_args = [
         str(BIN / "celery"),
@@ -772,6 +798,11 @@ def rehearse(stack: Stack) -> int:
 
     producer = Celery("rehearsal", broker=broker_url)
     wait_for(lambda: producer.control.ping(timeout=1), "the Celery worker", 60)
+    preparing.join()
+    if "error" in prepared:
+        raise SystemExit(prepared["error"])
+    data = json.loads(prepared["out"].strip().splitlines()[-1])
+    wait_for(lambda: httpx.get(f"{base}/readyz", timeout=2).status_code == 200, "nginx (readyz through it)", 30)
     print(
         f"stack up in {time.monotonic() - t_setup:.0f} s: nginx {base} -> 127.0.0.1:{APP_PORTS[0]}, "
         f"127.0.0.1:{APP_PORTS[1]} (gunicorn x 2 workers each); redis {redis_url}; broker {broker_url.split('@')[-1]}"

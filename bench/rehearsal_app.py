@@ -1,7 +1,8 @@
 """The Django side of `make rehearsal` (bench/rehearsal.py): its setup, and the task its worker drill enqueues.
 
-`setup` runs once in `manage.py shell` (it calls `bench_data` first); the rehearsal's Celery worker loads this module
-(`--include bench.rehearsal_app`) for `cancel_order`. Nothing here is part of the product.
+`setup` runs once in `manage.py shell` (it migrates and calls `bench_data` first); the rehearsal's Celery
+worker loads this module (`--include bench.rehearsal_app`) for `cancel_order`. Nothing here is part of the
+product.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def cancel_order(order_id: int, hold_seconds: float = 0.0) -> str:
 
 
 def setup(*, clients: int, scarce_skus: int, scarce_stock: int, task_orders: int) -> None:
-    """`bench_data` with 1,000 SKUs (and one order, 200 customers), then: a user, one API key per load client
+    """`migrate`, `bench_data` with 1,000 SKUs (and one order, 200 customers), then: a user, one API key per load client
     plus the shared (hot) key, the scarce SKUs' stock cut to `scarce_stock` at MAIN (ledger adjustments, so
     `check_inventory` stays clean), and `task_orders` pending orders for the worker drill's tasks to cancel.
     Prints what the load needs as JSON."""
@@ -63,6 +64,7 @@ def setup(*, clients: int, scarce_skus: int, scarce_stock: int, task_orders: int
     from stateset import services
     from stateset.actors import Actor
 
+    call_command("migrate", interactive=False, verbosity=0)
     call_command("bench_data", orders=1, customers=200, skus=1000, no_vacuum=True, stdout=io.StringIO())
     by = Actor.command("rehearsal setup")
     User.objects.filter(username="rehearsal").exists() or User.objects.create_superuser(
