@@ -281,6 +281,14 @@ class Load:
         self.hot: list[Attempt] = []
         self.lock = threading.Lock()
         self.stop = threading.Event()
+        self.crashed: list[str] = []  # a client thread that died of an exception (a bug here, or a bad answer)
+
+    def guarded(self, target, *args) -> None:
+        try:
+            target(*args)
+        except Exception as exc:  # noqa: BLE001 - reported by check_statuses
+            with self.lock:
+                self.crashed.append(f"{target.__name__}{args}: {exc!r}")
 
     def now(self) -> float:
         return time.monotonic() - self.t0
@@ -413,8 +421,9 @@ def check_statuses(run: Run):
         if (r.final.status, r.final.code) not in EXPECTED[r.op]
     )
     hot_wrong = Counter(a.status for a in run.load.hot if a.status not in (200, 429))
-    ok = not wrong and not hot_wrong
-    return ok, "none" if ok else f"unexpected outcomes {dict(wrong)}; shared key {dict(hot_wrong)}"
+    ok = not wrong and not hot_wrong and not run.load.crashed
+    detail = f"unexpected outcomes {dict(wrong)}; shared key {dict(hot_wrong)}; clients crashed {run.load.crashed}"
+    return ok, "none unexpected" if ok else detail
 
 
 def check_5xx_only_in_drills(run: Run):
@@ -590,6 +599,14 @@ def pct(values: list[float], p: float) -> float:
     return round(1000 * ordered[min(len(ordered) - 1, int(p * len(ordered)))], 1)
 
 
+def nginx_rerouted() -> dict:
+    """From nginx's access log: the requests it passed to the second instance after the first failed (their
+    `$upstream_addr` names both), by method."""
+    log = LOGS / "nginx-access.log"
+    lines = log.read_text().splitlines() if log.exists() else []
+    return dict(Counter(line.split()[2] for line in lines if ", " in line))
+
+
 def summary(run: Run, seconds: float) -> dict:
     attempts = [a for r in run.load.requests for a in r.attempts]
     every = attempts + run.load.hot
@@ -621,6 +638,7 @@ def summary(run: Run, seconds: float) -> dict:
         "all_p50_ms": pct([a.end - a.start for a in every], 0.5),
         "all_p95_ms": pct([a.end - a.start for a in every], 0.95),
         "by_operation": ops,
+        "rerouted_by_nginx": nginx_rerouted(),
         "retried": [
             {
                 "op": r.op,
@@ -661,6 +679,7 @@ def print_report(s: dict, run: Run, results: list[dict]) -> None:
         f"while the instance was down (and {GRACE:.0f} s after): {dd['requests']} requests {dd['statuses']}, "
         f"p95 {dd['p95_ms']} ms"
     )
+    print(f"passed to the other instance by nginx after a failure (unseen by clients): {s['rerouted_by_nginx']}")
     for r in s["retried"]:
         statuses = Counter(r["statuses"])
         print(
@@ -812,9 +831,14 @@ def rehearse(stack: Stack) -> int:
     t0 = time.monotonic()
     load = Load(base, data, t0)
     budget = int(RATE * DURATION / CLIENTS)
-    threads = [threading.Thread(target=load.client, args=(i, budget), daemon=True) for i in range(CLIENTS)]
+    threads = [
+        threading.Thread(target=load.guarded, args=(load.client, i, budget), daemon=True) for i in range(CLIENTS)
+    ]
     hot_rate = HOT_FACTOR * LIMIT / WINDOW / HOT_THREADS
-    threads += [threading.Thread(target=load.hot_client, args=(i, hot_rate), daemon=True) for i in range(HOT_THREADS)]
+    threads += [
+        threading.Thread(target=load.guarded, args=(load.hot_client, i, hot_rate), daemon=True)
+        for i in range(HOT_THREADS)
+    ]
     print(
         f"load: {DURATION} s, {CLIENTS} clients at {RATE:g} requests/s in all (budget {budget * CLIENTS}), "
         f"the shared key at {hot_rate * HOT_THREADS:.1f}/s against its limit of {RATE_LIMIT}"
