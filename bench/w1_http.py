@@ -22,11 +22,13 @@ creates and ships and to the floor's rates at the same worker count) and writes 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import os
 import re
 import secrets
+import signal
 import socket
 import statistics
 import subprocess
@@ -114,16 +116,23 @@ def start_gunicorn(
         stderr=log,
         start_new_session=new_session,
     )
-    for _ in range(600):
-        if server.poll() is not None:
-            raise SystemExit(f"{app} on port {port} exited with {server.returncode} before it answered")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return server, f"http://127.0.0.1:{port}"
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    server.kill()
-    raise SystemExit(f"{app} did not start")
+    try:
+        for _ in range(600):
+            if server.poll() is not None:
+                raise SystemExit(f"{app} on port {port} exited with {server.returncode} before it answered")
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    return server, f"http://127.0.0.1:{port}"
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise SystemExit(f"{app} did not start")
+    except BaseException:  # not started, or interrupted while starting: leave nothing running
+        if new_session:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(server.pid, signal.SIGKILL)
+        server.kill()
+        server.wait()
+        raise
 
 
 def stop(server: subprocess.Popen) -> None:

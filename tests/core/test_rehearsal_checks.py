@@ -89,3 +89,13 @@ def test_the_nginx_configuration_is_deploy_nginx_conf_pointed_at_the_two_instanc
     )
     assert out.returncode == 0, out.stderr
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_a_request_nginx_passed_on_may_have_been_counted_twice():
+    attempts = hot(filled_window(0.0, r.LIMIT - 2, 50))
+    attempts[5].rid, attempts[9].rid = "rehearsal-hot-0-5", "rehearsal-hot-1-9"
+    assert not r.check_rate_limit(run_of(hot_attempts=attempts))[0]
+    run = run_of(hot_attempts=attempts)
+    run.rerouted = {"rehearsal-hot-0-5", "rehearsal-hot-1-9"}
+    ok, detail = r.check_rate_limit(run)
+    assert ok and "2 passed on by nginx" in detail
