@@ -36,7 +36,7 @@ var/rehearsal.json (logs of every process in var/rehearsal/), exits 1 if a check
 
     make rehearsal                    # DURATION=120
     DURATION=30 make rehearsal        # the short form in .ci/run
-    DURATION=600 CLIENTS=12 RATE=48 make rehearsal
+    DURATION=600 CLIENTS=12 RATE=18 make rehearsal   # RATE/CLIENTS below 80 % of RATE_LIMIT
 """
 
 from __future__ import annotations
@@ -744,7 +744,11 @@ def rehearse(stack: Stack) -> int:
     broker_url = os.environ.get("REHEARSAL_BROKER_URL")
     if not broker_url:
         ctl = which("rabbitmqctl")
-        subprocess.run([ctl, "-q", "add_vhost", vhost], check=True, capture_output=True)
+        added = subprocess.run([ctl, "-q", "add_vhost", vhost], capture_output=True, text=True)
+        if added.returncode != 0:
+            raise SystemExit(
+                f"rabbitmqctl add_vhost failed (run as root, or set REHEARSAL_BROKER_URL): {added.stderr.strip()}"
+            )
         stack.cleanups.append(
             ("the vhost", lambda: subprocess.run([ctl, "-q", "delete_vhost", vhost], check=True, capture_output=True))
         )
