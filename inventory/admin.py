@@ -351,6 +351,11 @@ PURCHASE_ORDER_OPERATIONS = (
 
 @admin.register(PurchaseOrder)
 class PurchaseOrderAdmin(StatefulAdmin):
+    card_fields = ("vendor", "location", "purchase_date", "delivery_date", "total", "rejection_reason", "cancel_reason")
+
+    def related_documents(self, po):
+        return [("Packing list", p) for p in po.packing_lists.order_by("pk")]
+
     list_display = ("purchase_order_number", "vendor", "status", "location", "total", "financed", "created_at")
     list_filter = ("status", "financed", "location", "created_at")
     search_fields = ("purchase_order_number", "purchase_order_name", "vendor", "lines__item__sku")

@@ -355,6 +355,15 @@ WORK_ORDER_OPERATIONS = (
 @admin.register(WorkOrder)
 class WorkOrderAdmin(StatefulAdmin):
     form = WorkOrderForm
+    card_fields = ("part", "quantity", "quantity_completed", "quantity_scrapped", "location")
+    card_fields += ("expected_completion_date", "priority")
+
+    def related_documents(self, work_order):
+        return [
+            ("Manufacture order", work_order.manufacture_order),
+            ("Bill of materials", work_order.bill_of_materials),
+        ]
+
     list_display = (
         "number",
         "part",
@@ -525,6 +534,11 @@ MANUFACTURE_ORDER_OPERATIONS = (
 
 @admin.register(ManufactureOrder)
 class ManufactureOrderAdmin(StatefulAdmin):
+    card_fields = ("priority", "site", "yield_location", "expected_completion_date", "issued_on")
+
+    def related_documents(self, manufacture_order):
+        return [("Work order", w) for w in manufacture_order.work_orders.order_by("pk")]
+
     list_display = ("number", "status", "priority", "site", "yield_location", "expected_completion_date", "issued_on")
     list_filter = ("status", "created_at")
     search_fields = ("number", "memo", "site")

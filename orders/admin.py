@@ -21,7 +21,9 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import models
 from django.contrib.admin.widgets import ForeignKeyRawIdWidget
+from django.utils import formats, timezone
 from django_fsm_log.admin import StateLogInline
 
 from inventory.models import InventoryItem
@@ -39,6 +41,7 @@ from orders.models import (
 )
 from orders.resources import PromotionResource
 from orders.states import EDITABLE, WHOLESALE_EDITABLE, DiscountType
+from stateset import workspace
 from stateset.actors import Actor
 from stateset.admin import (
     ADMIN_ERRORS,
@@ -74,6 +77,8 @@ class ReadOnlyInline(admin.TabularInline):
 
 class OrderLineInline(ReadOnlyInline):
     model = OrderLineItem
+    verbose_name = "line"
+    verbose_name_plural = "lines"
     fields = (
         "sku",
         "product_name",
@@ -256,6 +261,17 @@ class UntagForm(forms.Form):
         self.fields["tags"].choices = [(t.tag_name, str(t)) for t in OrderTag.objects.filter(order=obj)]
 
 
+class CancelForm(forms.Form):
+    """The API's cancel `{reason?}`: the form is the confirmation."""
+
+    reason = forms.CharField(label="Reason", max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+def _cancel(order: Order, data: dict, by: Actor) -> str:
+    order = services.order_cancel(order=order, by=by, reason=data["reason"])
+    return f"Cancelled {order.display_number}: its stock allocations are released."
+
+
 def _split(order: Order, data: dict, by: Actor) -> str:
     line = data["line"]
     result = services.order_split(order=order, by=by, splits=[[(line.pk, data["quantity"])]])
@@ -355,9 +371,22 @@ ORDER_OPERATIONS = (
         ShipForm,
         _ship,
         transition="ship",
+        tone="danger",
         help="Ships the whole order: consumes every line's allocation (the ledger's shipment: on hand and "
         "allocated fall) and records the shipment with its tracking number and carrier, which cannot be set "
         "afterwards.",
+    ),
+    Operation(
+        "cancel",
+        "Cancel order…",
+        CancelForm,
+        _cancel,
+        transition="cancel",
+        tone="danger",
+        help=lambda order: (
+            f"Cancels {order}: every line's stock allocation at {order.location.code} is released. A cancelled "
+            "order cannot be reopened; a refund may follow."
+        ),
     ),
     Operation(
         "add_item",
@@ -443,6 +472,7 @@ ORDER_OPERATIONS = (
         RefundForm,
         _refund,
         transition="refund",
+        tone="danger",
         help=lambda order: (
             f"Records a refund on {order}: {order.amount_refunded} of {order.total} refunded so "
             "far. A refund above what is left is refused; once the refunds reach the total the order is refunded."
@@ -570,19 +600,62 @@ class CreateRefused(Exception):
 
 @admin.register(Order)
 class OrderAdmin(StatefulAdmin):
-    list_display = ("order_number", "status", "customer", "customer_email", "location", "total", "created_at")
+    # Fits 1366 px: the customer by name (or email), not its "Name <email>" label next to the email again.
+    list_display = ("order_number", "status", "customer_label", "total", "location", "created_at")
     list_filter = ("status", "location", "is_replacement_order", "created_at")
     list_select_related = ("customer", "location")
-    search_fields = ("order_number", "customer_email", "customer_name", "customer__email", "order_line_items__sku")
+    search_fields = (
+        "order_number",
+        "customer_email",
+        "customer_name",
+        "customer__email",
+        "order_line_items__sku",
+        "tracking_number",
+    )
     autocomplete_fields = ("customer", "location")
     date_hierarchy = "created_at"
     operations = ORDER_OPERATIONS
+    formfield_overrides = {
+        models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 60})},
+        models.JSONField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 60})},
+    }
     fieldsets = [
-        (None, {"fields": RECORD}),
-        ("Header", {"fields": EDITABLE_IN_ADMIN}),
-        ("Totals", {"fields": TOTALS}),
+        ("Customer and delivery", {"fields": EDITABLE_IN_ADMIN}),
+        ("Record", {"fields": RECORD, "classes": ("collapse",)}),
+        ("Totals", {"fields": TOTALS, "classes": ("collapse",)}),
     ]
     inlines = [OrderLineInline, OrderDiscountInline, OrderTagInline, RefundInline, ShipmentInline, StateLogInline]
+    # The page as a workspace (stateset.workspace): the card, every action, the lines and shipments first.
+    workspace_layout = (
+        "card",
+        "actions",
+        "lines",
+        "shipments",
+        "refunds",
+        "discounts",
+        "tags",
+        "details",
+        "related",
+        "timeline",
+    )
+    inline_sections = {
+        "OrderLineInline": "lines",
+        "ShipmentInline": "shipments",
+        "RefundInline": "refunds",
+        "OrderDiscountInline": "discounts",
+        "OrderTagInline": "tags",
+    }
+    card_fields = (
+        "card_customer",
+        "location",
+        "created_at",
+        "total",
+        "amount_refunded",
+        "card_balance",
+        "card_hold",
+        "card_cancel",
+        "card_shipment",
+    )
     actions = ["ship_orders", "cancel_orders", "merge_orders"]
     service_param = "order"
     create_service = services.order_create
@@ -598,11 +671,58 @@ class OrderAdmin(StatefulAdmin):
         "deliver": services.order_deliver,
     }
 
+    @admin.display(description="Customer", ordering="customer_name")
+    def customer_label(self, order: Order) -> str:
+        if order.customer_id and (order.customer.first_name or order.customer.last_name):
+            return f"{order.customer.first_name} {order.customer.last_name}".strip()
+        return order.customer_name or order.customer_email or "—"
+
+    # ---- the workspace: the header card and the related documents ----------------------------------------
+
+    @admin.display(description="Customer")
+    def card_customer(self, order: Order) -> str:
+        who = order.customer_name or order.customer_email
+        if order.customer_id:
+            return workspace.link(order.customer, who or str(order.customer))
+        return who
+
+    @admin.display(description="Balance")
+    def card_balance(self, order: Order) -> str:
+        return workspace.money(order.balance, order.currency)
+
+    @admin.display(description="On hold because")
+    def card_hold(self, order: Order) -> str:
+        return order.hold_reason if order.status == "on_hold" else ""
+
+    @admin.display(description="Cancelled because")
+    def card_cancel(self, order: Order) -> str:
+        return order.cancel_reason if order.status == "cancelled" else ""
+
+    @admin.display(description="Shipped")
+    def card_shipment(self, order: Order) -> str:
+        if not order.shipped_at:
+            return ""
+        parcel = " ".join(p for p in (order.carrier, order.tracking_number) if p)
+        when = formats.date_format(timezone.localtime(order.shipped_at), "j M Y")
+        return f"{when}" + (f" · {parcel}" if parcel else "")
+
+    def related_documents(self, order: Order):
+        related = [("Split from", order.split_from), ("Merged into", order.merged_into)]
+        related.append(("Replacement for", order.exchange_for))
+        related += [("Split off", o) for o in order.split_orders.order_by("pk")]
+        related += [("Merged in", o) for o in order.merged_orders.order_by("pk")]
+        related += [("Replacement", o) for o in order.replacement_orders.order_by("pk")]
+        related += [("Return", r) for r in order.returns.order_by("pk")]
+        related += [("Warranty", w) for w in order.warranties.order_by("pk")]
+        return related
+
     # ---- the add page: header and lines, one order_create -------------------------------------------------
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
             return [(None, {"fields": NEW_ORDER_FIELDS}), ("Header", {"fields": EDITABLE_IN_ADMIN})]
+        if obj.status not in EDITABLE:  # read-only now: folded, the card says what matters
+            return [(name, {**opts, "classes": ("collapse",)}) for name, opts in super().get_fieldsets(request, obj)]
         return super().get_fieldsets(request, obj)
 
     def get_inlines(self, request, obj):

@@ -294,6 +294,21 @@ RETURN_OPERATIONS = (
 @admin.register(Return)
 class ReturnAdmin(StatefulAdmin):
     form = ReturnForm
+    card_fields = (
+        "order",
+        "customer",
+        "location",
+        "amount",
+        "total_refunded",
+        "warehouse_received_date",
+        "received_by",
+    )
+    card_fields += ("rejection_reason", "cancel_reason")
+    section_titles = {**StatefulAdmin.section_titles, "lines": "Lines to receive"}
+
+    def related_documents(self, ret):
+        return [("Order", ret.order), ("Replacement order", ret.replacement_order)]
+
     list_display = ("rma", "status", "order", "customer", "location", "amount", "total_refunded", "created_at")
     list_filter = ("status", "location", "created_at")
     list_select_related = ("order", "customer", "location")

@@ -24,7 +24,7 @@ from import_export.admin import ExportMixin, ImportMixin
 from import_export.formats.base_formats import CSV, XLSX
 from import_export.resources import modelresource_factory
 
-from stateset import services
+from stateset import services, workspace
 from stateset.actors import Actor
 from stateset.errors import DomainError
 from stateset.fsm import apply_transition, can_run, lock, transition_permission
@@ -110,6 +110,7 @@ class Operation:
     transition: str = ""
     permission: str | tuple[str, ...] = ""  # one named permission, or all of several
     help: str | Callable[[Any], str] = ""  # the paragraph above the form; a callable gets the object
+    tone: str = ""  # "danger": shown as such among the page's actions (its form is the confirmation)
 
     def bound_to(self, model) -> Operation:
         """This operation on `model`: its transition's permission first in `permission` (and the transition
@@ -143,10 +144,14 @@ class OperationsMixin:
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = extra_context or {}
         obj = self.get_object(request, object_id)
-        extra_context["operation_links"] = [
-            (op.label, reverse(self._operation_url_name(), args=[obj.pk, op.name]))
-            for op in self.operations_for(request, obj)
-        ]
+        extra_context["operation_links"] = (
+            [
+                (op.label, reverse(self._operation_url_name(), args=[obj.pk, op.name]), op.tone)
+                for op in self.operations_for(request, obj)
+            ]
+            if obj is not None
+            else []
+        )
         return super().change_view(request, object_id, form_url, extra_context)
 
     def _operation_refusal(self, request, obj, op: Operation | None, name: str) -> str:
@@ -160,8 +165,10 @@ class OperationsMixin:
         if missing:
             return f"{op.label.rstrip('…')} needs the permission {' and '.join(missing)}."
         if not op.is_available(obj):
-            status = getattr(obj, "status", "")
-            return f"{op.label.rstrip('…')} is not possible on {obj}" + (f" in status '{status}'." if status else ".")
+            status = workspace.status_words(obj) if getattr(obj, "status", "") else ""
+            return f"{op.label.rstrip('…')} is not possible on {obj}" + (
+                f" while it is {status.lower()}." if status else "."
+            )
         return ""
 
     def _operation_url_name(self) -> str:
@@ -407,8 +414,117 @@ class StatefulAdmin(ServiceAdmin, FSMAdminMixin):
     button_services: dict[str, Callable[..., Any]] = {}
     fsm_help: dict[str, str] = {}  # the paragraph above a button's form
 
+    # ---- the page as a workspace (stateset.workspace) ------------------------------------------------------
+    # The sections, in order: "card", "actions", "details", "related", "timeline" are built in; any other name
+    # shows the inlines `inline_sections` maps to it (by the inline class's name; the first inline not mapped
+    # goes to "lines", the others to "more"), or the Section a method `section_<name>(request, obj)` returns.
+    workspace_layout: tuple[str, ...] = ("card", "actions", "lines", "more", "details", "related", "timeline")
+    card_fields: tuple[str, ...] = ()  # model fields or admin methods (obj) -> html; default: the status
+    inline_sections: dict[str, str] = {}
+    section_titles: dict[str, str] = {"lines": "Lines", "more": "More", "details": "Details"}
+    danger_transitions: Collection[str] = ()  # buttons shown as dangerous (and confirmed in the browser)
+
+    def get_fsm_label(self, transition) -> str:
+        return transition.custom.get("label") or workspace.words(transition.name)
+
     def get_help_text(self, transition) -> str:
         return self.fsm_help.get(transition.name) or super().get_help_text(transition) or ""
+
+    def get_inlines(self, request, obj):
+        # The history is the workspace's timeline, in words, not an inline of raw rows.
+        return [i for i in super().get_inlines(request, obj) if i is not StateLogInline]
+
+    def get_card_fields(self, obj) -> tuple[str, ...]:
+        return self.card_fields or ("status",)
+
+    def related_documents(self, obj) -> list[tuple[str, Any]]:
+        """(what it is to this one, the related object) pairs, shown as links with their status."""
+        return []
+
+    def paperwork_links(self, request, obj) -> list[tuple[str, str]]:
+        """(label, url) of the printable documents of this object."""
+        return []
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and change and self.workspace_layout:
+            context["workspace"] = self.workspace_sections(request, obj, context)
+            if not self._anything_to_save(context):  # nothing editable in this status: no Save
+                context.update(show_save=False, show_save_and_continue=False, show_save_and_add_another=False)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    @staticmethod
+    def _anything_to_save(context) -> bool:
+        form = context["adminform"].form
+        inlines = context.get("inline_admin_formsets") or ()
+        return bool(form.fields) or any(i.has_add_permission or i.has_change_permission for i in inlines)
+
+    def workspace_sections(self, request, obj, context) -> list[workspace.Section]:
+        by_section: dict[str, list] = {}
+        first = True
+        for inline in context.get("inline_admin_formsets") or ():
+            name = self.inline_sections.get(type(inline.opts).__name__) or ("lines" if first else "more")
+            first = False
+            by_section.setdefault(name, []).append(inline)
+        sections = []
+        for name in self.workspace_layout:
+            builder = getattr(self, f"section_{name}", None)
+            if builder is not None:
+                section = builder(request, obj)
+            elif name == "card":
+                section = self._card_section(obj)
+            elif name == "actions":
+                section = self._actions_section(request, obj, context)
+            elif name == "details":
+                section = workspace.Section("details", self.section_titles.get("details", "Details"), extra={"on": 1})
+            elif name == "related":
+                rows = [
+                    (label, workspace.link(other), workspace.status_badge(other) if hasattr(other, "status") else "")
+                    for label, other in self.related_documents(obj)
+                    if other is not None
+                ]
+                section = workspace.Section("related", "Related documents", rows=rows)
+            elif name == "timeline":
+                section = workspace.Section("timeline", "Timeline", rows=workspace.timeline(obj))
+            else:
+                inlines = by_section.pop(name, [])
+                section = workspace.Section(name, self.section_titles.get(name, workspace.words(name)))
+                for inline in inlines:
+                    shown = inline.formset.forms or inline.has_add_permission
+                    (section.inlines if shown else section.hidden_inlines).append(inline)
+            if section is not None:
+                sections.append(section)
+        for name, inlines in by_section.items():  # mapped to a section not in the layout: still on the page
+            sections.append(
+                workspace.Section(name, self.section_titles.get(name, workspace.words(name)), inlines=inlines)
+            )
+        return sections
+
+    def _card_section(self, obj) -> workspace.Section:
+        rows = [workspace.card_field(self, obj, name) for name in self.get_card_fields(obj)]
+        return workspace.Section(
+            "card",
+            str(obj),
+            rows=[row for row in rows if row is not None and row.name != "status"],
+            extra={"status": workspace.status_badge(obj), "verbose_name": obj._meta.verbose_name},
+        )
+
+    def _actions_section(self, request, obj, context) -> workspace.Section:
+        transitions = list(context.get(self.fsm_context_key) or ())
+        context[self.fsm_context_key] = transitions  # a generator: kept for the template
+        buttons = [
+            {"name": t.name, "label": t.label, "help": t.help_text or "", "danger": t.name in self.danger_transitions}
+            for group in transitions
+            for t in group.available_transitions
+        ]
+        links = [
+            {"label": label, "url": url, "danger": tone == "danger"}
+            for label, url, tone in context.get("operation_links", ())
+        ]
+        papers = [{"label": label, "url": url} for label, url in self.paperwork_links(request, obj)]
+        section = workspace.Section("actions", "Actions")
+        if buttons or links or papers:
+            section.extra = {"buttons": buttons, "links": links, "papers": papers}
+        return section
 
     def _get_fsm_extra_context(self, *, request, obj):
         # A button changes the document: only for those who may change it (django-fsm-2 checks the

@@ -33,7 +33,8 @@ def messages(page) -> str:
 
 
 def status_shown(page) -> str:
-    return page.inner_text("div.field-status div.readonly").strip()
+    """The status in words, as the header card of a document's page shows it."""
+    return page.inner_text("#ws-card .status-badge").strip()
 
 
 def on_hand_shown(page, location: str = "MAIN") -> int:
@@ -166,3 +167,110 @@ def test_a_read_only_user_sees_no_buttons_and_cannot_change_anything(page, step)
     )
     assert result.status == 403
     assert Order.objects.get(pk=order.pk).status == "pending"
+
+
+RAW = ("on_hold", "in_progress", "partially_received", "reference §", "contract §", "return_items")
+
+
+def assert_in_words(page) -> None:
+    """No raw status value, no spec reference, no database label on the page staff read."""
+    text = page.inner_text("#content")
+    for raw in RAW:
+        assert raw not in text, raw
+    assert "+00:00" not in text  # a timestamp's __str__ as a row label
+
+
+def card(page, name: str) -> str:
+    return page.inner_text(f"#ws-card .ws-fact-{name} dd").strip()
+
+
+def test_the_order_page_is_a_workspace_from_the_phone_call_to_the_refund(page, step):
+    """At 1366 × 768: take an order by phone, hold and release it, ship it with tracking, refund part; the
+    header card says the status in words and the balance, every action sits in one place, and the page has
+    no horizontal scroll."""
+    a, _ = stock(10)
+    page.set_viewport_size({"width": 1366, "height": 768})
+    log_in(page, staff(superuser=True).username)
+    page.goto("/admin/orders/order/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1366
+    page.goto("/admin/orders/order/add/")
+    page.fill("#id_customer_email", "ada@example.test")
+    page.fill("#id_customer_name", "Ada Lovelace")
+    page.fill("#id_order_line_items-0-sku", "A")
+    page.fill("#id_order_line_items-0-quantity", "3")
+    page.fill("#id_order_line_items-0-unit_price", "20.00")
+    step("a phone order")
+    page.click('input[name="_continue"]')
+    page.wait_for_selector("#ws-card")
+    order = Order.objects.get()
+    step("the order page")
+    assert status_shown(page) == "Pending"
+    assert card(page, "card_customer") == "Ada Lovelace"
+    assert card(page, "total") == "USD 60.00" and card(page, "card_balance") == "USD 60.00"
+    actions = page.locator("#ws-actions")
+    for label in ("Hold", "Process", "Ship…", "Cancel order…", "Refund…"):
+        assert actions.get_by_text(label, exact=True).count() == (0 if label == "Refund…" else 1), label
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1366
+    assert_in_words(page)
+
+    page.click('#ws-actions button[value="hold"]')
+    page.fill("#id_hold_reason", "address to confirm")
+    page.click('input[type="submit"][value="Apply"]')
+    page.wait_for_selector("ul.messagelist")
+    step("held")
+    assert status_shown(page) == "On hold"
+    assert card(page, "card_hold") == "address to confirm"
+    assert_in_words(page)
+    page.click('#ws-actions button[value="release"]')
+    page.wait_for_selector("ul.messagelist")
+    step("released")
+    assert status_shown(page) == "Pending"
+    assert page.locator("#ws-card .ws-fact-card_hold").count() == 0  # the reason went with the hold
+    assert Order.objects.get(pk=order.pk).hold_reason == ""
+    assert "put it on hold" in page.inner_text("#ws-timeline") and "address to confirm" in page.inner_text(
+        "#ws-timeline"
+    )
+
+    page.click("#ws-actions a.operation:text-is('Ship…')")
+    page.fill("#id_tracking_number", "1Z999AA1")
+    page.fill("#id_carrier", "UPS")
+    step("ship asks for the tracking")
+    page.click('input[type="submit"]')
+    page.wait_for_selector("ul.messagelist")
+    step("shipped")
+    assert status_shown(page) == "Shipped"
+    assert "UPS 1Z999AA1" in card(page, "card_shipment")
+    assert page.locator('input[name="_save"]').count() == 0  # nothing on a shipped order can be edited
+    assert page.locator("#ws-actions").get_by_text("Cancel order…").count() == 0
+    assert level(a) == (7, 0, 0)
+
+    page.click("#ws-actions a.operation:text-is('Refund…')")
+    page.fill("#id_amount", "15.00")
+    page.click('input[type="submit"]')
+    page.wait_for_selector("ul.messagelist")
+    step("refunded in part")
+    assert status_shown(page) == "Shipped"
+    assert card(page, "amount_refunded") == "USD 15.00" and card(page, "card_balance") == "USD 45.00"
+    timeline = page.inner_text("#ws-timeline")
+    assert "shipped it (Pending → Shipped)" in timeline and "refunded" in timeline
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1366
+    assert_in_words(page)
+
+
+def test_a_cancelled_order_shows_no_save_and_names_why(page, step):
+    stock()
+    order = order_in("pending")
+    page.set_viewport_size({"width": 1366, "height": 768})
+    log_in(page, staff(superuser=True).username)
+    page.goto(f"/admin/orders/order/{order.pk}/change/")
+    page.click("#ws-actions a.operation:text-is('Cancel order…')")
+    page.fill("#id_reason", "customer called")
+    step("cancel asks why")
+    page.click('input[type="submit"]')
+    page.wait_for_selector("ul.messagelist")
+    step("cancelled")
+    assert status_shown(page) == "Cancelled"
+    assert card(page, "card_cancel") == "customer called"
+    assert page.locator('input[name="_save"]').count() == 0
+    assert Order.objects.get(pk=order.pk).status == "cancelled"
+    assert_in_words(page)
