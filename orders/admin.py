@@ -21,8 +21,8 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
-from django.db import models
 from django.contrib.admin.widgets import ForeignKeyRawIdWidget
+from django.db import models
 from django.utils import formats, timezone
 from django_fsm_log.admin import StateLogInline
 
