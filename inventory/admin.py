@@ -221,6 +221,17 @@ class InventoryItemAdmin(ImportExportAdminMixin, ServiceAdmin):
     def get_queryset(self, request):
         return selectors.item_list()
 
+    def delete_refusal(self, item) -> str:
+        """The service's rule (item_delete), named: an item that moved or is allocated stays."""
+        uses = [
+            (item.movements.count(), "stock movement", "stock movements"),
+            (Allocation.objects.filter(level__item=item).count(), "allocation", "allocations"),
+        ]
+        in_use = [f"{n} {one if n == 1 else many}" for n, one, many in uses if n]
+        if not in_use:
+            return ""
+        return f"{item.sku} cannot be deleted: it is in use by {' and '.join(in_use)}. Untick Active to retire it."
+
     @admin.display(description="Warehouse (on hand)", ordering="warehouse_total")
     def warehouse(self, obj):
         return obj.warehouse_total

@@ -313,11 +313,37 @@ class ServiceAdmin(OperationsMixin, RefusalsAsMessages, admin.ModelAdmin):
                 by=by, **{self.line_parent_param: document}, **self.line_kwargs(line_form, line_form.cleaned_data)
             )
 
+    def delete_refusal(self, obj) -> str:
+        """Why the delete service would refuse `obj` ("" when it would not): Delete is then not offered, and a
+        delete asked for anyway shows this reason instead of a confirmation page."""
+        return ""
+
     def has_delete_permission(self, request, obj=None):
         if type(self).delete_service is None:
             return False
         allowed = self.deletable_statuses is None or obj is None or obj.status in self.deletable_statuses
-        return allowed and super().has_delete_permission(request, obj)
+        return (
+            allowed
+            and not (obj is not None and self.delete_refusal(obj))
+            and super().has_delete_permission(request, obj)
+        )
+
+    def delete_view(self, request, object_id, extra_context=None):
+        obj = self.get_object(request, object_id)
+        refusal = self.delete_refusal(obj) if obj is not None else ""
+        if refusal and self.has_view_or_change_permission(request, obj):
+            self.message_user(request, refusal, messages.ERROR)
+            opts = self.opts
+            return HttpResponseRedirect(
+                reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[quote(obj.pk)])
+            )
+        return super().delete_view(request, object_id, extra_context)
+
+    def get_deleted_objects(self, objs, request):
+        # The service decides what a delete takes with it (and refuses what it must, with its reason): rows
+        # whose own admin is read-only (a ledger, a history) are not a permission the user lacks.
+        deleted, counts, _perms_needed, protected = super().get_deleted_objects(objs, request)
+        return deleted, counts, set(), protected
 
     def delete_model(self, request, obj):
         type(self).delete_service(**{self.service_param: obj}, by=Actor.admin(request))

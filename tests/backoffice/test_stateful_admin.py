@@ -55,13 +55,15 @@ def transitions(model):
 
 
 @pytest.mark.parametrize(("model", "model_admin"), STATEFUL)
-def test_status_is_read_only_and_history_is_on_the_object_page(model, model_admin):
+def test_status_is_read_only_and_history_is_the_pages_timeline(model, model_admin):
     request = RequestFactory().get("/")
     request.user = make_user(superuser=True)
     obj = model()
     obj.pk = 1
     assert "status" in model_admin.get_readonly_fields(request, obj)
-    assert StateLogInline in model_admin.get_inlines(request, obj)
+    # the history is the page's timeline, in words (stateset.workspace), not an inline of raw rows
+    assert StateLogInline not in model_admin.get_inlines(request, obj)
+    assert "timeline" in model_admin.workspace_layout
 
 
 @pytest.mark.parametrize(("model", "model_admin"), STATEFUL)
