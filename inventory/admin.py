@@ -47,6 +47,7 @@ from stateset.admin import (
     ImportExportAdminMixin,
     LineInline,
     Operation,
+    Paper,
     ServiceAdmin,
     StatefulAdmin,
     run_service_action,
@@ -360,8 +361,27 @@ PURCHASE_ORDER_OPERATIONS = (
 )
 
 
+def _purchase_order_paper(po: PurchaseOrder) -> dict:
+    lines = [
+        {
+            "sku": line.item.sku,
+            "description": line.description or line.item.description,
+            "quantity": line.quantity_ordered,
+            "unit_cost": line.unit_cost,
+            "amount": line.unit_cost * line.quantity_ordered,
+        }
+        for line in po.lines.select_related("item").order_by("pk")
+    ]
+    return {"obj": po, "number": po.display_number, "lines": lines}
+
+
 @admin.register(PurchaseOrder)
 class PurchaseOrderAdmin(StatefulAdmin):
+    papers = (
+        Paper(
+            "purchase_order", "Purchase order for the supplier", "paperwork/purchase_order.html", _purchase_order_paper
+        ),
+    )
     card_fields = ("vendor", "location", "purchase_date", "delivery_date", "total", "rejection_reason", "cancel_reason")
 
     def related_documents(self, po):

@@ -26,7 +26,7 @@ from django.db import models
 from django.utils import formats, timezone
 from django_fsm_log.admin import StateLogInline
 
-from inventory.models import InventoryItem
+from inventory.models import InventoryItem, StockLevel
 from orders import services
 from orders.models import (
     Order,
@@ -48,6 +48,7 @@ from stateset.admin import (
     ImportExportAdminMixin,
     LineFormSet,
     Operation,
+    Paper,
     ServiceAdmin,
     StatefulAdmin,
     run_service_action,
@@ -530,6 +531,51 @@ RECORD = (
 )
 
 
+# ---- paperwork: the packing slip and the pick list (stateset.admin.Paper) -----------------------------------
+
+
+def _ship_to(order: Order) -> list[str]:
+    customer = order.customer
+    full = f"{customer.first_name} {customer.last_name}".strip() if customer is not None else ""
+    name = order.customer_name or full or order.customer_email
+    address = order.delivery_address.splitlines() if order.delivery_address else []
+    if not address and isinstance(order.shipping_address, dict):
+        address = [str(v) for v in order.shipping_address.values() if v not in (None, "")]
+    return [line for line in (name, *address) if line]
+
+
+def _packing_slip(order: Order) -> dict:
+    lines = []
+    for line in _lines_of(order).exclude(status__in=("cancelled", "merged")):
+        packed = line.quantity_shipped if order.status not in EDITABLE else line.quantity
+        lines.append({"sku": line.sku, "product_name": line.product_name, "quantity": line.quantity, "packed": packed})
+    return {"obj": order, "number": order.display_number, "ship_to": _ship_to(order), "lines": lines}
+
+
+def _pick_list(order: Order) -> dict:
+    levels = {
+        level.item_id: level.on_hand
+        for level in StockLevel.objects.filter(location_id=order.location_id, item__order_lines__order=order)
+    }
+    lines = [
+        {
+            "sku": line.sku,
+            "product_name": line.product_name,
+            "to_pick": line.quantity - line.quantity_shipped,
+            "on_hand": levels.get(line.item_id),
+        }
+        for line in _lines_of(order).filter(requires_inventory=True).exclude(status__in=("cancelled", "merged"))
+        if line.quantity > line.quantity_shipped
+    ]
+    return {"obj": order, "number": order.display_number, "lines": sorted(lines, key=lambda line: line["sku"])}
+
+
+ORDER_PAPERS = (
+    Paper("packing_slip", "Packing slip", "paperwork/packing_slip.html", _packing_slip),
+    Paper("pick_list", "Pick list", "paperwork/pick_list.html", _pick_list),
+)
+
+
 # ---- adding an order (a phone order): the header and its lines in one order_create call -----------------------
 
 NEW_ORDER_FIELDS = ("customer", "location", "currency", "order_number")
@@ -615,6 +661,7 @@ class OrderAdmin(StatefulAdmin):
     autocomplete_fields = ("customer", "location")
     date_hierarchy = "created_at"
     operations = ORDER_OPERATIONS
+    papers = ORDER_PAPERS
     formfield_overrides = {
         models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 60})},
         models.JSONField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 60})},

@@ -212,7 +212,84 @@ class OperationsMixin:
         return TemplateResponse(request, "admin/operation_form.html", context)
 
 
-class ServiceAdmin(OperationsMixin, RefusalsAsMessages, admin.ModelAdmin):
+@dataclass(frozen=True)
+class Paper:
+    """A printable document of an object (a packing slip, a pick list, a purchase order for the supplier): an
+    HTML page with print CSS that the browser prints or saves as PDF. `template` renders `documents`, a list
+    of `build(obj)` dictionaries (one per object: a selection prints one after another, each on its own
+    page). Needs only the view permission of the objects."""
+
+    name: str
+    label: str
+    template: str
+    build: Callable[[Any], dict[str, Any]]
+
+
+class PaperworkMixin:
+    """For a ModelAdmin: `papers`, each a link among the page's actions (`<id>/print/<name>/`), and an admin
+    action printing the selected rows (`print/<name>/?ids=1,2,...`)."""
+
+    papers: tuple[Paper, ...] = ()
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        view = self.admin_site.admin_view(self.print_view)
+        return [
+            path("<path:object_id>/print/<str:name>/", view, name="{}_{}_print".format(*info)),
+            path("print/<str:name>/", view, name="{}_{}_print_many".format(*info)),
+            *super().get_urls(),
+        ]
+
+    def paperwork_links(self, request, obj) -> list[tuple[str, str]]:
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            (paper.label, reverse("admin:{}_{}_print".format(*info), args=[obj.pk, paper.name]))
+            for paper in self.papers
+        ]
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not self.has_change_permission(request):  # added after Django filtered the others: filtered here
+            return actions
+        for paper in self.papers:
+            name = f"print_{paper.name}"
+            actions[name] = (self._print_action(paper), name, f"Print the {paper.label.lower()} of the selected rows")
+        return actions
+
+    def _print_action(self, paper: Paper):
+        def action(modeladmin, request, queryset):
+            info = modeladmin.opts.app_label, modeladmin.opts.model_name
+            ids = ",".join(str(pk) for pk in queryset.order_by("pk").values_list("pk", flat=True))
+            url = reverse("admin:{}_{}_print_many".format(*info), args=[paper.name])
+            return HttpResponseRedirect(f"{url}?ids={ids}")
+
+        action.allowed_permissions = ("change",)  # the warehouse's bulk tool; anyone who may view prints one
+        return action
+
+    def print_view(self, request, name: str, object_id=None):
+        paper = next((p for p in self.papers if p.name == name), None)
+        if paper is None:
+            raise Http404
+        if object_id is not None:
+            objs = [self.get_object(request, object_id)]
+        else:
+            ids = [i for i in request.GET.get("ids", "").split(",") if i.strip().isdigit()]
+            objs = list(self.get_queryset(request).filter(pk__in=ids).order_by("pk"))
+        objs = [obj for obj in objs if obj is not None]
+        if not objs:
+            raise Http404
+        if not all(self.has_view_or_change_permission(request, obj) for obj in objs):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "paper": paper,
+            "documents": [paper.build(obj) for obj in objs],
+            "title": paper.label if len(objs) > 1 else f"{paper.label}: {objs[0]}",
+        }
+        return TemplateResponse(request, paper.template, context)
+
+
+class ServiceAdmin(PaperworkMixin, OperationsMixin, RefusalsAsMessages, admin.ModelAdmin):
     """The one base of every admin that writes: adds, changes, deletes and lines go through the app's services
     with `Actor.admin(request)`, so staff obey the API's rules and see its messages; a refusal shows as a
     message and saves nothing (RefusalsAsMessages). Operations are forms on the object's page
@@ -465,10 +542,6 @@ class StatefulAdmin(ServiceAdmin, FSMAdminMixin):
 
     def related_documents(self, obj) -> list[tuple[str, Any]]:
         """(what it is to this one, the related object) pairs, shown as links with their status."""
-        return []
-
-    def paperwork_links(self, request, obj) -> list[tuple[str, str]]:
-        """(label, url) of the printable documents of this object."""
         return []
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):

@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from inventory.models import InventoryItem, StockMovement
 from orders.models import Order
-from tests.factories import make_item
+from tests.factories import make_item, make_purchase_order, make_user
 from tests.helpers import change_form_data, change_url, messages_of
 from tests.orders.support import fresh, order_in, stock
 
@@ -122,3 +122,42 @@ def test_no_help_text_speaks_to_developers():
             help_text = str(getattr(field, "help_text", "") or "")
             assert "§" not in help_text and "reference" not in help_text.lower(), (model, field.name)
             assert "Σ" not in help_text, (model, field.name)
+
+
+def test_the_packing_slip_and_pick_list_print_an_order_and_a_selection(admin_client):
+    stock(7)
+    first, second = order_in("pending"), order_in("shipped")
+    page = admin_client.get(change_url(first)).content.decode()
+    assert f"/admin/orders/order/{first.pk}/print/packing_slip/" in page
+    slip = admin_client.get(f"/admin/orders/order/{first.pk}/print/packing_slip/")
+    assert slip.status_code == 200
+    body = text(slip)
+    assert "Packing slip" in body and first.order_number in body and "@media print" in slip.content.decode()
+    pick = admin_client.get(f"/admin/orders/order/{first.pk}/print/pick_list/").content.decode()
+    rows = re.findall(
+        r"<tr><td><span class=\"check\"></span></td><td>(\w+)</td><td>[^<]*</td><td class=\"num\">(\d+)</td>", pick
+    )
+    assert rows == [("A", "2"), ("B", "1")]  # what to pick, by SKU
+    response = admin_client.post(
+        "/admin/orders/order/",
+        {"action": "print_packing_slip", "_selected_action": [first.pk, second.pk]},
+    )
+    assert response.status_code == 302 and response["Location"].endswith(f"?ids={first.pk},{second.pk}")
+    both = admin_client.get(response["Location"]).content.decode()
+    assert both.count('class="sheet paper-packing_slip"') == 2
+    assert second.order_number in both and second.tracking_number in both
+
+
+def test_a_purchase_order_prints_for_the_supplier(admin_client):
+    po = make_purchase_order([(make_item("MOTOR"), 5)], status="ordered")
+    body = text(admin_client.get(f"/admin/inventory/purchaseorder/{po.pk}/print/purchase_order/"))
+    assert "Purchase order" in body and po.display_number in body and "MOTOR" in body
+
+
+def test_paperwork_needs_the_view_permission(client):
+    stock()
+    order = order_in("pending")
+    client.force_login(make_user())  # staff, without any permission on orders
+    assert client.get(f"/admin/orders/order/{order.pk}/print/packing_slip/").status_code == 403
+    client.force_login(make_user("orders.view_order"))
+    assert client.get(f"/admin/orders/order/{order.pk}/print/packing_slip/").status_code == 200
