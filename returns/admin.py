@@ -294,6 +294,7 @@ RETURN_OPERATIONS = (
 @admin.register(Return)
 class ReturnAdmin(StatefulAdmin):
     form = ReturnForm
+    danger_transitions = ("reject", "cancel")  # confirmed in the browser before they post
     card_fields = (
         "order",
         "customer",

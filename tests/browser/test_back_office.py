@@ -274,3 +274,107 @@ def test_a_cancelled_order_shows_no_save_and_names_why(page, step):
     assert page.locator('input[name="_save"]').count() == 0
     assert Order.objects.get(pk=order.pk).status == "cancelled"
     assert_in_words(page)
+
+
+def test_print_the_packing_slip_of_a_shipped_order(page, step):
+    stock()
+    order = order_in("shipped")
+    page.set_viewport_size({"width": 1366, "height": 768})
+    log_in(page, staff(superuser=True).username)
+    page.goto(f"/admin/orders/order/{order.pk}/change/")
+    href = page.locator("#ws-actions a.paperwork", has_text="Packing slip").get_attribute("href")
+    page.goto(href)
+    step("the packing slip")
+    sheet = page.locator("article.paper-packing_slip")
+    assert sheet.count() == 1 and order.order_number in sheet.inner_text()
+    assert "Packing slip" in sheet.inner_text()
+    assert page.locator("table.lines tbody tr").count() == 2
+    pdf = page.pdf()  # what "Save as PDF" gives: the print CSS lays it out on A4
+    assert pdf.startswith(b"%PDF")
+
+
+def test_receive_a_return_line_by_line(page, step):
+    from tests.returns.support import make_return, shipped
+    from tests.returns.support import stock as return_stock
+
+    a, b = return_stock(10)
+    order = shipped(("A", 2, "10.00"), ("B", 1, "5.00"))
+    lines = list(order.order_line_items.order_by("pk"))
+    ret = make_return(order, {lines[0]: 2, lines[1]: 1}, status="approved")
+    page.set_viewport_size({"width": 1366, "height": 768})
+    log_in(page, staff(superuser=True).username)
+    page.goto(f"/admin/returns/return/{ret.pk}/change/")
+    step("an approved return")
+    assert status_shown(page) == "Approved"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1366
+    assert_in_words(page)
+    page.click("#ws-actions a.operation:text-is('Receive…')")
+    return_lines = list(ret.return_line_items.order_by("pk"))
+    page.fill(f"#id_line_{return_lines[0].pk}_quantity_received", "2")
+    page.select_option(f"#id_line_{return_lines[0].pk}_condition", "new")
+    page.fill(f"#id_line_{return_lines[1].pk}_quantity_received", "1")
+    page.select_option(f"#id_line_{return_lines[1].pk}_condition", "damaged")
+    step("each line as it arrived")
+    page.click('input[type="submit"]')
+    page.wait_for_selector("ul.messagelist")
+    step("received")
+    assert status_shown(page) == "Received"
+    assert "received" in page.inner_text("#ws-timeline").lower()
+    assert_in_words(page)
+    page.goto(f"/admin/inventory/inventoryitem/{a.pk}/change/")
+    step("the new units are back on the shelf")
+    assert on_hand_shown(page) == 8 + 2
+    page.goto(f"/admin/inventory/inventoryitem/{b.pk}/change/")
+    assert on_hand_shown(page) == 9  # the damaged one stays off the shelf
+
+
+def test_receive_a_purchase_order_from_its_page_in_two_deliveries(page, step):
+    item = make_item("MOTOR")
+    po = make_purchase_order([(item, 5)], status="ordered")
+    page.set_viewport_size({"width": 1366, "height": 768})
+    log_in(page, staff(superuser=True).username)
+    page.goto(f"/admin/inventory/purchaseorder/{po.pk}/change/")
+    step("an ordered purchase order")
+    assert status_shown(page) == "Ordered"
+    assert page.locator("#ws-actions a.paperwork", has_text="Purchase order for the supplier").count() == 1
+    line = po.lines.get()
+    for quantity, status in (("3", "Partially received"), ("2", "Received")):
+        page.click("#ws-actions a.operation:text-is('Receive…')")
+        page.fill(f"#id_line_{line.pk}", quantity)
+        page.click('input[type="submit"]')
+        page.wait_for_selector("ul.messagelist")
+        step(f"received {quantity}")
+        assert status_shown(page) == status
+        assert_in_words(page)
+    assert page.locator("#ws-actions a.operation:text-is('Receive…')").count() == 0
+    page.goto(f"/admin/inventory/inventoryitem/{item.pk}/change/")
+    step("the item, stocked")
+    assert on_hand_shown(page) == 5
+
+
+def test_complete_a_work_order(page, step):
+    from manufacturing import services as mfg
+    from tests.factories import SYSTEM, make_bom, make_work_order
+
+    bolt = make_item("BOLT", on_hand=100)
+    fan = make_item("FAN")
+    wo = make_work_order(make_bom(fan, [(bolt, 4)]), 3)
+    mfg.work_order_release(work_order=wo, by=SYSTEM)
+    mfg.work_order_start(work_order=wo, by=SYSTEM)
+    page.set_viewport_size({"width": 1366, "height": 768})
+    log_in(page, staff(superuser=True).username)
+    page.goto(f"/admin/manufacturing/workorder/{wo.pk}/change/")
+    step("a work order in progress")
+    assert status_shown(page) == "In progress"
+    assert_in_words(page)
+    page.click("#ws-actions a.operation:text-is('Complete…')")
+    page.fill("#id_quantity_completed", "3")
+    page.click('input[type="submit"]')
+    page.wait_for_selector("ul.messagelist")
+    step("completed")
+    assert status_shown(page) == "Completed"
+    assert page.locator("#ws-actions a.operation:text-is('Complete…')").count() == 0
+    assert card(page, "quantity_completed") == "3"
+    assert_in_words(page)
+    page.goto(f"/admin/inventory/inventoryitem/{fan.pk}/change/")
+    assert on_hand_shown(page) == 3
