@@ -189,7 +189,7 @@ ITEM_OPERATIONS = (
 
 
 class LowStockFilter(admin.SimpleListFilter):
-    title = "stock"
+    title = "view: stock"
     parameter_name = "low_stock"
 
     def lookups(self, request, model_admin):

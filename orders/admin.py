@@ -23,6 +23,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import ForeignKeyRawIdWidget
 from django.db import models
+from django.db.models import Q
 from django.utils import formats, timezone
 from django_fsm_log.admin import StateLogInline
 
@@ -40,7 +41,7 @@ from orders.models import (
     WholesaleOrderLineItem,
 )
 from orders.resources import PromotionResource
-from orders.states import EDITABLE, WHOLESALE_EDITABLE, DiscountType
+from orders.states import EDITABLE, SHIPPABLE, WHOLESALE_EDITABLE, DiscountType
 from stateset import workspace
 from stateset.actors import Actor
 from stateset.admin import (
@@ -49,6 +50,7 @@ from stateset.admin import (
     LineFormSet,
     Operation,
     Paper,
+    SavedViews,
     ServiceAdmin,
     StatefulAdmin,
     run_service_action,
@@ -644,11 +646,25 @@ class CreateRefused(Exception):
     rolls the add back whole (OrderAdmin.changeform_view then shows the form again)."""
 
 
+class OrderViews(SavedViews):
+    views = {
+        "to_ship": ("To ship (pending or processing)", {"status__in": SHIPPABLE}),
+        "to_ship_today": (
+            "To ship today (due by today)",
+            lambda qs: qs.filter(status__in=SHIPPABLE).filter(
+                Q(delivery_date__isnull=True) | Q(delivery_date__lte=timezone.localdate())
+            ),
+        ),
+        "on_hold": ("On hold", {"status": "on_hold"}),
+        "returned": ("Returned", {"status": "returned"}),
+    }
+
+
 @admin.register(Order)
 class OrderAdmin(StatefulAdmin):
     # Fits 1366 px: the customer by name (or email), not its "Name <email>" label next to the email again.
     list_display = ("order_number", "status", "customer_label", "total", "location", "created_at")
-    list_filter = ("status", "location", "is_replacement_order", "created_at")
+    list_filter = (OrderViews, "status", "location", "is_replacement_order", "created_at")
     list_select_related = ("customer", "location")
     search_fields = (
         "order_number",
@@ -897,20 +913,23 @@ class WholesaleOrderAdmin(StatefulAdmin):
     list_display = (
         "order_number",
         "status",
-        "customer",
-        "location",
-        "payment_terms",
-        "order_financial_status",
-        "order_fulfillment_status",
+        "customer_label",
         "total",
+        "order_financial_status",
+        "location",
         "created_at",
-    )
+    )  # fits 1366 px; payment terms and fulfilment are filters and on the page
     list_filter = ("status", "payment_terms", "order_financial_status", "location")
     list_select_related = ("customer", "location")
     search_fields = ("order_number", "name", "customer_number", "customer__email")
     date_hierarchy = "created_at"
     inlines = [WholesaleLineInline, StateLogInline]
     actions = ["approve_orders", "fulfill_orders", "cancel_orders"]
+
+    @admin.display(description="Customer", ordering="customer__last_name")
+    def customer_label(self, order) -> str:
+        return workspace.person(order.customer)
+
     service_param = "wholesale_order"
     # Looked up when called, as the actions below look theirs up (not bound once, when the class is made).
     update_service = staticmethod(lambda **kwargs: services.wholesale_order_update(**kwargs))

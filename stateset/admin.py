@@ -426,6 +426,25 @@ class ServiceAdmin(PaperworkMixin, OperationsMixin, RefusalsAsMessages, admin.Mo
         type(self).delete_service(**{self.service_param: obj}, by=Actor.admin(request))
 
 
+class SavedViews(admin.SimpleListFilter):
+    """The views staff work from, first among a changelist's filters: `views` maps a name to (label, the
+    queryset's filter kwargs or a callable taking and returning the queryset)."""
+
+    title = "view"
+    parameter_name = "view"
+    views: dict[str, tuple[str, Any]] = {}
+
+    def lookups(self, request, model_admin):
+        return [(name, label) for name, (label, _) in self.views.items()]
+
+    def queryset(self, request, queryset):
+        view = self.views.get(self.value() or "")
+        if view is None:
+            return queryset
+        rule = view[1]
+        return rule(queryset) if callable(rule) else queryset.filter(**rule)
+
+
 class LineFormSet(BaseInlineFormSet):
     """A document's lines, checked by its services before anything is saved: `check_line(form)` for each
     changed row (its DomainError becomes that row's error), then `check_lines()` for the rows together (the

@@ -146,6 +146,14 @@ def link(obj: models.Model | None, text: str = "") -> str:
     return format_html('<a href="{}">{}</a>', url, text) if url else text
 
 
+def person(customer, fallback: str = "") -> str:
+    """A customer as a list shows it: the name, else the email (not "Name <email>", twice as wide)."""
+    if customer is None:
+        return fallback or "—"
+    name = f"{getattr(customer, 'first_name', '')} {getattr(customer, 'last_name', '')}".strip()
+    return name or getattr(customer, "email", "") or fallback or str(customer)
+
+
 def money(value: Decimal | None, currency: str = "") -> str:
     if value is None:
         return ""

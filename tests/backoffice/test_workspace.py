@@ -4,6 +4,7 @@ no Save where nothing can change, a timeline in words; refusals named before the
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 
 import pytest
 from django.apps import apps
@@ -161,3 +162,20 @@ def test_paperwork_needs_the_view_permission(client):
     assert client.get(f"/admin/orders/order/{order.pk}/print/packing_slip/").status_code == 403
     client.force_login(make_user("orders.view_order"))
     assert client.get(f"/admin/orders/order/{order.pk}/print/packing_slip/").status_code == 200
+
+
+def test_saved_views_staff_work_from(admin_client):
+    stock()
+    pending, processing, held, shipped = (order_in(s) for s in ("pending", "processing", "on_hold", "shipped"))
+    Order.objects.filter(pk=processing.pk).update(delivery_date=date.today() + timedelta(days=3))
+
+    def listed(query: str) -> set[int]:
+        response = admin_client.get(f"/admin/orders/order/?{query}")
+        return {row.pk for row in response.context["cl"].result_list}
+
+    assert listed("view=to_ship") == {pending.pk, processing.pk}
+    assert listed("view=to_ship_today") == {pending.pk}  # the other is due in three days
+    assert listed("view=on_hold") == {held.pk}
+    Order.objects.filter(pk=shipped.pk).update(tracking_number="1Z999TRACK")
+    assert listed("q=1Z999TRACK") == {shipped.pk}  # by tracking number
+    assert listed("q=A") >= {pending.pk}  # a SKU on a line

@@ -378,3 +378,27 @@ def test_complete_a_work_order(page, step):
     assert_in_words(page)
     page.goto(f"/admin/inventory/inventoryitem/{fan.pk}/change/")
     assert on_hand_shown(page) == 3
+
+
+def test_every_changelist_fits_1366_px_with_its_key_columns(page, step):
+    """The demo data in every changelist, at 1366 × 768: no horizontal scroll, the table inside its box, and
+    no raw status value."""
+    from django.contrib import admin
+
+    call_command("seed_demo", "--quiet", "--no-history", stdout=StringIO(), stderr=StringIO())
+    page.set_viewport_size({"width": 1366, "height": 768})
+    log_in(page, staff(superuser=True).username)
+    wide = []
+    for model in sorted(admin.site._registry, key=lambda m: m._meta.label):
+        page.goto(f"/admin/{model._meta.app_label}/{model._meta.model_name}/")
+        table, box = page.evaluate(
+            "(() => { const t = document.querySelector('#result_list');"
+            " const c = document.querySelector('#changelist .results');"
+            " return t && c ? [t.scrollWidth, c.clientWidth] : [0, 0] })()"
+        )
+        if page.evaluate("document.documentElement.scrollWidth") > 1366 or table > box:
+            wide.append((model._meta.label, table, box))
+        if model._meta.label == "orders.Order":
+            step("orders")
+            assert_in_words(page)
+    assert wide == []
