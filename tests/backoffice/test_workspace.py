@@ -115,6 +115,7 @@ def test_view_site_goes_to_the_api_docs(admin_client):
     page = admin_client.get("/admin/").content.decode()
     assert 'href="/v1/docs"' in page
     assert admin.site.site_url == "/v1/docs"
+    assert 'rel="icon"' in page  # a favicon, inline
 
 
 def test_no_help_text_speaks_to_developers():
