@@ -478,7 +478,8 @@ def test_receive_form_needs_the_named_permission_and_a_receiving_order():
     approved = make_purchase_order([(item, 5)], status="approved")
     assert operation_url(approved, "receive") not in page_of(receiver, approved)
     response = receiver.post(operation_url(approved, "receive"), {}, follow=True)
-    assert "Receive is not possible on" in messages_of(response)[0] and "while it is approved" in messages_of(response)[0]
+    refusal = messages_of(response)[0]
+    assert "Receive is not possible on" in refusal and "while it is approved" in refusal
     assert PurchaseOrder.objects.get(pk=approved.pk).status == "approved"
 
 
