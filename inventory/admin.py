@@ -17,6 +17,8 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 from django.db.models import F
+from django.utils import formats, timezone
+from django.utils.html import format_html, format_html_join
 from django_fsm_log.admin import StateLogInline
 
 from inventory import selectors, services
@@ -239,7 +241,45 @@ class InventoryItemAdmin(ImportExportAdminMixin, ServiceAdmin):
 
     @admin.display(ordering="available_total")
     def available(self, obj):
+        if obj.active and obj.available_total <= obj.reorder_point:  # low: highlighted
+            return format_html(
+                '<strong class="low-stock" style="color:#b91c1c" title="At or below the reorder point ({})">'
+                "{} low</strong>",
+                obj.reorder_point,
+                obj.available_total,
+            )
         return obj.available_total
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        return (*fields, "recent_movements") if obj is not None else fields
+
+    @admin.display(description="Recent movements")
+    def recent_movements(self, item) -> str:
+        """The item's last 15 ledger rows, newest first: when, where, how many, why, by whom."""
+        rows = item.movements.select_related("location").order_by("-created_at", "-pk")[:15]
+        if not rows:
+            return "None yet."
+        body = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td class='num'>{}</td><td class='num'>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    formats.date_format(timezone.localtime(m.created_at), "j M Y, H:i"),
+                    m.location.code,
+                    f"{m.quantity:+d}",
+                    m.on_hand_after,
+                    m.get_reason_display() + (f": {m.reason_text}" if m.reason_text else ""),
+                    m.source_number or m.actor,
+                )
+                for m in rows
+            ),
+        )
+        return format_html(
+            '<table class="recent-movements"><thead><tr><th>When</th><th>Where</th><th>Quantity</th>'
+            "<th>On hand after</th><th>Why</th><th>Source</th></tr></thead><tbody>{}</tbody></table>",
+            body,
+        )
 
     @admin.display(ordering="allocated_total")
     def allocated(self, obj):

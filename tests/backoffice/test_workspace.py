@@ -180,3 +180,13 @@ def test_saved_views_staff_work_from(admin_client):
     Order.objects.filter(pk=shipped.pk).update(tracking_number="1Z999TRACK")
     assert listed("q=1Z999TRACK") == {shipped.pk}  # by tracking number
     assert listed("q=A") >= {pending.pk}  # a SKU on a line
+
+
+def test_an_item_page_shows_stock_per_location_and_its_recent_movements(admin_client):
+    item = make_item("GLANCE", on_hand=7, reorder_point=10)
+    page = admin_client.get(change_url(item)).content.decode()
+    assert "Recent movements" in page and 'class="recent-movements"' in page
+    assert "<td class='num'>+7</td><td class='num'>7</td>" in page
+    assert "field-on_hand" in page  # the stock per location (the levels inline)
+    listing = admin_client.get("/admin/inventory/inventoryitem/").content.decode()
+    assert 'class="low-stock"' in listing  # 7 available, reorder point 10
