@@ -73,9 +73,18 @@ def _ticks(top: Number) -> int:
 
 
 def _frame(
-    *, title: str, kind: str, width: int, height: int, top: Number, body: SafeString, fmt, left: int
+    *,
+    title: str,
+    kind: str,
+    width: int,
+    height: int,
+    top: Number,
+    body: SafeString,
+    fmt,
+    left: int,
+    bottom: int = BOTTOM,
 ) -> SafeString:
-    plot_height = height - TOP - BOTTOM
+    plot_height = height - TOP - bottom
     steps = _ticks(top)
     grid = []
     for i in range(steps + 1):
@@ -120,21 +129,27 @@ def bar_chart(
     no bar at all, only its label); each bar links to its point's url."""
     top = nice_ceiling(max((p.value for p in points), default=0))
     left = _left(top, fmt)
-    plot_width, plot_height = width - left - RIGHT, height - TOP - BOTTOM
+    plot_width = width - left - RIGHT
     slot = plot_width / max(len(points), 1)
     bar_width = max(slot * 0.7, 1)
-    every = _label_every(points, slot * len(points))
+    # Every bar is labelled: side by side when the labels fit, slanted (and the plot a little shorter) when not.
+    slanted = _label_every(points, slot * len(points)) > 1
+    widest = max((len(p.label) for p in points), default=0)
+    bottom = min(BOTTOM + int(widest * 6 * 0.57), height // 2) if slanted else BOTTOM
+    plot_height = height - TOP - bottom
     bars = []
     for i, point in enumerate(points):
         bar_height = plot_height * float(point.value) / float(top)
         x = left + i * slot + (slot - bar_width) / 2
         y = TOP + plot_height - bar_height
-        label = point.label if i % every == 0 else ""
+        label_x, label_y = x + bar_width / 2, height - bottom + 14
+        turn = f' transform="rotate(-35 {label_x:.1f} {label_y - 4})"' if slanted else ""
+        anchor = "end" if slanted else "middle"
         bars.append(
             format_html(
                 '<a href="{}"><rect class="bar" x="{}" y="{}" width="{}" height="{}" fill="{}" data-label="{}" '
                 'data-value="{}"><title>{}: {}</title></rect>{}</a>'
-                '<text class="label" x="{}" y="{}" text-anchor="middle" font-size="10" fill="#333">{}</text>',
+                '<text class="label" x="{}" y="{}" text-anchor="{}" font-size="10" fill="#333"{}>{}</text>',
                 point.url or "#",
                 f"{x:.1f}",
                 f"{y:.1f}",
@@ -145,14 +160,18 @@ def bar_chart(
                 point.value,
                 point.label,
                 fmt(point.value),
-                _value_text(point, x + bar_width / 2, y, fmt) if every == 1 else "",
-                f"{x + bar_width / 2:.1f}",
-                height - BOTTOM + 14,
-                label,
+                _value_text(point, x + bar_width / 2, y, fmt) if slot >= len(fmt(point.value)) * 6 else "",
+                f"{label_x:.1f}",
+                label_y,
+                anchor,
+                mark_safe(turn),  # numbers only
+                point.label,
             )
         )
     body = mark_safe("".join(bars))  # every part is format_html's
-    return _frame(title=title, kind="bar", width=width, height=height, top=top, body=body, fmt=fmt, left=left)
+    return _frame(
+        title=title, kind="bar", width=width, height=height, top=top, body=body, fmt=fmt, left=left, bottom=bottom
+    )
 
 
 def _value_text(point: Point, x: float, y: float, fmt) -> SafeString:

@@ -70,7 +70,7 @@ class CustomerAdmin(ImportExportAdminMixin, ServiceAdmin):
 
 @admin.register(Lead)
 class LeadAdmin(StatefulAdmin):
-    list_display = ("__str__", "email", "status", "lead_source", "converted_customer", "created_at")
+    list_display = ("__str__", "status", "lead_source", "converted_customer", "created_at")  # the name is the email
     fieldsets = [
         (
             None,

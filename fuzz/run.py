@@ -163,7 +163,7 @@ def main() -> int:
     try:
         t0 = time.monotonic()
         manage(env, "migrate", "--noinput", "-v", "0")
-        manage(env, "seed_demo", "--quiet")
+        manage(env, "seed_demo", "--quiet", "--no-history")  # the ids, not 90 days of orders
         manage(
             env,
             "shell",

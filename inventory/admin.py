@@ -17,6 +17,8 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 from django.db.models import F
+from django.utils import formats, timezone
+from django.utils.html import format_html, format_html_join
 from django_fsm_log.admin import StateLogInline
 
 from inventory import selectors, services
@@ -47,6 +49,7 @@ from stateset.admin import (
     ImportExportAdminMixin,
     LineInline,
     Operation,
+    Paper,
     ServiceAdmin,
     StatefulAdmin,
     run_service_action,
@@ -188,7 +191,7 @@ ITEM_OPERATIONS = (
 
 
 class LowStockFilter(admin.SimpleListFilter):
-    title = "stock"
+    title = "view: stock"
     parameter_name = "low_stock"
 
     def lookups(self, request, model_admin):
@@ -221,13 +224,62 @@ class InventoryItemAdmin(ImportExportAdminMixin, ServiceAdmin):
     def get_queryset(self, request):
         return selectors.item_list()
 
+    def delete_refusal(self, item) -> str:
+        """The service's rule (item_delete), named: an item that moved or is allocated stays."""
+        uses = [
+            (item.movements.count(), "stock movement", "stock movements"),
+            (Allocation.objects.filter(level__item=item).count(), "allocation", "allocations"),
+        ]
+        in_use = [f"{n} {one if n == 1 else many}" for n, one, many in uses if n]
+        if not in_use:
+            return ""
+        return f"{item.sku} cannot be deleted: it is in use by {' and '.join(in_use)}. Untick Active to retire it."
+
     @admin.display(description="Warehouse (on hand)", ordering="warehouse_total")
     def warehouse(self, obj):
         return obj.warehouse_total
 
     @admin.display(ordering="available_total")
     def available(self, obj):
+        if obj.active and obj.available_total <= obj.reorder_point:  # low: highlighted
+            return format_html(
+                '<strong class="low-stock" style="color:#b91c1c" title="At or below the reorder point ({})">'
+                "{} low</strong>",
+                obj.reorder_point,
+                obj.available_total,
+            )
         return obj.available_total
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        return (*fields, "recent_movements") if obj is not None else fields
+
+    @admin.display(description="Recent movements")
+    def recent_movements(self, item) -> str:
+        """The item's last 15 ledger rows, newest first: when, where, how many, why, by whom."""
+        rows = item.movements.select_related("location").order_by("-created_at", "-pk")[:15]
+        if not rows:
+            return "None yet."
+        body = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td class='num'>{}</td><td class='num'>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    formats.date_format(timezone.localtime(m.created_at), "j M Y, H:i"),
+                    m.location.code,
+                    f"{m.quantity:+d}",
+                    m.on_hand_after,
+                    m.get_reason_display() + (f": {m.reason_text}" if m.reason_text else ""),
+                    m.source_number or m.actor,
+                )
+                for m in rows
+            ),
+        )
+        return format_html(
+            '<table class="recent-movements"><thead><tr><th>When</th><th>Where</th><th>Quantity</th>'
+            "<th>On hand after</th><th>Why</th><th>Source</th></tr></thead><tbody>{}</tbody></table>",
+            body,
+        )
 
     @admin.display(ordering="allocated_total")
     def allocated(self, obj):
@@ -349,8 +401,32 @@ PURCHASE_ORDER_OPERATIONS = (
 )
 
 
+def _purchase_order_paper(po: PurchaseOrder) -> dict:
+    lines = [
+        {
+            "sku": line.item.sku,
+            "description": line.description or line.item.description,
+            "quantity": line.quantity_ordered,
+            "unit_cost": line.unit_cost,
+            "amount": line.unit_cost * line.quantity_ordered,
+        }
+        for line in po.lines.select_related("item").order_by("pk")
+    ]
+    return {"obj": po, "number": po.display_number, "lines": lines}
+
+
 @admin.register(PurchaseOrder)
 class PurchaseOrderAdmin(StatefulAdmin):
+    papers = (
+        Paper(
+            "purchase_order", "Purchase order for the supplier", "paperwork/purchase_order.html", _purchase_order_paper
+        ),
+    )
+    card_fields = ("vendor", "location", "purchase_date", "delivery_date", "total", "rejection_reason", "cancel_reason")
+
+    def related_documents(self, po):
+        return [("Packing list", p) for p in po.packing_lists.order_by("pk")]
+
     list_display = ("purchase_order_number", "vendor", "status", "location", "total", "financed", "created_at")
     list_filter = ("status", "financed", "location", "created_at")
     search_fields = ("purchase_order_number", "purchase_order_name", "vendor", "lines__item__sku")

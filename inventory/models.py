@@ -134,7 +134,7 @@ class StockMovement(models.Model):
     quantity = models.IntegerField(help_text="Signed: positive into stock, negative out of it.")
     on_hand_after = models.IntegerField(help_text="The level's on hand right after this movement.")
     reason = models.CharField(max_length=30, choices=MovementReason.choices)
-    reason_text = models.CharField(max_length=200, blank=True, help_text="The caller's own reason (e.g. 'damaged').")
+    reason_text = models.CharField(max_length=200, blank=True, help_text="The reason given, in words (e.g. 'damaged').")
     source_type = models.CharField(max_length=50, blank=True)
     source_id = models.BigIntegerField(null=True, blank=True)
     source_number = models.CharField(max_length=100, blank=True)
@@ -142,7 +142,11 @@ class StockMovement(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     # PROTECT: a user who moved stock is deactivated, never deleted, so the ledger keeps its author.
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True)
-    actor = models.CharField(max_length=255, blank=True, help_text="The door: API key, admin, or command.")
+    actor = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="Who moved it, and how: through the API (which key), the back office, or a command.",
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     objects = AppendOnlyQuerySet.as_manager()

@@ -355,18 +355,17 @@ WORK_ORDER_OPERATIONS = (
 @admin.register(WorkOrder)
 class WorkOrderAdmin(StatefulAdmin):
     form = WorkOrderForm
-    list_display = (
-        "number",
-        "part",
-        "quantity",
-        "quantity_completed",
-        "quantity_scrapped",
-        "status",
-        "location",
-        "bill_of_materials",
-        "manufacture_order",
-        "expected_completion_date",
-    )
+    card_fields = ("part", "quantity", "quantity_completed", "quantity_scrapped", "location")
+    card_fields += ("expected_completion_date", "priority")
+
+    def related_documents(self, work_order):
+        return [
+            ("Manufacture order", work_order.manufacture_order),
+            ("Bill of materials", work_order.bill_of_materials),
+        ]
+
+    # Fits 1366 px: the counts in one column; the BOM and manufacture order are on the page.
+    list_display = ("number", "status", "part", "progress", "location", "manufacture_order", "expected_completion_date")
     list_filter = ("status", "location", "created_at")
     search_fields = ("number", "part__sku", "bill_of_materials__number", "order_number", "memo")
     list_select_related = ("part", "location", "bill_of_materials", "manufacture_order")
@@ -383,6 +382,12 @@ class WorkOrderAdmin(StatefulAdmin):
     }
 
     service_param = "work_order"
+
+    @admin.display(description="Done of planned")
+    def progress(self, wo) -> str:
+        scrapped = f" ({wo.quantity_scrapped} scrapped)" if wo.quantity_scrapped else ""
+        return f"{wo.quantity_completed} of {wo.quantity}{scrapped}"
+
     create_service = services.work_order_create
     update_service = services.work_order_update
     delete_service = services.work_order_delete
@@ -525,6 +530,11 @@ MANUFACTURE_ORDER_OPERATIONS = (
 
 @admin.register(ManufactureOrder)
 class ManufactureOrderAdmin(StatefulAdmin):
+    card_fields = ("priority", "site", "yield_location", "expected_completion_date", "issued_on")
+
+    def related_documents(self, manufacture_order):
+        return [("Work order", w) for w in manufacture_order.work_orders.order_by("pk")]
+
     list_display = ("number", "status", "priority", "site", "yield_location", "expected_completion_date", "issued_on")
     list_filter = ("status", "created_at")
     search_fields = ("number", "memo", "site")

@@ -52,7 +52,7 @@ class BillOfMaterials(StatefulModel):
     name = models.CharField(max_length=255, blank=True)
     description = models.TextField(blank=True)
     groups = models.CharField(max_length=255, blank=True)
-    valid = models.BooleanField(default=True, help_text="The client's own flag (reference §12); not interpreted.")
+    valid = models.BooleanField(default=True, help_text="A mark for your own use; nothing in StateSet reads it.")
     part = models.ForeignKey(
         InventoryItem,
         on_delete=models.PROTECT,

@@ -22,9 +22,12 @@ from decimal import Decimal
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import ForeignKeyRawIdWidget
+from django.db import models
+from django.db.models import Q
+from django.utils import formats, timezone
 from django_fsm_log.admin import StateLogInline
 
-from inventory.models import InventoryItem
+from inventory.models import InventoryItem, StockLevel
 from orders import services
 from orders.models import (
     Order,
@@ -38,13 +41,16 @@ from orders.models import (
     WholesaleOrderLineItem,
 )
 from orders.resources import PromotionResource
-from orders.states import EDITABLE, WHOLESALE_EDITABLE, DiscountType
+from orders.states import EDITABLE, SHIPPABLE, WHOLESALE_EDITABLE, DiscountType
+from stateset import workspace
 from stateset.actors import Actor
 from stateset.admin import (
     ADMIN_ERRORS,
     ImportExportAdminMixin,
     LineFormSet,
     Operation,
+    Paper,
+    SavedViews,
     ServiceAdmin,
     StatefulAdmin,
     run_service_action,
@@ -74,6 +80,8 @@ class ReadOnlyInline(admin.TabularInline):
 
 class OrderLineInline(ReadOnlyInline):
     model = OrderLineItem
+    verbose_name = "line"
+    verbose_name_plural = "lines"
     fields = (
         "sku",
         "product_name",
@@ -256,6 +264,17 @@ class UntagForm(forms.Form):
         self.fields["tags"].choices = [(t.tag_name, str(t)) for t in OrderTag.objects.filter(order=obj)]
 
 
+class CancelForm(forms.Form):
+    """The API's cancel `{reason?}`: the form is the confirmation."""
+
+    reason = forms.CharField(label="Reason", max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+def _cancel(order: Order, data: dict, by: Actor) -> str:
+    order = services.order_cancel(order=order, by=by, reason=data["reason"])
+    return f"Cancelled {order.display_number}: its stock allocations are released."
+
+
 def _split(order: Order, data: dict, by: Actor) -> str:
     line = data["line"]
     result = services.order_split(order=order, by=by, splits=[[(line.pk, data["quantity"])]])
@@ -355,9 +374,22 @@ ORDER_OPERATIONS = (
         ShipForm,
         _ship,
         transition="ship",
+        tone="danger",
         help="Ships the whole order: consumes every line's allocation (the ledger's shipment: on hand and "
         "allocated fall) and records the shipment with its tracking number and carrier, which cannot be set "
         "afterwards.",
+    ),
+    Operation(
+        "cancel",
+        "Cancel order…",
+        CancelForm,
+        _cancel,
+        transition="cancel",
+        tone="danger",
+        help=lambda order: (
+            f"Cancels {order}: every line's stock allocation at {order.location.code} is released. A cancelled "
+            "order cannot be reopened; a refund may follow."
+        ),
     ),
     Operation(
         "add_item",
@@ -443,6 +475,7 @@ ORDER_OPERATIONS = (
         RefundForm,
         _refund,
         transition="refund",
+        tone="danger",
         help=lambda order: (
             f"Records a refund on {order}: {order.amount_refunded} of {order.total} refunded so "
             "far. A refund above what is left is refused; once the refunds reach the total the order is refunded."
@@ -497,6 +530,51 @@ RECORD = (
     "is_replacement_order",
     "created_at",
     "updated_at",
+)
+
+
+# ---- paperwork: the packing slip and the pick list (stateset.admin.Paper) -----------------------------------
+
+
+def _ship_to(order: Order) -> list[str]:
+    customer = order.customer
+    full = f"{customer.first_name} {customer.last_name}".strip() if customer is not None else ""
+    name = order.customer_name or full or order.customer_email
+    address = order.delivery_address.splitlines() if order.delivery_address else []
+    if not address and isinstance(order.shipping_address, dict):
+        address = [str(v) for v in order.shipping_address.values() if v not in (None, "")]
+    return [line for line in (name, *address) if line]
+
+
+def _packing_slip(order: Order) -> dict:
+    lines = []
+    for line in _lines_of(order).exclude(status__in=("cancelled", "merged")):
+        packed = line.quantity_shipped if order.status not in EDITABLE else line.quantity
+        lines.append({"sku": line.sku, "product_name": line.product_name, "quantity": line.quantity, "packed": packed})
+    return {"obj": order, "number": order.display_number, "ship_to": _ship_to(order), "lines": lines}
+
+
+def _pick_list(order: Order) -> dict:
+    levels = {
+        level.item_id: level.on_hand
+        for level in StockLevel.objects.filter(location_id=order.location_id, item__order_lines__order=order)
+    }
+    lines = [
+        {
+            "sku": line.sku,
+            "product_name": line.product_name,
+            "to_pick": line.quantity - line.quantity_shipped,
+            "on_hand": levels.get(line.item_id),
+        }
+        for line in _lines_of(order).filter(requires_inventory=True).exclude(status__in=("cancelled", "merged"))
+        if line.quantity > line.quantity_shipped
+    ]
+    return {"obj": order, "number": order.display_number, "lines": sorted(lines, key=lambda line: line["sku"])}
+
+
+ORDER_PAPERS = (
+    Paper("packing_slip", "Packing slip", "paperwork/packing_slip.html", _packing_slip),
+    Paper("pick_list", "Pick list", "paperwork/pick_list.html", _pick_list),
 )
 
 
@@ -568,21 +646,79 @@ class CreateRefused(Exception):
     rolls the add back whole (OrderAdmin.changeform_view then shows the form again)."""
 
 
+class OrderViews(SavedViews):
+    views = {
+        "to_ship": ("To ship (pending or processing)", {"status__in": SHIPPABLE}),
+        "to_ship_today": (
+            "To ship today (due by today)",
+            lambda qs: qs.filter(status__in=SHIPPABLE).filter(
+                Q(delivery_date__isnull=True) | Q(delivery_date__lte=timezone.localdate())
+            ),
+        ),
+        "on_hold": ("On hold", {"status": "on_hold"}),
+        "returned": ("Returned", {"status": "returned"}),
+    }
+
+
 @admin.register(Order)
 class OrderAdmin(StatefulAdmin):
-    list_display = ("order_number", "status", "customer", "customer_email", "location", "total", "created_at")
-    list_filter = ("status", "location", "is_replacement_order", "created_at")
+    # Fits 1366 px: the customer by name (or email), not its "Name <email>" label next to the email again.
+    list_display = ("order_number", "status", "customer_label", "total", "location", "created_at")
+    list_filter = (OrderViews, "status", "location", "is_replacement_order", "created_at")
     list_select_related = ("customer", "location")
-    search_fields = ("order_number", "customer_email", "customer_name", "customer__email", "order_line_items__sku")
+    search_fields = (
+        "order_number",
+        "customer_email",
+        "customer_name",
+        "customer__email",
+        "order_line_items__sku",
+        "tracking_number",
+    )
     autocomplete_fields = ("customer", "location")
     date_hierarchy = "created_at"
     operations = ORDER_OPERATIONS
+    papers = ORDER_PAPERS
+    formfield_overrides = {
+        models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 60})},
+        models.JSONField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 60})},
+    }
     fieldsets = [
-        (None, {"fields": RECORD}),
-        ("Header", {"fields": EDITABLE_IN_ADMIN}),
-        ("Totals", {"fields": TOTALS}),
+        ("Customer and delivery", {"fields": EDITABLE_IN_ADMIN}),
+        ("Record", {"fields": RECORD, "classes": ("collapse",)}),
+        ("Totals", {"fields": TOTALS, "classes": ("collapse",)}),
     ]
     inlines = [OrderLineInline, OrderDiscountInline, OrderTagInline, RefundInline, ShipmentInline, StateLogInline]
+    # The page as a workspace (stateset.workspace): the card, every action, the lines and shipments first.
+    workspace_layout = (
+        "card",
+        "actions",
+        "lines",
+        "shipments",
+        "refunds",
+        "discounts",
+        "tags",
+        "details",
+        "related",
+        "timeline",
+    )
+    inline_sections = {
+        "OrderLineInline": "lines",
+        "ShipmentInline": "shipments",
+        "RefundInline": "refunds",
+        "OrderDiscountInline": "discounts",
+        "OrderTagInline": "tags",
+    }
+    card_fields = (
+        "card_customer",
+        "location",
+        "created_at",
+        "total",
+        "amount_refunded",
+        "card_balance",
+        "card_hold",
+        "card_cancel",
+        "card_shipment",
+    )
     actions = ["ship_orders", "cancel_orders", "merge_orders"]
     service_param = "order"
     create_service = services.order_create
@@ -598,11 +734,58 @@ class OrderAdmin(StatefulAdmin):
         "deliver": services.order_deliver,
     }
 
+    @admin.display(description="Customer", ordering="customer_name")
+    def customer_label(self, order: Order) -> str:
+        if order.customer_id and (order.customer.first_name or order.customer.last_name):
+            return f"{order.customer.first_name} {order.customer.last_name}".strip()
+        return order.customer_name or order.customer_email or "—"
+
+    # ---- the workspace: the header card and the related documents ----------------------------------------
+
+    @admin.display(description="Customer")
+    def card_customer(self, order: Order) -> str:
+        who = order.customer_name or order.customer_email
+        if order.customer_id:
+            return workspace.link(order.customer, who or str(order.customer))
+        return who
+
+    @admin.display(description="Balance")
+    def card_balance(self, order: Order) -> str:
+        return workspace.money(order.balance, order.currency)
+
+    @admin.display(description="On hold because")
+    def card_hold(self, order: Order) -> str:
+        return order.hold_reason if order.status == "on_hold" else ""
+
+    @admin.display(description="Cancelled because")
+    def card_cancel(self, order: Order) -> str:
+        return order.cancel_reason if order.status == "cancelled" else ""
+
+    @admin.display(description="Shipped")
+    def card_shipment(self, order: Order) -> str:
+        if not order.shipped_at:
+            return ""
+        parcel = " ".join(p for p in (order.carrier, order.tracking_number) if p)
+        when = formats.date_format(timezone.localtime(order.shipped_at), "j M Y")
+        return f"{when}" + (f" · {parcel}" if parcel else "")
+
+    def related_documents(self, order: Order):
+        related = [("Split from", order.split_from), ("Merged into", order.merged_into)]
+        related.append(("Replacement for", order.exchange_for))
+        related += [("Split off", o) for o in order.split_orders.order_by("pk")]
+        related += [("Merged in", o) for o in order.merged_orders.order_by("pk")]
+        related += [("Replacement", o) for o in order.replacement_orders.order_by("pk")]
+        related += [("Return", r) for r in order.returns.order_by("pk")]
+        related += [("Warranty", w) for w in order.warranties.order_by("pk")]
+        return related
+
     # ---- the add page: header and lines, one order_create -------------------------------------------------
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
             return [(None, {"fields": NEW_ORDER_FIELDS}), ("Header", {"fields": EDITABLE_IN_ADMIN})]
+        if obj.status not in EDITABLE:  # read-only now: folded, the card says what matters
+            return [(name, {**opts, "classes": ("collapse",)}) for name, opts in super().get_fieldsets(request, obj)]
         return super().get_fieldsets(request, obj)
 
     def get_inlines(self, request, obj):
@@ -730,20 +913,23 @@ class WholesaleOrderAdmin(StatefulAdmin):
     list_display = (
         "order_number",
         "status",
-        "customer",
-        "location",
-        "payment_terms",
-        "order_financial_status",
-        "order_fulfillment_status",
+        "customer_label",
         "total",
+        "order_financial_status",
+        "location",
         "created_at",
-    )
+    )  # fits 1366 px; payment terms and fulfilment are filters and on the page
     list_filter = ("status", "payment_terms", "order_financial_status", "location")
     list_select_related = ("customer", "location")
     search_fields = ("order_number", "name", "customer_number", "customer__email")
     date_hierarchy = "created_at"
     inlines = [WholesaleLineInline, StateLogInline]
     actions = ["approve_orders", "fulfill_orders", "cancel_orders"]
+
+    @admin.display(description="Customer", ordering="customer__last_name")
+    def customer_label(self, order) -> str:
+        return workspace.person(order.customer)
+
     service_param = "wholesale_order"
     # Looked up when called, as the actions below look theirs up (not bound once, when the class is made).
     update_service = staticmethod(lambda **kwargs: services.wholesale_order_update(**kwargs))

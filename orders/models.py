@@ -71,7 +71,7 @@ class Promotion(TimeStampedModel):
     name = models.CharField(max_length=255, blank=True)
     description = models.TextField(blank=True)
     type = models.CharField(max_length=20, choices=PromotionType.choices)
-    value = money(help_text="Percent (0-100) for percentage, an amount for fixed, ignored for free_shipping.")
+    value = money(help_text="Percent (0-100) for percentage, an amount for fixed, ignored for free shipping.")
     active = models.BooleanField(default=True)
     starts_at = models.DateTimeField(null=True, blank=True)
     ends_at = models.DateTimeField(null=True, blank=True)

@@ -40,8 +40,17 @@ from returns.states import (
     WARRANTY_LINES_EDITABLE,
     Condition,
 )
+from stateset import workspace
 from stateset.actors import Actor
-from stateset.admin import LineFormSet, LineInline, Operation, ReasonForm, StatefulAdmin, run_service_action
+from stateset.admin import (
+    LineFormSet,
+    LineInline,
+    Operation,
+    ReasonForm,
+    SavedViews,
+    StatefulAdmin,
+    run_service_action,
+)
 
 # ---- returns -------------------------------------------------------------------------------------------------
 
@@ -291,11 +300,35 @@ RETURN_OPERATIONS = (
 )
 
 
+class ReturnViews(SavedViews):
+    views = {
+        "to_approve": ("To approve (requested)", {"status": "requested"}),
+        "to_receive": ("To receive (approved)", {"status": "approved"}),
+        "to_refund": ("To refund (received)", {"status": "received"}),
+    }
+
+
 @admin.register(Return)
 class ReturnAdmin(StatefulAdmin):
     form = ReturnForm
+    danger_transitions = ("reject", "cancel")  # confirmed in the browser before they post
+    card_fields = (
+        "order",
+        "customer",
+        "location",
+        "amount",
+        "total_refunded",
+        "warehouse_received_date",
+        "received_by",
+    )
+    card_fields += ("rejection_reason", "cancel_reason")
+    section_titles = {**StatefulAdmin.section_titles, "lines": "Lines to receive"}
+
+    def related_documents(self, ret):
+        return [("Order", ret.order), ("Replacement order", ret.replacement_order)]
+
     list_display = ("rma", "status", "order", "customer", "location", "amount", "total_refunded", "created_at")
-    list_filter = ("status", "location", "created_at")
+    list_filter = (ReturnViews, "status", "location", "created_at")
     list_select_related = ("order", "customer", "location")
     search_fields = ("rma", "tracking_number", "customer_email", "customer__email", "order__order_number")
     autocomplete_fields = ("order", "location")
@@ -470,12 +503,11 @@ class WarrantyAdmin(StatefulAdmin):
         "warranty_number",
         "status",
         "order",
-        "customer",
+        "customer_label",
         "serial_number",
-        "advanced_replacement",
         "replacement_order",
         "created_at",
-    )
+    )  # fits 1366 px; advanced replacement is a filter
     list_filter = ("status", "advanced_replacement", "replacement_order_created", "created_at")
     list_select_related = ("order", "customer", "replacement_order")
     search_fields = ("warranty_number", "serial_number", "customer_email", "customer__email", "order__order_number")
@@ -506,6 +538,10 @@ class WarrantyAdmin(StatefulAdmin):
         "update": services.warranty_line_item_update,
         "delete": services.warranty_line_item_delete,
     }
+
+    @admin.display(description="Customer", ordering="customer__last_name")
+    def customer_label(self, warranty) -> str:
+        return workspace.person(warranty.customer, warranty.customer_email)
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:

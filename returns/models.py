@@ -92,7 +92,7 @@ class Return(StatefulModel):
     match = models.BooleanField(default=False)
     country = text(100)
     shipping_address = models.JSONField(
-        default=dict, blank=True, help_text="As the client gave it (the official client's `shipping_address`)."
+        default=dict, blank=True, help_text="The address the customer gave for this return."
     )
     sso_id = text()
     workflow_id = text()
@@ -106,7 +106,7 @@ class Return(StatefulModel):
     restocking_fee = money(help_text="Kept back from the default refund.")
 
     # Written by the services.
-    amount = money(editable=False, help_text="Σ line amounts.")
+    amount = money(editable=False, help_text="The sum of the lines' amounts.")
     total_refunded = money(editable=False)
     order_refunded = models.BooleanField(default=False, editable=False)
     refunded_date = models.DateTimeField(null=True, blank=True, editable=False)

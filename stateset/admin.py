@@ -24,7 +24,7 @@ from import_export.admin import ExportMixin, ImportMixin
 from import_export.formats.base_formats import CSV, XLSX
 from import_export.resources import modelresource_factory
 
-from stateset import services
+from stateset import services, workspace
 from stateset.actors import Actor
 from stateset.errors import DomainError
 from stateset.fsm import apply_transition, can_run, lock, transition_permission
@@ -110,6 +110,7 @@ class Operation:
     transition: str = ""
     permission: str | tuple[str, ...] = ""  # one named permission, or all of several
     help: str | Callable[[Any], str] = ""  # the paragraph above the form; a callable gets the object
+    tone: str = ""  # "danger": shown as such among the page's actions (its form is the confirmation)
 
     def bound_to(self, model) -> Operation:
         """This operation on `model`: its transition's permission first in `permission` (and the transition
@@ -143,10 +144,14 @@ class OperationsMixin:
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = extra_context or {}
         obj = self.get_object(request, object_id)
-        extra_context["operation_links"] = [
-            (op.label, reverse(self._operation_url_name(), args=[obj.pk, op.name]))
-            for op in self.operations_for(request, obj)
-        ]
+        extra_context["operation_links"] = (
+            [
+                (op.label, reverse(self._operation_url_name(), args=[obj.pk, op.name]), op.tone)
+                for op in self.operations_for(request, obj)
+            ]
+            if obj is not None
+            else []
+        )
         return super().change_view(request, object_id, form_url, extra_context)
 
     def _operation_refusal(self, request, obj, op: Operation | None, name: str) -> str:
@@ -160,8 +165,10 @@ class OperationsMixin:
         if missing:
             return f"{op.label.rstrip('…')} needs the permission {' and '.join(missing)}."
         if not op.is_available(obj):
-            status = getattr(obj, "status", "")
-            return f"{op.label.rstrip('…')} is not possible on {obj}" + (f" in status '{status}'." if status else ".")
+            status = workspace.status_words(obj) if getattr(obj, "status", "") else ""
+            return f"{op.label.rstrip('…')} is not possible on {obj}" + (
+                f" while it is {status.lower()}." if status else "."
+            )
         return ""
 
     def _operation_url_name(self) -> str:
@@ -205,7 +212,84 @@ class OperationsMixin:
         return TemplateResponse(request, "admin/operation_form.html", context)
 
 
-class ServiceAdmin(OperationsMixin, RefusalsAsMessages, admin.ModelAdmin):
+@dataclass(frozen=True)
+class Paper:
+    """A printable document of an object (a packing slip, a pick list, a purchase order for the supplier): an
+    HTML page with print CSS that the browser prints or saves as PDF. `template` renders `documents`, a list
+    of `build(obj)` dictionaries (one per object: a selection prints one after another, each on its own
+    page). Needs only the view permission of the objects."""
+
+    name: str
+    label: str
+    template: str
+    build: Callable[[Any], dict[str, Any]]
+
+
+class PaperworkMixin:
+    """For a ModelAdmin: `papers`, each a link among the page's actions (`<id>/print/<name>/`), and an admin
+    action printing the selected rows (`print/<name>/?ids=1,2,...`)."""
+
+    papers: tuple[Paper, ...] = ()
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        view = self.admin_site.admin_view(self.print_view)
+        return [
+            path("<path:object_id>/print/<str:name>/", view, name="{}_{}_print".format(*info)),
+            path("print/<str:name>/", view, name="{}_{}_print_many".format(*info)),
+            *super().get_urls(),
+        ]
+
+    def paperwork_links(self, request, obj) -> list[tuple[str, str]]:
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            (paper.label, reverse("admin:{}_{}_print".format(*info), args=[obj.pk, paper.name]))
+            for paper in self.papers
+        ]
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not self.has_change_permission(request):  # added after Django filtered the others: filtered here
+            return actions
+        for paper in self.papers:
+            name = f"print_{paper.name}"
+            actions[name] = (self._print_action(paper), name, f"Print the {paper.label.lower()} of the selected rows")
+        return actions
+
+    def _print_action(self, paper: Paper):
+        def action(modeladmin, request, queryset):
+            info = modeladmin.opts.app_label, modeladmin.opts.model_name
+            ids = ",".join(str(pk) for pk in queryset.order_by("pk").values_list("pk", flat=True))
+            url = reverse("admin:{}_{}_print_many".format(*info), args=[paper.name])
+            return HttpResponseRedirect(f"{url}?ids={ids}")
+
+        action.allowed_permissions = ("change",)  # the warehouse's bulk tool; anyone who may view prints one
+        return action
+
+    def print_view(self, request, name: str, object_id=None):
+        paper = next((p for p in self.papers if p.name == name), None)
+        if paper is None:
+            raise Http404
+        if object_id is not None:
+            objs = [self.get_object(request, object_id)]
+        else:
+            ids = [i for i in request.GET.get("ids", "").split(",") if i.strip().isdigit()]
+            objs = list(self.get_queryset(request).filter(pk__in=ids).order_by("pk"))
+        objs = [obj for obj in objs if obj is not None]
+        if not objs:
+            raise Http404
+        if not all(self.has_view_or_change_permission(request, obj) for obj in objs):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "paper": paper,
+            "documents": [paper.build(obj) for obj in objs],
+            "title": paper.label if len(objs) > 1 else f"{paper.label}: {objs[0]}",
+        }
+        return TemplateResponse(request, paper.template, context)
+
+
+class ServiceAdmin(PaperworkMixin, OperationsMixin, RefusalsAsMessages, admin.ModelAdmin):
     """The one base of every admin that writes: adds, changes, deletes and lines go through the app's services
     with `Actor.admin(request)`, so staff obey the API's rules and see its messages; a refusal shows as a
     message and saves nothing (RefusalsAsMessages). Operations are forms on the object's page
@@ -306,14 +390,59 @@ class ServiceAdmin(OperationsMixin, RefusalsAsMessages, admin.ModelAdmin):
                 by=by, **{self.line_parent_param: document}, **self.line_kwargs(line_form, line_form.cleaned_data)
             )
 
+    def delete_refusal(self, obj) -> str:
+        """Why the delete service would refuse `obj` ("" when it would not): Delete is then not offered, and a
+        delete asked for anyway shows this reason instead of a confirmation page."""
+        return ""
+
     def has_delete_permission(self, request, obj=None):
         if type(self).delete_service is None:
             return False
         allowed = self.deletable_statuses is None or obj is None or obj.status in self.deletable_statuses
-        return allowed and super().has_delete_permission(request, obj)
+        return (
+            allowed
+            and not (obj is not None and self.delete_refusal(obj))
+            and super().has_delete_permission(request, obj)
+        )
+
+    def delete_view(self, request, object_id, extra_context=None):
+        obj = self.get_object(request, object_id)
+        refusal = self.delete_refusal(obj) if obj is not None else ""
+        if refusal and self.has_view_or_change_permission(request, obj):
+            self.message_user(request, refusal, messages.ERROR)
+            opts = self.opts
+            return HttpResponseRedirect(
+                reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[quote(obj.pk)])
+            )
+        return super().delete_view(request, object_id, extra_context)
+
+    def get_deleted_objects(self, objs, request):
+        # The service decides what a delete takes with it (and refuses what it must, with its reason): rows
+        # whose own admin is read-only (a ledger, a history) are not a permission the user lacks.
+        deleted, counts, _perms_needed, protected = super().get_deleted_objects(objs, request)
+        return deleted, counts, set(), protected
 
     def delete_model(self, request, obj):
         type(self).delete_service(**{self.service_param: obj}, by=Actor.admin(request))
+
+
+class SavedViews(admin.SimpleListFilter):
+    """The views staff work from, first among a changelist's filters: `views` maps a name to (label, the
+    queryset's filter kwargs or a callable taking and returning the queryset)."""
+
+    title = "view"
+    parameter_name = "view"
+    views: dict[str, tuple[str, Any]] = {}
+
+    def lookups(self, request, model_admin):
+        return [(name, label) for name, (label, _) in self.views.items()]
+
+    def queryset(self, request, queryset):
+        view = self.views.get(self.value() or "")
+        if view is None:
+            return queryset
+        rule = view[1]
+        return rule(queryset) if callable(rule) else queryset.filter(**rule)
 
 
 class LineFormSet(BaseInlineFormSet):
@@ -407,8 +536,113 @@ class StatefulAdmin(ServiceAdmin, FSMAdminMixin):
     button_services: dict[str, Callable[..., Any]] = {}
     fsm_help: dict[str, str] = {}  # the paragraph above a button's form
 
+    # ---- the page as a workspace (stateset.workspace) ------------------------------------------------------
+    # The sections, in order: "card", "actions", "details", "related", "timeline" are built in; any other name
+    # shows the inlines `inline_sections` maps to it (by the inline class's name; the first inline not mapped
+    # goes to "lines", the others to "more"), or the Section a method `section_<name>(request, obj)` returns.
+    workspace_layout: tuple[str, ...] = ("card", "actions", "lines", "more", "details", "related", "timeline")
+    card_fields: tuple[str, ...] = ()  # model fields or admin methods (obj) -> html; default: the status
+    inline_sections: dict[str, str] = {}
+    section_titles: dict[str, str] = {"lines": "Lines", "more": "More", "details": "Details"}
+    danger_transitions: Collection[str] = ()  # buttons shown as dangerous (and confirmed in the browser)
+
+    def get_fsm_label(self, transition) -> str:
+        return transition.custom.get("label") or workspace.words(transition.name)
+
     def get_help_text(self, transition) -> str:
         return self.fsm_help.get(transition.name) or super().get_help_text(transition) or ""
+
+    def get_inlines(self, request, obj):
+        # The history is the workspace's timeline, in words, not an inline of raw rows.
+        return [i for i in super().get_inlines(request, obj) if i is not StateLogInline]
+
+    def get_card_fields(self, obj) -> tuple[str, ...]:
+        return self.card_fields or ("status",)
+
+    def related_documents(self, obj) -> list[tuple[str, Any]]:
+        """(what it is to this one, the related object) pairs, shown as links with their status."""
+        return []
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and change and self.workspace_layout:
+            context["workspace"] = self.workspace_sections(request, obj, context)
+            if not self._anything_to_save(context):  # nothing editable in this status: no Save
+                context.update(show_save=False, show_save_and_continue=False, show_save_and_add_another=False)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    @staticmethod
+    def _anything_to_save(context) -> bool:
+        form = context["adminform"].form
+        inlines = context.get("inline_admin_formsets") or ()
+        return bool(form.fields) or any(i.has_add_permission or i.has_change_permission for i in inlines)
+
+    def workspace_sections(self, request, obj, context) -> list[workspace.Section]:
+        by_section: dict[str, list] = {}
+        first = True
+        for inline in context.get("inline_admin_formsets") or ():
+            name = self.inline_sections.get(type(inline.opts).__name__) or ("lines" if first else "more")
+            first = False
+            by_section.setdefault(name, []).append(inline)
+        sections = []
+        for name in self.workspace_layout:
+            builder = getattr(self, f"section_{name}", None)
+            if builder is not None:
+                section = builder(request, obj)
+            elif name == "card":
+                section = self._card_section(obj)
+            elif name == "actions":
+                section = self._actions_section(request, obj, context)
+            elif name == "details":
+                section = workspace.Section("details", self.section_titles.get("details", "Details"), extra={"on": 1})
+            elif name == "related":
+                rows = [
+                    (label, workspace.link(other), workspace.status_badge(other) if hasattr(other, "status") else "")
+                    for label, other in self.related_documents(obj)
+                    if other is not None
+                ]
+                section = workspace.Section("related", "Related documents", rows=rows)
+            elif name == "timeline":
+                section = workspace.Section("timeline", "Timeline", rows=workspace.timeline(obj))
+            else:
+                inlines = by_section.pop(name, [])
+                section = workspace.Section(name, self.section_titles.get(name, workspace.words(name)))
+                for inline in inlines:
+                    shown = inline.formset.forms or inline.has_add_permission
+                    (section.inlines if shown else section.hidden_inlines).append(inline)
+            if section is not None:
+                sections.append(section)
+        for name, inlines in by_section.items():  # mapped to a section not in the layout: still on the page
+            sections.append(
+                workspace.Section(name, self.section_titles.get(name, workspace.words(name)), inlines=inlines)
+            )
+        return sections
+
+    def _card_section(self, obj) -> workspace.Section:
+        rows = [workspace.card_field(self, obj, name) for name in self.get_card_fields(obj)]
+        return workspace.Section(
+            "card",
+            str(obj),
+            rows=[row for row in rows if row is not None and row.name != "status"],
+            extra={"status": workspace.status_badge(obj), "verbose_name": obj._meta.verbose_name},
+        )
+
+    def _actions_section(self, request, obj, context) -> workspace.Section:
+        transitions = list(context.get(self.fsm_context_key) or ())
+        context[self.fsm_context_key] = transitions  # a generator: kept for the template
+        buttons = [
+            {"name": t.name, "label": t.label, "help": t.help_text or "", "danger": t.name in self.danger_transitions}
+            for group in transitions
+            for t in group.available_transitions
+        ]
+        links = [
+            {"label": label, "url": url, "danger": tone == "danger"}
+            for label, url, tone in context.get("operation_links", ())
+        ]
+        papers = [{"label": label, "url": url} for label, url in self.paperwork_links(request, obj)]
+        section = workspace.Section("actions", "Actions")
+        if buttons or links or papers:
+            section.extra = {"buttons": buttons, "links": links, "papers": papers}
+        return section
 
     def _get_fsm_extra_context(self, *, request, obj):
         # A button changes the document: only for those who may change it (django-fsm-2 checks the

@@ -198,8 +198,13 @@ def order_hold(*, order: Order, by: Actor, reason: str) -> Order:
 
 
 def order_release(*, order: Order, by: Actor, reason: str = "") -> Order:
-    """on_hold → the status hold left (pending or processing)."""
-    return _order_transition(order, "release", by=by, reason=reason)
+    """on_hold → the status hold left (pending or processing). The hold reason is cleared: the order is no
+    longer held; the history keeps it (the hold's audit row)."""
+    with transaction.atomic():
+        order = order_lock(order.pk)
+        order.hold_reason = ""  # saved with the transition, or not at all when it is refused
+        apply_transition(order, "release", by=by, reason=reason)
+    return as_written(order)
 
 
 def order_deliver(*, order: Order, by: Actor, delivered_at: datetime | None = None, reason: str = "") -> Order:

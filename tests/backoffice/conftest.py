@@ -13,6 +13,6 @@ from tests.backoffice.support import add_extra_rows
 @pytest.fixture
 def demo(db):
     """seed_demo's data, the roles, and extra rows so that every changelist has several."""
-    call_command("seed_demo", "--quiet", stdout=StringIO())
+    call_command("seed_demo", "--quiet", "--no-history", stdout=StringIO())
     call_command("setup_roles", stdout=StringIO(), stderr=StringIO())
     add_extra_rows()

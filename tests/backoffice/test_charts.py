@@ -55,3 +55,15 @@ def test_line_chart_has_a_linked_marker_per_point_with_money_values():
     assert svg.count('<circle class="point"') == 2
     assert 'data-label="1 Jan" data-value="10.00"' in svg and '<a href="/d2">' in svg
     assert "<polyline" in svg
+
+
+def test_every_bar_is_labelled_even_when_the_labels_do_not_fit_side_by_side():
+    points = [Point(f"Status number {i}", i) for i in range(12)]
+    svg = str(bar_chart(points, title="T", width=300))
+    labels = re.findall(r'<text class="label"[^>]*>([^<]*)</text>', svg)
+    assert labels == [p.label for p in points]  # none left blank
+    assert svg.count('transform="rotate(-35') == 12  # slanted to fit
+    few = str(bar_chart(points[:3], title="T", width=480))
+    assert "rotate(" not in few and re.findall(r'<text class="label"[^>]*>([^<]*)</text>', few) == [
+        p.label for p in points[:3]
+    ]

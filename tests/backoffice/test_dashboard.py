@@ -203,3 +203,31 @@ def test_the_index_page_draws_the_charts_with_their_numbers(admin_client):
     assert re.search(r'data-label="Shipped" data-value="1"', section)
     assert "/admin/orders/order/?status__exact=pending&amp;created_at__year=" in section
     assert Decimal(re.search(r'id="figure-revenue_per_day"[^>]*data-value="([\d.]+)"', content).group(1)) > 0
+
+
+def test_the_demo_history_spreads_orders_over_the_days_with_a_weekly_rhythm(db):
+    """seed_demo's last step (here over 21 days): orders on most days, more on weekdays than at weekends, made
+    through the services (shipped ones consumed their stock, every one has its history)."""
+    from collections import Counter
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.utils import timezone
+    from django_fsm_log.models import StateLog
+
+    from backoffice import demo_history
+    from orders.models import Order
+    from stateset.actors import Actor
+
+    call_command("seed_demo", "--quiet", "--no-history", stdout=StringIO())
+    demo_history.seed(by=Actor.command("seed_demo"), progress=False, days=21)
+    history = Order.objects.filter(source=demo_history.SOURCE)
+    days = Counter(timezone.localtime(o.created_at).date() for o in history)
+    assert len(days) >= 15  # not one spike
+    weekday = sum(n for d, n in days.items() if d.weekday() < 5) / 15
+    weekend = sum(n for d, n in days.items() if d.weekday() >= 5) / 6
+    assert weekday > weekend
+    assert history.filter(status="delivered").exists() and history.filter(status="pending").exists()
+    for order in history.filter(status="delivered")[:5]:
+        assert StateLog.objects.for_(order).filter(transition="ship").exists()
+    assert "already present" in demo_history.seed(by=Actor.command("seed_demo"), progress=False, days=21)

@@ -65,5 +65,5 @@ def test_an_operation_whose_transition_is_not_available_is_not_offered_and_a_pos
     inventory_services.purchase_order_update(purchase_order=po, lines=[], by=SYSTEM)
     assert op_url(po, "submit") not in admin_client.get(change_url(po)).content.decode()
     response = admin_client.post(op_url(po, "submit"), {}, follow=True)
-    assert messages_of(response) == [f"Submit is not possible on {po} in status 'draft'."]
+    assert messages_of(response) == [f"Submit is not possible on {po} while it is draft."]
     assert PurchaseOrder.objects.get(pk=po.pk).status == "draft"

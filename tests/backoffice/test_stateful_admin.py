@@ -55,13 +55,15 @@ def transitions(model):
 
 
 @pytest.mark.parametrize(("model", "model_admin"), STATEFUL)
-def test_status_is_read_only_and_history_is_on_the_object_page(model, model_admin):
+def test_status_is_read_only_and_history_is_the_pages_timeline(model, model_admin):
     request = RequestFactory().get("/")
     request.user = make_user(superuser=True)
     obj = model()
     obj.pk = 1
     assert "status" in model_admin.get_readonly_fields(request, obj)
-    assert StateLogInline in model_admin.get_inlines(request, obj)
+    # the history is the page's timeline, in words (stateset.workspace), not an inline of raw rows
+    assert StateLogInline not in model_admin.get_inlines(request, obj)
+    assert "timeline" in model_admin.workspace_layout
 
 
 @pytest.mark.parametrize(("model", "model_admin"), STATEFUL)
@@ -214,7 +216,7 @@ def test_an_operation_is_offered_and_served_only_while_the_document_allows_it(ad
     order = order_in("pending")
     assert refund_url(order).encode() not in admin_client.get(change_url(order)).content
     response = admin_client.post(refund_url(order), {"amount": "1.00"}, follow=True)
-    assert "Refund is not possible on" in messages_of(response)[0] and "'pending'" in messages_of(response)[0]
+    assert "Refund is not possible on" in messages_of(response)[0] and "while it is pending" in messages_of(response)[0]
     response = admin_client.post(f"/admin/orders/order/{order.pk}/operation/nothing/", follow=True)
     assert messages_of(response) == ["There is no operation 'nothing' here."]
     assert Order.objects.get(pk=order.pk).amount_refunded == Decimal("0.00")

@@ -105,6 +105,7 @@ def page(browser, live_server, request):
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
     context.set_default_timeout(10_000)
     page = context.new_page()
+    page.on("dialog", lambda dialog: dialog.accept())  # a dangerous button's "are you sure?": yes
     page.steps = Steps(page)
     yield page
     report = getattr(request.node, "report_call", None)

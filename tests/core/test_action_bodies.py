@@ -51,7 +51,7 @@ def _bodies(viewset, obj):
 
 @pytest.mark.parametrize(("prefix", "viewset"), WITH_ACTIONS, ids=[p for p, _ in WITH_ACTIONS])
 def test_action_bodies(api, prefix, viewset):
-    call_command("seed_demo", "--quiet")
+    call_command("seed_demo", "--quiet", "--no-history")
     objects = _one_per_status(viewset)
     assert objects
 

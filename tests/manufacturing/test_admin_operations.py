@@ -181,7 +181,7 @@ def test_complete_form_needs_the_complete_permission_and_an_order_in_progress(ad
     mfg.work_order_release(work_order=released, by=SYSTEM)
     assert op_url(released, "complete") not in admin_client.get(change_url(released)).content.decode()
     response = admin_client.post(op_url(released, "complete"), {"quantity_completed": "1"}, follow=True)
-    assert texts(response, messages.ERROR) == [f"Complete is not possible on {released.number} in status 'released'."]
+    assert texts(response, messages.ERROR) == [f"Complete is not possible on {released.number} while it is released."]
     assert wo_state(released) == ("released", 0, 0, "")
     assert ledger_mismatches() == []
 
@@ -275,7 +275,7 @@ def test_work_order_cancel_form_needs_the_cancel_permission(admin_client, fan):
     running = started(fan.housing_bom, 1)
     assert op_url(running, "cancel") not in admin_client.get(change_url(running)).content.decode()
     response = admin_client.post(op_url(running, "cancel"), {}, follow=True)
-    assert texts(response, messages.ERROR) == [f"Cancel is not possible on {running.number} in status 'in_progress'."]
+    assert texts(response, messages.ERROR) == [f"Cancel is not possible on {running.number} while it is in progress."]
     assert wo_state(running) == ("in_progress", 0, 0, "")
 
 

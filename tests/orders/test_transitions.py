@@ -129,6 +129,18 @@ def test_hold_remembers_processing_and_release_goes_back(api):
     assert (ack["released"], ack["order"]["status"], ack["order"]["held_from_status"]) == (True, "processing", "")
 
 
+def test_release_clears_the_hold_reason_and_the_history_keeps_it(api):
+    stock()
+    order = order_in("pending")
+    api.post(f"/v1/orders/{order.pk}/hold", {"reason": "address to confirm"}, format="json")
+    ack = api.put(f"/v1/order/{order.pk}/release").json()
+    assert (ack["order"]["status"], ack["order"]["hold_reason"]) == ("pending", "")
+    api.post(f"/v1/orders/{order.pk}/ship", {"tracking_number": "1Z9"}, format="json")
+    assert Order.objects.get(pk=order.pk).hold_reason == ""
+    held = StateLog.objects.for_(fresh(order)).get(transition="hold")
+    assert "address to confirm" in held.description
+
+
 def test_hold_needs_a_reason(api):
     stock()
     order = order_in("pending")

@@ -89,7 +89,7 @@ def test_a_line_received_damaged_is_not_restocked_and_one_received_new_is_once(a
     assert op_url(ret, "receive").encode() not in admin_client.get(change_url(ret)).content
     before = snapshot(ret)
     again = admin_client.post(op_url(ret, "receive"), data, follow=True)
-    assert messages_of(again) == [f"Receive is not possible on {ret.rma} in status 'received'."]
+    assert messages_of(again) == [f"Receive is not possible on {ret.rma} while it is received."]
     assert snapshot(ret) == before and level(a) == (50, 0, 0)
     assert_consistent()
 
@@ -126,7 +126,9 @@ def test_receive_and_refund_are_offered_only_where_the_contract_allows_them(admi
         if status != allowed:
             before = snapshot(ret)
             response = admin_client.post(op_url(ret, name), {"amount": "1.00"}, follow=True)
-            assert messages_of(response) == [f"{label} is not possible on {ret.rma} in status '{status}'."]
+            assert messages_of(response) == [
+                f"{label} is not possible on {ret.rma} while it is {status.replace('_', ' ')}."
+            ]
             assert snapshot(ret) == before
 
 
@@ -304,7 +306,7 @@ def test_claim_operations_are_offered_only_where_the_service_allows_them(admin_c
             before = snapshot(claim)
             response = admin_client.post(op_url(claim, name), {"reason": "x"}, follow=True)
             assert messages_of(response) == [
-                f"{label} is not possible on {claim.warranty_number} in status '{status}'."
+                f"{label} is not possible on {claim.warranty_number} while it is {status.replace('_', ' ')}."
             ]
             assert snapshot(claim) == before
 

@@ -7,7 +7,9 @@ from stateset.actors import Actor
 
 # Each app's `demo.seed(by=..., progress=...)`, in dependency order. Each one writes through its services
 # and skips what is already there, so running the command twice is harmless.
-DEMO_MODULES = ["crm.demo", "inventory.demo", "orders.demo", "returns.demo", "manufacturing.demo"]
+# Last, the history: the demo's orders spread over 90 days, and more of them, for the dashboard's charts.
+HISTORY = "backoffice.demo_history"
+DEMO_MODULES = ["crm.demo", "inventory.demo", "orders.demo", "returns.demo", "manufacturing.demo", HISTORY]
 
 
 class Command(BaseCommand):
@@ -15,10 +17,16 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--quiet", action="store_true", help="No progress bars.")
+        parser.add_argument(
+            "--no-history",
+            action="store_true",
+            help="Skip the 90 days of order history (backoffice.demo_history) the dashboard's charts show.",
+        )
 
-    def handle(self, *args, quiet, **options):
+    def handle(self, *args, quiet, no_history=False, **options):
         by = Actor.command("seed_demo")
-        for module_name in DEMO_MODULES:
+        modules = DEMO_MODULES if not no_history else [m for m in DEMO_MODULES if m != HISTORY]
+        for module_name in modules:
             module = import_module(module_name)
             with transaction.atomic():
                 summary = module.seed(by=by, progress=not quiet)
