@@ -5,8 +5,8 @@ The browser is never downloaded (`playwright install` is not used): it is the sy
 (CHROMIUM_PATH, default /usr/bin/chromium), which `make test` installs when missing. Without it these tests
 skip, except under CI=true, where a missing browser fails them.
 
-Every step a test names (`step("...")`) is photographed; when the test fails, those screenshots and one of
-the final state are written to test-artifacts/<test name>/.
+Every step a test names (`step("...")`) is photographed and written to test-artifacts/<test name>/ (the
+pages staff see, for review); when the test fails, one of the final state is added.
 """
 
 from __future__ import annotations
@@ -85,14 +85,15 @@ class Steps:
     def __call__(self, name: str) -> None:
         self.shots.append((name, self.page.screenshot(full_page=True)))
 
-    def save(self, test_name: str) -> Path:
+    def save(self, test_name: str, final: bool = True) -> Path:
         folder = ARTIFACTS / _safe(test_name)
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         for i, (name, png) in enumerate(self.shots, 1):
             (folder / f"{i:02d}-{_safe(name)}.png").write_bytes(png)
-        with contextlib.suppress(Exception):  # the page may be gone; the steps are what matters
-            self.page.screenshot(path=str(folder / "failure.png"), full_page=True)
+        if final:
+            with contextlib.suppress(Exception):  # the page may be gone; the steps are what matters
+                self.page.screenshot(path=str(folder / "failure.png"), full_page=True)
         return folder
 
 
@@ -109,8 +110,9 @@ def page(browser, live_server, request):
     page.steps = Steps(page)
     yield page
     report = getattr(request.node, "report_call", None)
-    if report is not None and report.failed:
-        folder = page.steps.save(request.node.name)
+    failed = report is not None and report.failed
+    folder = page.steps.save(request.node.name, final=failed)  # every step's screenshot, kept (issue #19)
+    if failed:
         print(f"screenshots of the failed steps: {folder}")
     context.close()
 
