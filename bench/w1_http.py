@@ -70,6 +70,18 @@ class Row:
 
 
 def free_port() -> int:
+    """A free loopback port: the first free one of BENCH_PORTS (`8760-8769`) when it is set (several people
+    benchmarking on one machine each keep to their own range), else any the system gives."""
+    if ports := os.environ.get("BENCH_PORTS"):
+        first, _, last = ports.partition("-")
+        for port in range(int(first), int(last or first) + 1):
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+        raise SystemExit(f"no free port in BENCH_PORTS={ports}")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]

@@ -27,6 +27,7 @@ from orders.models import (
 )
 from orders.states import DiscountType, OrderStatus
 from stateset.api import ConstantField, InputSerializer, MoneyField, ResourceSerializer, schema_by_direction
+from stateset.compiled import Compiled
 from stateset.errors import DomainError
 from stateset.ids import MAX_ID, as_id
 
@@ -74,10 +75,15 @@ class CustomerRefField(serializers.Field):
         pk = as_id(data)
         if pk is None:
             raise serializers.ValidationError("Expected a customer id or an object with an email.")
-        customer = Customer.objects.filter(pk=pk).first()
+        found = _customer_by_pk(pk)
+        customer = found[0] if found else None
         if customer is None:
             raise serializers.ValidationError(f"No customer {data}.")
         return customer
+
+
+# Compiled once (stateset.compiled): every order create names its customer.
+_customer_by_pk = Compiled(lambda pk: Customer.objects.filter(pk=pk))
 
 
 class LocationRefField(serializers.Field):

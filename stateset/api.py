@@ -45,6 +45,7 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from stateset.actors import Actor
+from stateset.compiled import Compiled
 from stateset.constraints import answers_lost_races
 from stateset.errors import DomainError, NotFound
 from stateset.fsm import lock
@@ -421,9 +422,17 @@ class StrictInputMixin:
                 {"non_field_errors": ["Expected a JSON object."]}, code="validation_error"
             )
         fields = self.fields
-        writable = {f.field_name for f in fields.values() if not f.read_only}
-        read_only = {f.field_name for f in fields.values() if f.read_only}
-        accepted = set(getattr(getattr(self, "Meta", None), "accepted_keys", ()))
+        # The key sets depend only on the fields, which an instance keeps (ResourceViewSet reuses one instance
+        # per thread, and a list's child is one instance for every entry): computed once per instance.
+        names = self.__dict__.get("_strict_names")
+        if names is None or names[0] is not fields:
+            names = self._strict_names = (
+                fields,
+                {f.field_name for f in fields.values() if not f.read_only},
+                {f.field_name for f in fields.values() if f.read_only},
+                set(getattr(getattr(self, "Meta", None), "accepted_keys", ())),
+            )
+        _, writable, read_only, accepted = names
         errors: dict[str, list[serializers.ErrorDetail]] = {}
         for key in data:
             if has_null_character(data[key]):
@@ -699,6 +708,8 @@ class ResourceViewSet(viewsets.GenericViewSet):
     identity_keys: tuple[str, ...] = ()
     create_serializer_class = None
     update_serializer_class = None
+    # `get_queryset` does not depend on the request: an action's object is read by a compiled statement.
+    compiled_lookup = True
     create_service: Callable[..., Any] | None = None
     update_service: Callable[..., Any] | None = None
     delete_service: Callable[..., Any] | None = None
@@ -730,7 +741,7 @@ class ResourceViewSet(viewsets.GenericViewSet):
 
     def rendered(self, obj: models.Model) -> tuple[dict[str, Any], str]:
         """`present(obj)` and the ETag of the version rendered (the `ETag` header a write answers with)."""
-        queryset = self.get_queryset()
+        queryset = self.base_queryset()
         if is_as_written(obj) and _holds_related(obj, queryset):
             prefetch_related_objects([obj], *queryset._prefetch_related_lookups)
         else:
@@ -808,9 +819,8 @@ class ResourceViewSet(viewsets.GenericViewSet):
             raise exceptions.NotFound()
         try:
             if light:
-                queryset = self.filter_queryset(self.get_queryset()).prefetch_related(None)
                 lookup = self.kwargs[self.lookup_url_kwarg or self.lookup_field]
-                obj = get_object_or_404(queryset, **{self.lookup_field: lookup})
+                obj = self._light_object(lookup)
                 self.check_object_permissions(self.request, obj)
             else:
                 obj = super().get_object()
@@ -818,6 +828,38 @@ class ResourceViewSet(viewsets.GenericViewSet):
             pk = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field)
             raise NotFound(f"{self.get_object_type().replace('_', ' ').capitalize()} {pk} does not exist.")
         return obj
+
+    def base_queryset(self) -> models.QuerySet:
+        """`get_queryset()`, built once per class when it does not depend on the request (`compiled_lookup`):
+        for reading its model, joins and prefetches, and cloning (never evaluated itself)."""
+        if not self.compiled_lookup:
+            return self.get_queryset()
+        cls = type(self)
+        queryset = cls.__dict__.get("_base_queryset")
+        if queryset is None:
+            queryset = cls._base_queryset = self.get_queryset()
+        return queryset
+
+    def _light_queryset(self) -> models.QuerySet:
+        return self.filter_queryset(self.get_queryset()).prefetch_related(None)
+
+    def _light_object(self, lookup: Any) -> models.Model:
+        """The row of `get_object(light=True)`. By id, the statement is compiled once per viewset class
+        (stateset.compiled: the list queryset's joins make it long); the viewset's queryset must then not depend
+        on the request, which `compiled_lookup = False` declares."""
+        text = str(lookup)
+        if self.compiled_lookup and self.lookup_field == "pk" and text.isascii() and text.isdigit():
+            pk = int(text)
+            if 0 < pk <= MAX_ID:
+                cls = type(self)
+                compiled = cls.__dict__.get("_light_compiled")
+                if compiled is None:
+                    compiled = cls._light_compiled = Compiled(lambda pk: cls()._light_queryset().filter(pk=pk))
+                found = compiled(pk)
+                if not found:
+                    raise Http404
+                return found[0]
+        return get_object_or_404(self._light_queryset(), **{self.lookup_field: lookup})
 
     def if_match(self) -> list[str] | None:
         """The ETags the request's `If-Match` accepts: None without the header or with `*` (any version); an
@@ -1034,7 +1076,7 @@ def resource_action(
             result = service(by=self.actor, **kwargs_)
         # The ack shows the document the action is about: the returned object when it is one of this
         # resource's (a merge answers its target), else the object of the path (an adjust returns a ledger row).
-        model = self.get_queryset().model
+        model = self.base_queryset().model
         subject = result if isinstance(result, model) else obj
         body: dict[str, Any] = {}
         headers: dict[str, str] = {}

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Exists
 from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin
 
@@ -43,14 +44,20 @@ class NumberedModel(TimeStampedModel):
         if getattr(self, self.number_field):
             return
         base = number = f"{self.number_prefix}-{self.pk:06d}"
-        others = type(self)._default_manager.exclude(pk=self.pk)
+        manager = type(self)._default_manager
+        others = manager.exclude(pk=self.pk)
         suffix = 1
-        # iexact, as the document's case-insensitive unique constraint compares (stateset.constraints)
-        while others.filter(**{f"{self.number_field}__iexact": number}).exists():
+        while True:
+            # iexact, as the document's case-insensitive unique constraint compares (stateset.constraints).
+            # The check and the write are one statement: the number is written unless another row has it.
+            taken = others.filter(**{f"{self.number_field}__iexact": number})
+            if manager.filter(~Exists(taken), pk=self.pk).update(**{self.number_field: number}):
+                break
+            if not taken.exists():  # the row itself is gone: nothing to number
+                break
             suffix += 1
             number = f"{base}-{suffix}"
         setattr(self, self.number_field, number)
-        type(self)._default_manager.filter(pk=self.pk).update(**{self.number_field: number})
 
 
 class StatefulModel(ConcurrentTransitionMixin, NumberedModel):
@@ -58,10 +65,61 @@ class StatefulModel(ConcurrentTransitionMixin, NumberedModel):
 
     ConcurrentTransitionMixin makes every save an `UPDATE ... WHERE status = <status when read>`: a
     transition that lost a race to another one raises ConcurrentTransition (409) instead of overwriting it.
+
+    A document read from the database and saved without `update_fields` writes only the columns that differ
+    from what was read (and `updated_at`, and every JSON value, which may have been changed in place): a
+    transition's UPDATE names a handful of an order's seventy columns. The values read are kept by reference
+    (no copy), and a column holding an expression (`F("x") + 1`) is always written, as a full save would.
     """
 
     class Meta:
         abstract = True
+
+    def save(self, *args, **kwargs):
+        stored = self.__dict__.get("_stored_values")
+        if stored is not None and not args and not self._state.adding and _plain_save(kwargs):
+            kwargs["update_fields"] = self._changed_fields(*stored)
+        super().save(*args, **kwargs)
+        attnames = [f.attname for f in self._meta.concrete_fields if f.attname in self.__dict__]
+        self._stored_values = (attnames, [_stored(self.__dict__[a]) for a in attnames])
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._stored_values = (field_names, values)
+        return instance
+
+    def _changed_fields(self, field_names, values) -> list[str] | None:
+        if len(field_names) != len(values):
+            return None  # not a row as read: a full save
+        read = dict(zip(field_names, values, strict=True))
+        changed = []
+        for field in self._meta.concrete_fields:
+            name = field.attname
+            if field.primary_key or getattr(field, "generated", False) or name not in self.__dict__:
+                continue  # a deferred field that was never loaded is not written, as in a full save
+            value = self.__dict__[name]
+            if (
+                getattr(field, "auto_now", False)
+                or name not in read
+                or isinstance(value, (dict, list))
+                or hasattr(value, "resolve_expression")
+                or not (value is read[name] or value == read[name])
+            ):
+                changed.append(name)
+        return changed
+
+
+_EXPRESSION = object()  # never equal to a value: an expression saved is written again by the next save
+
+
+def _stored(value):
+    return _EXPRESSION if hasattr(value, "resolve_expression") else value
+
+
+def _plain_save(kwargs) -> bool:
+    """A save that would write every column: no update_fields, not forced to insert."""
+    return kwargs.get("update_fields") is None and not kwargs.get("force_insert")
 
 
 def _hash_key(raw: str) -> str:

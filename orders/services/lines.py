@@ -15,6 +15,7 @@ from orders.models import Order, OrderLineItem
 from orders.services.documents import DOCUMENT, items_for_skus
 from orders.states import LineStatus
 from stateset.actors import Actor
+from stateset.compiled import Compiled
 from stateset.money import round_cents
 
 
@@ -25,7 +26,11 @@ def line_ref(line: OrderLineItem) -> inv.LineRef:
 
 def order_lines(order: Order) -> list[OrderLineItem]:
     """The order's lines, fresh from the database, in primary-key order."""
-    return list(OrderLineItem.objects.filter(order=order).order_by("pk"))
+    return _lines_of_order(order.pk)
+
+
+# Compiled once (stateset.compiled): every ship and cancel reads the order's lines.
+_lines_of_order = Compiled(lambda order_id: OrderLineItem.objects.filter(order_id=order_id).order_by("pk"))
 
 
 def line_on_order(order: Order, line_id: int, *, key: str = "order_item_id") -> OrderLineItem:

@@ -15,6 +15,7 @@ from django.db.models import Exists, OuterRef
 
 from orders.models import Order, OrderDiscount, OrderTag, Refund, Shipment
 from stateset.actors import Actor
+from stateset.compiled import Compiled
 from stateset.errors import NotFound
 from stateset.fsm import apply_transition, lock
 from stateset.prefetch import prefetched
@@ -26,14 +27,34 @@ Document = TypeVar("Document", bound=models.Model)
 RENDERED_SETS = {"discounts": OrderDiscount, "tags": OrderTag, "refunds": Refund, "shipments": Shipment}
 
 
+def _order_lock_queryset(pk: int) -> models.QuerySet[Order]:
+    return (
+        Order.objects.select_related("customer", "location", "promotion")
+        .annotate(
+            **{
+                f"has_{name}": Exists(model.objects.filter(order=OuterRef("pk")))
+                for name, model in RENDERED_SETS.items()
+            }
+        )
+        .select_for_update(of=("self",))
+        .filter(pk=pk)
+    )
+
+
+_order_lock = Compiled(_order_lock_queryset)  # compiled once: the statement is long (stateset.compiled)
+
+
 def order_lock(pk: int) -> Order:
     """Lock one order (its row only) and read it with its customer, location and promotion, and with the
     related sets it is rendered with that are empty already known: the same statement asks which of them
     have rows, so an answer rendered from this order reads only the sets that do."""
-    queryset = Order.objects.select_related("customer", "location", "promotion").annotate(
-        **{f"has_{name}": Exists(model.objects.filter(order=OuterRef("pk"))) for name, model in RENDERED_SETS.items()}
-    )
-    order = lock(Order, pk, queryset=queryset)
+    if not isinstance(pk, int):
+        order = lock(Order, pk, queryset=_order_lock_queryset(pk))
+    else:
+        found = _order_lock(pk)
+        if not found:
+            raise NotFound(f"{Order._meta.verbose_name.capitalize()} {pk} does not exist.")
+        order = found[0]
     return prefetched(order, **{name: () for name in RENDERED_SETS if not getattr(order, f"has_{name}")})
 
 
