@@ -29,6 +29,7 @@ from orders.states import DiscountType, OrderStatus
 from stateset.api import ConstantField, InputSerializer, MoneyField, ResourceSerializer, schema_by_direction
 from stateset.errors import DomainError
 from stateset.ids import MAX_ID, as_id
+from stateset.lean import value_of
 
 # ---- fields ------------------------------------------------------------------------------------------------
 
@@ -141,8 +142,15 @@ class TagEntryField(serializers.Field):
 class TagListField(serializers.Field):
     """`tags`: the tag names out; in (on create), a list of tags as TagEntryField takes them."""
 
+    # The lean read path (stateset.lean) hands this field the order's tag rows, read with `order_tags`'.
+    lean_related = "tags"
+    lean_columns = ("tag_name",)
+
     def to_representation(self, value):
         return [tag.tag_name for tag in value.all()]
+
+    def lean_represent(self, rows) -> list[str]:
+        return [value_of(row, "tag_name") for row in rows]
 
     def to_internal_value(self, data):
         if not isinstance(data, list):

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
-from django_fsm import ConcurrentTransitionMixin
+from django_fsm import ConcurrentTransitionMixin, FSMFieldMixin
 
 
 class TimeStampedModel(models.Model):
@@ -62,6 +62,17 @@ class StatefulModel(ConcurrentTransitionMixin, NumberedModel):
 
     class Meta:
         abstract = True
+
+    @property
+    def state_fields(self):
+        """The FSM fields, found once per class: django_fsm looks through every field of the model on each
+        instance's `__init__` (seventy for an order, a tenth of the cost of a page of orders; issue #16)."""
+        cls = type(self)
+        found = cls.__dict__.get("_state_fields")
+        if found is None:
+            found = tuple(field for field in self._meta.fields if isinstance(field, FSMFieldMixin))
+            cls._state_fields = found
+        return found
 
 
 def _hash_key(raw: str) -> str:
