@@ -64,6 +64,8 @@ class InlineCustomerInput(InputSerializer):
 class CustomerRefField(serializers.Field):
     """`customer`: the id out; in, an id or an inline `{email, first_name?, last_name?, phone?}`."""
 
+    lean_pk = True  # stateset.lean: the output is the foreign key's id column
+
     def to_representation(self, value):
         return value.pk
 
@@ -86,6 +88,8 @@ class LocationRefField(serializers.Field):
 
     def __init__(self, *, as_id: bool = False, **kwargs):
         self.as_id = as_id
+        # stateset.lean: the output is the foreign key's id column, or the location's `code`.
+        self.lean_pk, self.lean_attr = as_id, None if as_id else "code"
         self.schema_by_direction = {
             "request": {"oneOf": [{"type": "string"}, {"type": "integer"}], "description": "A location code or id."},
             "response": {"type": "integer"} if as_id else {"type": "string"},

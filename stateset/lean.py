@@ -280,7 +280,30 @@ def compile_plan(serializer: serializers.Serializer, *, dicts: bool = False) -> 
             columns.append(attname)
             steps.attnames[name] = attname
             continue
+        fk_attname = _foreign_key_attname(model, attrs[0]) if len(attrs) == 1 and plain_get else None
+        if fk_attname is not None and getattr(field, "lean_pk", False):
+            # A field declaring that it shows the related row's primary key: the foreign key's column.
+            steps.append((name, ATTR, itemgetter(fk_attname) if dicts else _getter(fk_attname), _identity))
+            columns.append(fk_attname)
+            steps.attnames[name] = fk_attname
+            continue
+        if fk_attname is not None and getattr(field, "lean_attr", None) and not dicts:
+            # A field declaring that it shows one attribute of the related row (`location.code`).
+            steps.append((name, ATTR, _related_getter(attrs[0], field.lean_attr), _identity))
+            continue
         converter = _converter(field)
+        if (
+            converter is not None
+            and plain_get
+            and not dicts
+            and len(attrs) == 2
+            and _foreign_key_attname(model, attrs[0]) is not None
+            and _concrete_attname(model._meta.get_field(attrs[0]).related_model, attrs[1]) == attrs[1]
+            and (field.default is None or field.allow_null)
+        ):
+            # `promotion.code`: None when there is no related row (DRF's AttributeError → the default, None).
+            steps.append((name, ATTR, _related_getter(attrs[0], attrs[1]), converter))
+            continue
         attname = _concrete_attname(model, attrs[0]) if len(attrs) == 1 else None
         if converter is not None and plain_get and attname is not None:
             steps.append((name, ATTR, itemgetter(attname) if dicts else _getter(attname), converter))
@@ -292,6 +315,14 @@ def compile_plan(serializer: serializers.Serializer, *, dicts: bool = False) -> 
         return None
     steps.columns = tuple(dict.fromkeys(columns))
     return steps
+
+
+def _related_getter(relation: str, attr: str) -> Callable[[models.Model], Any]:
+    def get(obj: models.Model) -> Any:
+        related = getattr(obj, relation)
+        return None if related is None else getattr(related, attr)
+
+    return get
 
 
 def _getter(attname: str) -> Callable[[models.Model], Any]:
