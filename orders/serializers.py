@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
+from django.db import models
+from django.db.models import ExpressionWrapper, F
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -30,6 +32,8 @@ from stateset.api import ConstantField, InputSerializer, MoneyField, ResourceSer
 from stateset.errors import DomainError
 from stateset.ids import MAX_ID, as_id
 from stateset.lean import value_of
+
+MONEY = models.DecimalField(max_digits=12, decimal_places=2)
 
 # ---- fields ------------------------------------------------------------------------------------------------
 
@@ -396,6 +400,8 @@ class OrderSerializer(ResourceSerializer):
             "exchange_price_difference",
         ]
         extra_kwargs = {"order_number": {"validators": []}}
+        # The lean list (stateset.lean) reads `.values()` rows: `balance` (Order.balance) computed in SQL.
+        lean_expressions = {"balance": ExpressionWrapper(F("total") - F("amount_refunded"), output_field=MONEY)}
 
     def get_fields(self):
         fields = super().get_fields()

@@ -773,13 +773,14 @@ class ResourceViewSet(viewsets.GenericViewSet):
         finally:
             serializer.instance, serializer._context = None, {}
 
-    def lean(self, queryset: models.QuerySet) -> Any:
+    def lean(self, queryset: models.QuerySet, *, rows: bool = False) -> Any:
         """The lean read path for `queryset` (stateset.lean): a `Prepared` whose `queryset` leaves out the
-        related sets it fetches itself, or None when the serializer does not compile (then `render`)."""
+        related sets it fetches itself (and, with `rows`, reads `.values()` rows when the serializer allows),
+        or None when the serializer does not compile (then `render`)."""
         from stateset import lean
 
         serializer = self._single_serializer()
-        found = lean.lean_for(serializer, queryset)
+        found = lean.lean_for(serializer, queryset, dicts=rows)
         return found.prepare(queryset) if found is not None else None
 
     def render_lean(self, prepared: Any, rows: list[models.Model]) -> list[dict[str, Any]]:
@@ -911,7 +912,7 @@ class ListMixin:
     def list(self, request, *args, **kwargs):
         params = list_params(request, ordering_fields=self.ordering_fields, default_order=self.default_order)
         queryset = self.filtered_queryset(params)
-        prepared = self.lean(queryset)
+        prepared = self.lean(queryset, rows=True)
         page = params.page(prepared.queryset if prepared is not None else queryset)
         data = self.render_lean(prepared, page.rows) if prepared is not None else self.render(page.rows, many=True)
         return Response(page.envelope(self.plural, data, limit=params.limit, offset=params.offset))

@@ -55,7 +55,9 @@ class Plan(list):
 
     columns: tuple[str, ...] = ()
     attnames: dict[str, str]
+    expressions: dict[str, Any]
     dicts: bool = False
+    pk: str = "id"
     _function: Callable[[Any, Any], dict[str, Any]] | None = None
 
     def function(self) -> Callable[[Any, Any], dict[str, Any]]:
@@ -233,15 +235,20 @@ def _prefetched(name: str) -> Callable[[models.Model], Any]:
     return rows
 
 
-def compile_plan(serializer: serializers.Serializer, *, dicts: bool = False) -> list[Step] | None:
+def compile_plan(serializer: serializers.Serializer, *, dicts: bool = False, top: bool = False) -> list[Step] | None:
     """The plan of `serializer` (bound, built once); None when it cannot be compiled (a serializer that
     overrides `to_representation`), in which case the caller uses DRF's `data`. With `dicts`, the plan of
-    rows read as `.values()` dicts: None unless every field is a column or a constant."""
+    rows read as `.values()` dicts: None unless every field is a column or a constant (or, for the `top`
+    serializer of a `Lean`, a related set the Lean fetches: it checks the rest)."""
     if not _same(serializer, "to_representation", serializers.Serializer):
         return None
     model = getattr(getattr(serializer, "Meta", None), "model", None)
     steps = Plan()
     steps.attnames, steps.dicts = {}, dicts
+    steps.expressions = {}
+    # `Meta.lean_expressions`: a field whose value is not a column (a property) as the SQL expression that
+    # computes it, for `.values()` rows; tests/core/test_lean.py checks it against the property.
+    expressions = getattr(getattr(serializer, "Meta", None), "lean_expressions", {}) if dicts else {}
     columns: list[str] = []
     for field in serializer._readable_fields:
         name = field.field_name
@@ -287,22 +294,39 @@ def compile_plan(serializer: serializers.Serializer, *, dicts: bool = False) -> 
             columns.append(fk_attname)
             steps.attnames[name] = fk_attname
             continue
-        if fk_attname is not None and getattr(field, "lean_attr", None) and not dicts:
+        if fk_attname is not None and getattr(field, "lean_attr", None):
             # A field declaring that it shows one attribute of the related row (`location.code`).
-            steps.append((name, ATTR, _related_getter(attrs[0], field.lean_attr), _identity))
+            if dicts:
+                column = f"{attrs[0]}__{field.lean_attr}"
+                steps.append((name, ATTR, itemgetter(column), _identity))
+                columns.append(column)
+                steps.attnames[name] = column
+            else:
+                steps.append((name, ATTR, _related_getter(attrs[0], field.lean_attr), _identity))
             continue
         converter = _converter(field)
+        if name in expressions and converter is not None and plain_get:
+            alias = f"lean_{name}"
+            steps.expressions[alias] = expressions[name]
+            steps.append((name, ATTR, itemgetter(alias), converter))
+            steps.attnames[name] = alias
+            continue
         if (
             converter is not None
             and plain_get
-            and not dicts
             and len(attrs) == 2
             and _foreign_key_attname(model, attrs[0]) is not None
             and _concrete_attname(model._meta.get_field(attrs[0]).related_model, attrs[1]) == attrs[1]
             and (field.default is None or field.allow_null)
         ):
             # `promotion.code`: None when there is no related row (DRF's AttributeError → the default, None).
-            steps.append((name, ATTR, _related_getter(attrs[0], attrs[1]), converter))
+            if dicts:
+                column = f"{attrs[0]}__{attrs[1]}"
+                steps.append((name, ATTR, itemgetter(column), converter))
+                columns.append(column)
+                steps.attnames[name] = column
+            else:
+                steps.append((name, ATTR, _related_getter(attrs[0], attrs[1]), converter))
             continue
         attname = _concrete_attname(model, attrs[0]) if len(attrs) == 1 else None
         if converter is not None and plain_get and attname is not None:
@@ -311,7 +335,7 @@ def compile_plan(serializer: serializers.Serializer, *, dicts: bool = False) -> 
             steps.attnames[name] = attname
             continue
         steps.append((name, DRF, field, None))
-    if dicts and any(kind not in (ATTR, CONST) for _, kind, _, _ in steps):
+    if dicts and not top and any(kind not in (ATTR, CONST) for _, kind, _, _ in steps):
         return None
     steps.columns = tuple(dict.fromkeys(columns))
     return steps
@@ -376,6 +400,7 @@ def _function(plan: Plan) -> Callable[[Any, Any], dict[str, Any]]:
     DRF's `str()`/`int()` of a str/int, constants and related sets inline; any other step through `_step`.
     The keys come out in the plan's order, as DRF's serializer writes them."""
     names: dict[str, Any] = {"_step": _step, "str": str, "int": int}
+    row_key = f"obj[{plan.pk!r}]" if plan.dicts else "obj.pk"
     lines = ["def render(obj, groups):", "    out = {}"]
     for i, step in enumerate(plan):
         name, kind, a, b = step
@@ -400,7 +425,10 @@ def _function(plan: Plan) -> Callable[[Any, Any], dict[str, Any]]:
             lines.append(f"    out[{key}] = k{i}")
         elif kind == GROUP:
             names[f"f{i}"] = b.function()
-            lines.append(f"    out[{key}] = [f{i}(r, None) for r in groups[{a!r}].get(obj.pk, ())]")
+            lines.append(f"    out[{key}] = [f{i}(r, None) for r in groups[{a!r}].get({row_key}, ())]")
+        elif kind == HOOK:
+            names[f"h{i}"] = b
+            lines.append(f"    out[{key}] = h{i}(groups[{a!r}].get({row_key}, ()))")
         else:
             names[f"s{i}"] = step
             lines.append(f"    _step(s{i}, obj, groups, out)")
@@ -482,9 +510,12 @@ class Lean:
     instance per related row. Sets the plan cannot take over (a field reading the whole object, a nested
     lookup) stay with the queryset's own prefetching."""
 
-    def __init__(self, serializer: serializers.Serializer, model: type[models.Model], lookups: tuple[str, ...]):
-        base = plan_for(serializer)
+    def __init__(
+        self, serializer: serializers.Serializer, model: type[models.Model], lookups: tuple[str, ...], dicts: bool
+    ):
+        base = compile_plan(serializer, dicts=True, top=True) if dicts else plan_for(serializer)
         self.plan: Plan | None = None
+        self.dicts = dicts
         self.sets: dict[str, RelatedSet] = {}
         if base is None:
             return
@@ -500,7 +531,7 @@ class Lean:
         nested = {lookup.split("__", 1)[0] for lookup in lookups if "__" in lookup}
         kinds = {name: kind for name, kind, _, _ in base}
         plan = Plan()
-        plan.attnames = base.attnames
+        plan.attnames, plan.dicts, plan.pk = base.attnames, dicts, model._meta.pk.attname
         for step in base:
             name, kind, a, b = step
             field = fields[name]
@@ -537,6 +568,11 @@ class Lean:
                 plan[:] = [
                     (n, k, a, _object_plan(fields[n]) if k == GROUP and a == source else b) for n, k, a, b in plan
                 ]
+        if dicts and any(kind not in (ATTR, CONST, GROUP, HOOK) for _, kind, _, _ in plan):
+            return  # a field needs the instance: not as `.values()` rows
+        # As `.values()` rows: the primary key, every column a step reads, and the expressions.
+        self.columns = tuple(dict.fromkeys((plan.pk, *base.columns))) if dicts else ()
+        self.expressions = base.expressions if dicts else {}
         self.plan = plan
 
     def prepare(self, queryset: models.QuerySet) -> Prepared:
@@ -556,6 +592,8 @@ class Lean:
             queryset = queryset.prefetch_related(None).prefetch_related(*kept)
         for name, related in self.sets.items():
             bases.setdefault(name, related.model._default_manager.all())
+        if self.dicts:
+            queryset = queryset.prefetch_related(None).values(*self.columns, **self.expressions)
         return Prepared(self, queryset, bases)
 
 
@@ -573,19 +611,23 @@ class Prepared:
         plan = self.lean.plan
         groups: dict[str, dict[Any, list]] = {}
         if rows and self.lean.sets:
-            ids = [row.pk for row in rows]
+            pk = self.lean.plan.pk
+            ids = [row[pk] for row in rows] if self.lean.dicts else [row.pk for row in rows]
             groups = {name: related.rows(self.bases[name], ids) for name, related in self.lean.sets.items()}
         else:
             groups = dict.fromkeys(self.lean.sets, {})
         return [render_row(plan, row, groups) for row in rows]
 
 
-def lean_for(serializer: serializers.Serializer, queryset: models.QuerySet) -> Lean | None:
-    """The serializer instance's `Lean` for querysets of this model and these lookups, built at first use."""
+def lean_for(serializer: serializers.Serializer, queryset: models.QuerySet, *, dicts: bool = False) -> Lean | None:
+    """The serializer instance's `Lean` for querysets of this model and these lookups, built at first use;
+    with `dicts`, one reading `.values()` rows when every field allows it (else the one reading instances)."""
     lookups = tuple(getattr(lookup, "prefetch_to", lookup) for lookup in queryset._prefetch_related_lookups)
     cache = serializer.__dict__.setdefault("_stateset_lean", {})
-    key = (queryset.model, lookups)
+    key = (queryset.model, lookups, dicts)
     lean = cache.get(key)
     if lean is None:
-        lean = cache[key] = Lean(serializer, queryset.model, lookups)
-    return lean if lean.plan is not None else None
+        lean = cache[key] = Lean(serializer, queryset.model, lookups, dicts)
+    if lean.plan is None:
+        return lean_for(serializer, queryset) if dicts else None
+    return lean

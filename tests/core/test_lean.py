@@ -35,7 +35,7 @@ def data():
     return shipped, pending
 
 
-def full(self, queryset):
+def full(self, queryset, **kwargs):
     """No lean path: the list and the retrieve render through DRF's serializer (`render`)."""
     return None
 
@@ -111,3 +111,15 @@ def test_the_order_list_reads_its_related_sets_as_rows():
     assert set(found.sets) == {"order_line_items", "discounts", "tags", "refunds", "shipments"}
     assert all(related.columns for related in found.sets.values())  # .values() dicts, no instances
     assert found.prepare(order_list()).queryset._prefetch_related_lookups == ()
+
+
+def test_the_order_list_reads_its_page_as_rows():
+    """The page itself as `.values()` rows (no Order, Customer, Location or Promotion instances): the
+    balance computed in SQL (OrderSerializer.Meta.lean_expressions), the location's and promotion's codes
+    from the join."""
+    from orders.selectors import order_list
+
+    found = lean.lean_for(OrderSerializer(context={}), order_list(), dicts=True)
+    assert found.dicts
+    assert {"location__code", "promotion__code", "customer_id"} <= set(found.columns)
+    assert set(found.expressions) == {"lean_balance"}
