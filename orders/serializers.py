@@ -158,6 +158,8 @@ class TagListField(serializers.Field):
         return [tag.tag_name for tag in value.all()]
 
     def lean_represent(self, rows) -> list[str]:
+        if rows and type(rows[0]) is dict:
+            return [row["tag_name"] for row in rows]
         return [value_of(row, "tag_name") for row in rows]
 
     def to_internal_value(self, data):

@@ -163,18 +163,19 @@ def _decimal_converter(field: serializers.DecimalField) -> Callable[[Any], Any]:
         or not _same(field, "quantize", serializers.DecimalField)
     ):
         return slow
-    max_digits = field.max_digits
+    if places < 1:
+        return slow
+    dot = -places - 1
+    # The text's length bound: the digits, the point, a sign. Counting the text counts a leading zero as a
+    # digit too ("0.50"): a value that only looks too long takes DRF's path, which decides.
+    longest = None if field.max_digits is None else field.max_digits + 1
 
     def money(value: Any) -> Any:
         # A Decimal already at the field's places (every value read from a NUMERIC(p, places) column)
-        # quantizes to itself, and DRF's output is its fixed-point text. Counting the text's digits counts a
-        # leading zero too: a value that only looks too long takes DRF's path, which decides.
-        if type(value) is Decimal:
+        # quantizes to itself, and DRF's output is its fixed-point text.
+        if value.__class__ is Decimal:
             text = f"{value:f}"
-            point = text.find(".")
-            if (len(text) - point - 1 if point >= 0 else 0) == places and (
-                max_digits is None or len(text) - (point >= 0) - (text[0] == "-") <= max_digits
-            ):
+            if text[dot : dot + 1] == "." and (longest is None or len(text) <= longest + (text[0] == "-")):
                 return text
         return slow(value)
 

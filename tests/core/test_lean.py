@@ -100,7 +100,7 @@ def test_datetimes_and_money_convert_as_drf_does(value):
     _, _, to_text = plan["created_at"]
     assert to_text(value) == serializer.fields["created_at"].to_representation(value)
     _, _, money = plan["total"]
-    for amount in (Decimal("0.00"), Decimal("12.30"), Decimal("5"), Decimal("1.005"), 7):
+    for amount in (Decimal("0.00"), Decimal("12.30"), Decimal("-3.10"), Decimal("5"), Decimal("1.005"), 7):
         assert money(amount) == serializer.fields["total"].to_representation(amount)
 
 
