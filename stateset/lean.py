@@ -623,6 +623,8 @@ class Prepared:
 def lean_for(serializer: serializers.Serializer, queryset: models.QuerySet, *, dicts: bool = False) -> Lean | None:
     """The serializer instance's `Lean` for querysets of this model and these lookups, built at first use;
     with `dicts`, one reading `.values()` rows when every field allows it (else the one reading instances)."""
+    if not _same(serializer, "to_representation", serializers.Serializer):
+        return None  # overridden since the plan was compiled (a test patching the class): DRF's own
     lookups = tuple(getattr(lookup, "prefetch_to", lookup) for lookup in queryset._prefetch_related_lookups)
     cache = serializer.__dict__.setdefault("_stateset_lean", {})
     key = (queryset.model, lookups, dicts)
