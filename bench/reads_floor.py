@@ -2,9 +2,10 @@
 bare WSGI.
 
 What `GET /v1/orders` would cost if Django and DRF cost nothing: the same API key check as bench/floor.py,
-then the statements the list runs (orders.selectors.order_list under stateset.api.ListMixin): the count, the
-page of orders joined to their customer, location and promotion in the list's order (created_at, id,
-descending), and one query each for the page's lines, discounts, tags, refunds and shipments; every column
+then the statements the list runs (orders.selectors.order_list under stateset.api.ListMixin): the count as the
+API counts (exact up to 10,000 rows, then the planner's estimate; stateset.pagination), the page of orders
+joined to their customer, location and promotion in the list's order (created_at, id, descending), and one
+query each for the page's lines, discounts, tags, refunds and shipments; every column
 rendered, nested the way the API nests them, with orjson. It serves only
 
     GET /v1/orders?limit=&offset=
@@ -26,6 +27,7 @@ from bench.floor import authenticate
 
 DSN = os.environ.get("FLOOR_DSN", "")
 MAX_LIMIT = 100
+COUNT_BOUND = 10_000  # stateset.limits.COUNT_BOUND
 RELATED = {
     "order_line_items": "SELECT * FROM orders_orderlineitem WHERE order_id = ANY(%s) ORDER BY id",
     "discounts": "SELECT * FROM orders_orderdiscount WHERE order_id = ANY(%s) ORDER BY id",
@@ -61,11 +63,25 @@ def default(value):
     raise TypeError
 
 
+def count(cur) -> tuple[int, bool]:
+    """The API's counting rule (stateset.pagination.bounded_count): exact up to COUNT_BOUND rows, above it the
+    planner's estimate of the list's rows (its EXPLAIN), flagged inexact."""
+    cur.execute(f"SELECT COUNT(*) FROM (SELECT id FROM orders_order LIMIT {COUNT_BOUND + 1}) page", prepare=True)
+    found = cur.fetchone()[0]
+    if found <= COUNT_BOUND:
+        return found, True
+    cur.execute("EXPLAIN (FORMAT json) SELECT id FROM orders_order")
+    plan = cur.fetchone()[0]
+    plan = orjson.loads(plan) if isinstance(plan, str | bytes) else plan
+    return max(int(plan[0]["Plan"]["Plan Rows"]), COUNT_BOUND + 1), False
+
+
 def order_list(cur, limit: int, offset: int) -> dict:
-    cur.execute("SELECT COUNT(*) FROM orders_order", prepare=True)
-    total = cur.fetchone()[0]
-    cur.execute(PAGE, (limit, offset), prepare=True)
+    total, exact = count(cur)
+    cur.execute(PAGE, (limit + 1, offset), prepare=True)  # one more row says has_more, as the API reads it
     orders = rows(cur)
+    has_more = len(orders) > limit
+    orders = orders[:limit]
     ids = [order["id"] for order in orders]
     by_id = {order["id"]: order for order in orders}
     for order in orders:
@@ -87,9 +103,10 @@ def order_list(cur, limit: int, offset: int) -> dict:
     return {
         "orders": orders,
         "total_count": total,
+        "total_count_exact": exact,
         "limit": limit,
         "offset": offset,
-        "has_more": offset + len(orders) < total,
+        "has_more": has_more,
     }
 
 

@@ -74,6 +74,7 @@ class Row:
     non_2xx: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
     note: str = ""
+    cpu_ms: float = 0.0  # the gunicorn workers' CPU time per request (user + system), whatever the load
 
 
 def worker_rss(master: int) -> dict[int, int]:
@@ -93,6 +94,21 @@ def worker_rss(master: int) -> dict[int, int]:
         except (OSError, ValueError, IndexError):
             continue
     return out
+
+
+def workers_cpu(master: int) -> float:
+    """Seconds of CPU (user + system) used so far by the gunicorn master's children (its workers)."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == master:
+                total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def run_query(base: str, key: str, urls: list[str], clients: int, duration: float) -> tuple:
@@ -136,11 +152,14 @@ def run_query(base: str, key: str, urls: list[str], clients: int, duration: floa
     return time.perf_counter() - clock["start"], latencies, statuses
 
 
-def measure(row: Row, base: str, key: str, urls: list[str], args) -> Row:
+def measure(row: Row, base: str, key: str, urls: list[str], args, master: int | None = None) -> Row:
     if args.warmup:  # one unrecorded request first: the page cache and the worker's connection warm
         with httpx.Client(base_url=base, headers={"Authorization": f"Token {key}"}, timeout=600) as client:
             client.get(urls[0])
+    cpu = workers_cpu(master) if master else 0.0
     seconds, latencies, statuses = run_query(base, key, urls, args.clients, args.duration)
+    if master and latencies:
+        row.cpu_ms = round((workers_cpu(master) - cpu) / len(latencies) * 1000, 1)
     row.requests = len(latencies)
     row.seconds = round(seconds, 2)
     row.rps = round(len(latencies) / seconds, 1)
@@ -234,17 +253,19 @@ def plan_queries(base: str, key: str, v: dict) -> list[tuple[str, list[str], str
     return queries
 
 
-HEADER = f"{'query':<18} {'target':<6} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'n':>6} {'non2xx':>6}  note"
+HEADER = (
+    f"{'query':<18} {'target':<6} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'n':>6} {'non2xx':>6} {'cpu ms':>7}  note"
+)
 
 
 def format_row(row: Row) -> str:
     if not row.requests and row.note.startswith("n/a"):
-        return f"{row.name:<18} {row.target:<6} {'-':>8} {'-':>8} {'-':>8} {'-':>6} {'-':>6}  {row.note}"
+        return f"{row.name:<18} {row.target:<6} {'-':>8} {'-':>8} {'-':>8} {'-':>6} {'-':>6} {'-':>7}  {row.note}"
     statuses = ",".join(f"{s}:{n}" for s, n in sorted(row.statuses.items()) if not s.startswith("2"))
     note = " ".join(x for x in (row.note, statuses) if x)
     return (
         f"{row.name:<18} {row.target:<6} {row.rps:>8} {row.p50_ms:>8} {row.p95_ms:>8} {row.requests:>6} "
-        f"{row.non_2xx:>6}  {note}"
+        f"{row.non_2xx:>6} {row.cpu_ms:>7}  {note}"
     )
 
 
@@ -316,7 +337,7 @@ def main() -> None:
                     row.note = f"{row.note} (server restarted)".strip()
                 if urls:
                     try:
-                        measure(row, base, key, urls, args)
+                        measure(row, base, key, urls, args, server.pid)
                     except httpx.HTTPError as exc:
                         row.note = f"{row.note} failed: {exc}".strip()
                 rows.append(row)
@@ -335,7 +356,12 @@ def main() -> None:
             server, base = start_gunicorn({**env, "FLOOR_DSN": dsn}, "bench.reads_floor:app", args.workers, timeout=300)
             try:
                 floor_row = measure(
-                    Row("list_100", "floor", "/v1/orders?limit=100"), base, key, ["/v1/orders?limit=100"], args
+                    Row("list_100", "floor", "/v1/orders?limit=100"),
+                    base,
+                    key,
+                    ["/v1/orders?limit=100"],
+                    args,
+                    server.pid,
                 )
             finally:
                 stop(server)
@@ -345,6 +371,13 @@ def main() -> None:
         if ours and floor_row and floor_row.rps:
             result["list_100_ours_over_floor"] = round(ours.rps / floor_row.rps, 3)
             print(f"list limit 100: ours / floor = {result['list_100_ours_over_floor']:.3f} (requests/s)")
+        if ours and floor_row and ours.cpu_ms:
+            # The workers' CPU per request: what the load on a shared machine moves least.
+            result["list_100_floor_cpu_over_ours"] = round(floor_row.cpu_ms / ours.cpu_ms, 3)
+            print(
+                f"list limit 100: worker CPU per request, floor / ours = {result['list_100_floor_cpu_over_ours']:.3f}"
+                f" ({floor_row.cpu_ms} ms / {ours.cpu_ms} ms)"
+            )
         before, after = result["rss_kib"]["before"], result["rss_kib"]["after"]
         print(
             f"worker RSS (MiB) before: {[round(k / 1024) for k in before]}  after: {[round(k / 1024) for k in after]}"

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
+from django.db import models
+from django.db.models import ExpressionWrapper, F
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -30,6 +32,9 @@ from stateset.api import ConstantField, InputSerializer, MoneyField, ResourceSer
 from stateset.compiled import Compiled
 from stateset.errors import DomainError
 from stateset.ids import MAX_ID, as_id
+from stateset.lean import value_of
+
+MONEY = models.DecimalField(max_digits=12, decimal_places=2)
 
 # ---- fields ------------------------------------------------------------------------------------------------
 
@@ -64,6 +69,8 @@ class InlineCustomerInput(InputSerializer):
 class CustomerRefField(serializers.Field):
     """`customer`: the id out; in, an id or an inline `{email, first_name?, last_name?, phone?}`."""
 
+    lean_pk = True  # stateset.lean: the output is the foreign key's id column
+
     def to_representation(self, value):
         return value.pk
 
@@ -91,6 +98,8 @@ class LocationRefField(serializers.Field):
 
     def __init__(self, *, as_id: bool = False, **kwargs):
         self.as_id = as_id
+        # stateset.lean: the output is the foreign key's id column, or the location's `code`.
+        self.lean_pk, self.lean_attr = as_id, None if as_id else "code"
         self.schema_by_direction = {
             "request": {"oneOf": [{"type": "string"}, {"type": "integer"}], "description": "A location code or id."},
             "response": {"type": "integer"} if as_id else {"type": "string"},
@@ -147,8 +156,17 @@ class TagEntryField(serializers.Field):
 class TagListField(serializers.Field):
     """`tags`: the tag names out; in (on create), a list of tags as TagEntryField takes them."""
 
+    # The lean read path (stateset.lean) hands this field the order's tag rows, read with `order_tags`'.
+    lean_related = "tags"
+    lean_columns = ("tag_name",)
+
     def to_representation(self, value):
         return [tag.tag_name for tag in value.all()]
+
+    def lean_represent(self, rows) -> list[str]:
+        if rows and type(rows[0]) is dict:
+            return [row["tag_name"] for row in rows]
+        return [value_of(row, "tag_name") for row in rows]
 
     def to_internal_value(self, data):
         if not isinstance(data, list):
@@ -390,6 +408,8 @@ class OrderSerializer(ResourceSerializer):
             "exchange_price_difference",
         ]
         extra_kwargs = {"order_number": {"validators": []}}
+        # The lean list (stateset.lean) reads `.values()` rows: `balance` (Order.balance) computed in SQL.
+        lean_expressions = {"balance": ExpressionWrapper(F("total") - F("amount_refunded"), output_field=MONEY)}
 
     def get_fields(self):
         fields = super().get_fields()

@@ -784,6 +784,33 @@ class ResourceViewSet(viewsets.GenericViewSet):
         finally:
             serializer.instance, serializer._context = None, {}
 
+    def lean(self, queryset: models.QuerySet, *, rows: bool = False) -> Any:
+        """The lean read path for `queryset` (stateset.lean): a `Prepared` whose `queryset` leaves out the
+        related sets it fetches itself (and, with `rows`, reads `.values()` rows when the serializer allows),
+        or None when the serializer does not compile (then `render`)."""
+        from stateset import lean
+
+        serializer = self._single_serializer()
+        found = lean.lean_for(serializer, queryset, dicts=rows)
+        return found.prepare(queryset) if found is not None else None
+
+    def render_lean(self, prepared: Any, rows: list[models.Model]) -> list[dict[str, Any]]:
+        """`rows` in the output shape through `prepared` (from `lean`): what `render(rows, many=True)` answers."""
+        serializer = self._single_serializer()
+        serializer._context = self.get_serializer_context()
+        try:
+            return prepared.render(rows)
+        finally:
+            serializer._context = {}
+
+    def _single_serializer(self) -> serializers.Serializer:
+        serializers_ = _renderers.__dict__.setdefault("serializers", {})
+        key = (self.get_serializer_class(), False)
+        serializer = serializers_.get(key)
+        if serializer is None:
+            serializer = serializers_[key] = key[0](context={})
+        return serializer
+
     def unwrap(self, data: Any, obj: models.Model | None = None) -> Any:
         """Accept `{"customer": {...}}` or `{"return_id": 7, "return": {...}}` as well as the flat form."""
         if isinstance(data, Mapping) and isinstance(data.get(self.singular), Mapping):
@@ -810,17 +837,22 @@ class ResourceViewSet(viewsets.GenericViewSet):
                     {key: [f"'{key}' is {data[key]} but the path names {getattr(obj, attr)}."]}
                 )
 
-    def get_object(self, *, light: bool = False):
+    def get_object(self, *, light: bool = False, prepare: Callable[[models.QuerySet], models.QuerySet] | None = None):
         """The object of the path. `light` loads the row alone (its joins, none of its prefetched sets): for an
-        action, whose service locks and re-reads the row, and whose answer is rendered afterwards."""
+        action, whose service locks and re-reads the row, and whose answer is rendered afterwards. `prepare`
+        turns the queryset into the one to load it from (the lean retrieve's, stateset.lean)."""
         if (self.lookup_url_kwarg or self.lookup_field) not in self.kwargs:
             # A list route asked for an object: OPTIONS describes PUT by loading one, and `/v1/orders/merge`
             # takes PUT (as every action does) without an id. DRF's metadata skips PUT on this error.
             raise exceptions.NotFound()
         try:
-            if light:
+            if light or prepare is not None:
                 lookup = self.kwargs[self.lookup_url_kwarg or self.lookup_field]
-                obj = self._light_object(lookup)
+                if light:
+                    obj = self._light_object(lookup)
+                else:
+                    queryset = prepare(self.filter_queryset(self.get_queryset()))
+                    obj = get_object_or_404(queryset, **{self.lookup_field: lookup})
                 self.check_object_permissions(self.request, obj)
             else:
                 obj = super().get_object()
@@ -924,8 +956,10 @@ def vars_all(cls) -> list[tuple[str, Any]]:
 class ListMixin:
     def list(self, request, *args, **kwargs):
         params = list_params(request, ordering_fields=self.ordering_fields, default_order=self.default_order)
-        page = params.page(self.filtered_queryset(params))
-        data = self.render(page.rows, many=True)
+        queryset = self.filtered_queryset(params)
+        prepared = self.lean(queryset, rows=True)
+        page = params.page(prepared.queryset if prepared is not None else queryset)
+        data = self.render_lean(prepared, page.rows) if prepared is not None else self.render(page.rows, many=True)
         return Response(page.envelope(self.plural, data, limit=params.limit, offset=params.offset))
 
     def filtered_queryset(self, params: ListParams) -> models.QuerySet:
@@ -950,8 +984,16 @@ class SearchMixin:
 
 class RetrieveMixin:
     def retrieve(self, request, *args, **kwargs):
-        obj = self.get_object()  # loaded once, with the list queryset's joins and prefetches
-        body = {self.singular: self.render(obj)}
+        prepared = None
+
+        def prepare(queryset: models.QuerySet) -> models.QuerySet:
+            nonlocal prepared
+            prepared = self.lean(queryset)
+            return prepared.queryset if prepared is not None else queryset
+
+        obj = self.get_object(prepare=prepare)  # loaded once, with the list queryset's joins and related sets
+        data = self.render_lean(prepared, [obj])[0] if prepared is not None else self.render(obj)
+        body = {self.singular: data}
         return Response(body, headers={"ETag": etag_for(obj)})
 
 

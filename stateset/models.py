@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Exists
 from django.utils import timezone
-from django_fsm import ConcurrentTransitionMixin
+from django_fsm import ConcurrentTransitionMixin, FSMFieldMixin
 
 
 class TimeStampedModel(models.Model):
@@ -108,6 +108,17 @@ class StatefulModel(ConcurrentTransitionMixin, NumberedModel):
             ):
                 changed.append(name)
         return changed
+
+    @property
+    def state_fields(self):
+        """The FSM fields, found once per class: django_fsm looks through every field of the model on each
+        instance's `__init__` (seventy for an order, a tenth of the cost of a page of orders; issue #16)."""
+        cls = type(self)
+        found = cls.__dict__.get("_state_fields")
+        if found is None:
+            found = tuple(field for field in self._meta.fields if isinstance(field, FSMFieldMixin))
+            cls._state_fields = found
+        return found
 
 
 _EXPRESSION = object()  # never equal to a value: an expression saved is written again by the next save

@@ -5,7 +5,8 @@
 - **Counting.** `total_count` is exact up to `COUNT_BOUND` (10,000): `SELECT count(*) FROM (SELECT ... LIMIT
   10001)` reads at most 10,001 index entries. Above it the envelope says `total_count_exact: false` and
   `total_count` is PostgreSQL's estimate of the filtered query's rows (its `EXPLAIN`), never below 10,001;
-  on SQLite it is 10,001 ("more than 10,000").
+  on SQLite it is 10,001 ("more than 10,000"). An offset page that reaches the end of the list is its own
+  count (offset + its rows): no count query then.
 - **`has_more`** is always exact: the page reads `limit + 1` rows.
 - **Offset** stops at `MAX_OFFSET` (10,000): reading past it costs what skipping the rows costs, so a larger one
   is a 400 (`validation_error` on `offset`) that names the cursor parameters.
@@ -70,7 +71,8 @@ def bounded_count(queryset: models.QuerySet) -> tuple[int, bool]:
         return found, True
     estimate = 0
     if connection.vendor == "postgresql":
-        plan = json.loads(queryset.explain(format="json"))
+        # The filtered rows' ids: the estimate of the same WHERE, without planning the list's joined columns.
+        plan = json.loads(queryset.values("pk").explain(format="json"))
         estimate = int(plan[0]["Plan"].get("Plan Rows", 0))
     return max(estimate, COUNT_BOUND + 1), False
 
@@ -147,11 +149,18 @@ def page_query(
 
 
 def paginate(queryset: models.QuerySet, *, limit: int, ending_before: int | None = None, **kwargs: Any) -> Page:
-    """The page of `queryset` (see `page_query` for the arguments), with its bounded count."""
-    total, exact = bounded_count(queryset)
+    """The page of `queryset` (see `page_query` for the arguments), with its bounded count. An offset page
+    that holds the last row (no more after it, and rows or offset 0) says the count itself: offset + rows,
+    with no count query (a search or a filter matching a few rows runs its query once, not twice)."""
     rows = list(page_query(queryset, limit=limit, ending_before=ending_before, **kwargs))
     has_more = len(rows) > limit
     rows = rows[:limit]
+    offset = kwargs.get("offset", 0)
+    by_cursor = ending_before is not None or kwargs.get("starting_after") is not None
+    if not by_cursor and not has_more and (rows or not offset):
+        total, exact = offset + len(rows), True
+    else:
+        total, exact = bounded_count(queryset)
     if ending_before is not None:
         rows.reverse()  # read backwards from the cursor, shown in the list's order
     return Page(rows, total, exact, has_more)

@@ -28,6 +28,22 @@ def ids(body, key="customers"):
 
 
 @pytest.mark.django_db
+def test_a_page_that_reaches_the_end_is_its_own_count(api):
+    from django.test.utils import CaptureQueriesContext
+
+    for _ in range(5):
+        make_customer()
+    api.get("/v1/customers")  # the key cached
+    cases = [({"limit": 10}, 5, False), ({"limit": 2, "offset": 4}, 5, False), ({"limit": 2}, 5, True)]
+    cases += [({"limit": 2, "offset": 7}, 5, True)]  # an empty page past the end: counted
+    for params, total, counted in cases:
+        with CaptureQueriesContext(connection) as ctx:
+            body = api.get("/v1/customers", params).json()
+        assert (body["total_count"], body["total_count_exact"]) == (total, True), params
+        assert any("COUNT(" in q["sql"].upper() for q in ctx.captured_queries) is counted, params
+
+
+@pytest.mark.django_db
 def test_total_count_is_exact_up_to_the_bound_then_flagged(api, monkeypatch):
     monkeypatch.setattr(pagination, "COUNT_BOUND", 5)
     for _ in range(5):
