@@ -26,6 +26,20 @@ above the longest request. We do not keep the claim row locked for the whole vie
 a live holder (`select_for_update(nowait=True)`): the lease works the same on SQLite, costs no extra
 statement, and the fence already keeps a slow holder from committing beside its successor.
 
+On PostgreSQL a claim's holder is also known to be alive by a session-level advisory lock on a 64-bit hash
+of its scope and key: each keyed request tries it (`pg_try_advisory_lock`, never waiting) before its INSERT,
+and releases it in a `finally` once it has answered (the connection outlives the request, CONN_MAX_AGE).
+A request that holds the lock and meets a claim in flight knows no live session holds that claim (its
+worker was killed and PostgreSQL released the lock with its connection): it takes the claim over at once,
+with the same fenced conditional UPDATE (on the lease value it read; the new deadline is later), instead of
+waiting out the lease. A request that cannot get the lock meets a live holder (or a request just looking):
+409 as before, or the lease takeover once the lease has expired. The lock is session-level, not
+transaction-level, because the claim is committed on its own before the view's transaction begins. It
+costs two statements per keyed POST (the try and the unlock). A hash collision between two keys can only
+make a dead holder look alive (the lease then applies), never a live one dead; a live holder without the
+lock (it took over an expired lease, or its connection was reset) can be taken over, and the fence then
+keeps it from committing. SQLite keeps the lease alone.
+
 The scope is the API key (a hash of it), or the session user for staff browsing the API. Records are kept
 for IDEMPOTENCY_TTL_HOURS; `manage.py purge_idempotency_keys` deletes older ones and expired leases, and
 an expired record met again is replaced.
@@ -40,7 +54,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from stateset.api import RETRYABLE_DB_ERRORS, error_json_response, is_api_path
@@ -69,9 +83,27 @@ def _fingerprint(request) -> str:
     return hashlib.sha256(request.get_full_path().encode() + b"\n" + body).hexdigest()
 
 
-def _claim(scope: str, key: str, fingerprint: str) -> tuple[IdempotencyRecord, bool]:
-    """Insert the claim, or take over an expired lease on one with the same body. Returns the row and
-    whether this request now holds it."""
+def _lock_id(scope: str, key: str) -> int:
+    digest = hashlib.sha256(f"idempotency\n{scope}\n{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _try_lock(lock_id: int) -> bool:
+    """PostgreSQL: take the claim's advisory lock if no other session holds it (never waits)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [lock_id])
+        return bool(cursor.fetchone()[0])
+
+
+def _unlock(lock_id: int) -> None:
+    with contextlib.suppress(DatabaseError), connection.cursor() as cursor:  # a lost connection released it
+        cursor.execute("SELECT pg_advisory_unlock(%s)", [lock_id])
+
+
+def _claim(scope: str, key: str, fingerprint: str, locked: bool = False) -> tuple[IdempotencyRecord, bool]:
+    """Insert the claim, or take over one with the same body whose holder is gone: its lease expired, or
+    (`locked`: this request holds the claim's advisory lock, so no live session does) at once. Returns the
+    row and whether this request now holds it."""
     cutoff = timezone.now() - timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS)
     for _ in range(3):
         try:
@@ -85,12 +117,16 @@ def _claim(scope: str, key: str, fingerprint: str) -> tuple[IdempotencyRecord, b
                 IdempotencyRecord.objects.filter(pk=existing.pk, created_at__lt=cutoff).delete()
                 continue
             now = timezone.now()
-            expired = existing.state == IdempotencyRecord.IN_FLIGHT and existing.lease_expires_at < now
-            if expired and existing.fingerprint == fingerprint:  # its holder died: take it over, unless beaten
-                lease = idempotency_lease_deadline()
-                if IdempotencyRecord.objects.filter(
-                    pk=existing.pk, state=IdempotencyRecord.IN_FLIGHT, lease_expires_at__lt=now
-                ).update(lease_expires_at=lease):
+            in_flight = existing.state == IdempotencyRecord.IN_FLIGHT
+            expired = in_flight and existing.lease_expires_at < now
+            if (expired or (in_flight and locked)) and existing.fingerprint == fingerprint:
+                # its holder died: take it over, unless beaten. Fenced on the lease we read when only the
+                # lock tells us so, on its expiry otherwise; either way the new deadline is later.
+                lease = max(idempotency_lease_deadline(), existing.lease_expires_at + timedelta(microseconds=1))
+                fence = {"lease_expires_at__lt": now} if expired else {"lease_expires_at": existing.lease_expires_at}
+                if IdempotencyRecord.objects.filter(pk=existing.pk, state=IdempotencyRecord.IN_FLIGHT, **fence).update(
+                    lease_expires_at=lease
+                ):
                     existing.lease_expires_at = lease
                     return existing, True
                 continue  # another retry took it, or its holder finished after all: look again
@@ -148,10 +184,20 @@ class IdempotencyMiddleware:
         scope = _scope(request)
         if scope is None:
             return self.get_response(request)  # unauthenticated: the view answers 401, nothing to store
+        if connection.vendor != "postgresql":
+            return self._keyed(request, scope, key, locked=False)
+        lock_id = _lock_id(scope, key)
+        locked = _try_lock(lock_id)
+        try:
+            return self._keyed(request, scope, key, locked=locked)
+        finally:  # success, error or exception: the persistent connection must not keep it
+            if locked:
+                _unlock(lock_id)
 
+    def _keyed(self, request, scope: str, key: str, *, locked: bool):
         try:
             fingerprint = _fingerprint(request)
-            record, claimed = _claim(scope, key, fingerprint)
+            record, claimed = _claim(scope, key, fingerprint, locked)
         except RequestDataTooBig:
             message = f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
             return error_json_response(request, 413, "invalid_request_error", "request_too_large", message)

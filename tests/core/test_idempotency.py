@@ -1,7 +1,9 @@
+import contextlib
 import hashlib
 import io
 import json
 import threading
+import time
 from datetime import timedelta
 from functools import partial
 
@@ -15,8 +17,10 @@ from rest_framework.test import APIClient
 from crm import services as crm_services
 from crm.api import CustomerViewSet
 from crm.models import Customer, Lead
+from orders.models import Order
+from stateset.idempotency import _lock_id
 from stateset.models import IdempotencyRecord
-from tests.factories import make_key
+from tests.factories import make_customer, make_item, make_key
 from tests.helpers import assert_error, race
 
 pytestmark = pytest.mark.django_db
@@ -40,6 +44,26 @@ def crashed_claim(raw, path, body, *, lease_left, key="k"):
         created_at=timezone.now() - timedelta(seconds=90),
         lease_expires_at=timezone.now() + timedelta(seconds=lease_left),
     )
+
+
+def other_session():
+    """A second PostgreSQL session to the test database, as another gunicorn worker's connection."""
+    import psycopg
+
+    params = {k: v for k, v in connection.get_connection_params().items() if k not in ("cursor_factory", "context")}
+    return psycopg.connect(**params, autocommit=True)
+
+
+@contextlib.contextmanager
+def live_holder(raw, key="k"):
+    """On PostgreSQL the worker holding a claim also holds its advisory lock: keep it held in another
+    session, so the claim's holder is alive. (SQLite has the lease alone: nothing to hold.)"""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with other_session() as other:
+        other.execute("SELECT pg_advisory_lock(%s)", [_lock_id(hashlib.sha256(raw.encode()).hexdigest(), key)])
+        yield
 
 
 def test_same_key_same_body_replays_the_first_response():
@@ -74,7 +98,8 @@ def test_key_still_in_flight_is_409():
     api = keyed_client(raw)
     first = api.post("/v1/customers", {"email": "i@example.com"}, HTTP_IDEMPOTENCY_KEY="k1")
     IdempotencyRecord.objects.update(state=IdempotencyRecord.IN_FLIGHT)
-    response = api.post("/v1/customers", {"email": "i@example.com"}, HTTP_IDEMPOTENCY_KEY="k1")
+    with live_holder(raw, "k1"):
+        response = api.post("/v1/customers", {"email": "i@example.com"}, HTTP_IDEMPOTENCY_KEY="k1")
     assert_error(response, 409, "api_error", "idempotency_in_progress")
     assert first.status_code == 201 and Customer.objects.count() == 1
 
@@ -103,7 +128,8 @@ def test_a_claim_with_a_live_lease_is_409_with_retry_after_and_another_body_is_4
     api = keyed_client(raw)
     body = {"email": "live@example.com"}
     live = crashed_claim(raw, "/v1/customers", body, lease_left=30)
-    response = api.post("/v1/customers", body, HTTP_IDEMPOTENCY_KEY="k")
+    with live_holder(raw):
+        response = api.post("/v1/customers", body, HTTP_IDEMPOTENCY_KEY="k")
     assert_error(response, 409, "api_error", "idempotency_in_progress")
     assert int(response["Retry-After"]) >= 1
     IdempotencyRecord.objects.filter(pk=live.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
@@ -208,7 +234,8 @@ def test_a_refused_request_commits_none_of_its_writes_and_its_answer_is_replayed
 
 def test_a_key_costs_one_insert_and_one_update_beside_the_view():
     """Beside transaction control (the view's atomic blocks become savepoints), a keyed POST runs the unkeyed
-    POST's statements plus the claim's INSERT and the UPDATE storing the response."""
+    POST's statements plus the claim's INSERT and the UPDATE storing the response; on PostgreSQL also the
+    try of the claim's advisory lock first and its unlock last (4 statements beside the view)."""
     from django.test.utils import CaptureQueriesContext
 
     api = keyed_client()
@@ -220,6 +247,10 @@ def test_a_key_costs_one_insert_and_one_update_beside_the_view():
         control = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE SAVEPOINT", 'UPDATE "stateset_apikey"')
         statements.append([q["sql"][:45] for q in ctx.captured_queries if not q["sql"].startswith(control)])
     plain, keyed = statements
+    if connection.vendor == "postgresql":
+        assert keyed[0].startswith("SELECT pg_try_advisory_lock(")
+        assert keyed[-1].startswith("SELECT pg_advisory_unlock(")
+        keyed = keyed[1:-1]
     assert len(keyed) == len(plain) + 2
     assert keyed[0].startswith('INSERT INTO "stateset_idempotencyrecord"')
     assert keyed[-1].startswith('UPDATE "stateset_idempotencyrecord"')
@@ -391,3 +422,84 @@ def test_a_holder_that_outlives_its_lease_commits_nothing_beside_the_retry_that_
     assert list(Lead.objects.filter(first_name="Slow").values_list("pk", flat=True)) == [calls[1]]
     record = IdempotencyRecord.objects.get(key="slow")
     assert (record.state, bytes(record.response_body)) == (IdempotencyRecord.COMPLETE, retry.content)
+
+
+def kill_and_wait(session):
+    """Close the session as a SIGKILLed worker's connection goes, and wait until its backend has exited
+    (PostgreSQL releases the session's advisory locks when it does)."""
+    pid = session.info.backend_pid
+    session.close()
+    with other_session() as watcher:
+        for _ in range(100):
+            if not watcher.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone():
+                return
+            time.sleep(0.05)
+    raise AssertionError("the closed session's backend did not exit")
+
+
+def claim_in(session, raw, path, body, key):
+    """What a worker does before running the view: takes the claim's lock, inserts the claim (lease 60 s)."""
+    scope = hashlib.sha256(raw.encode()).hexdigest()
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    session.execute("SELECT pg_advisory_lock(%s)", [_lock_id(scope, key)])
+    session.execute(
+        f"INSERT INTO {IdempotencyRecord._meta.db_table} "
+        " (scope, key, fingerprint, state, response_headers, created_at, lease_expires_at)"
+        " VALUES (%s, %s, %s, %s, '{}', now(), now() + interval '60 seconds')",
+        [scope, key, hashlib.sha256(path.encode() + b"\n" + canonical).hexdigest(), IdempotencyRecord.IN_FLIGHT],
+    )
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_whose_worker_died_is_taken_over_at_once_and_the_retry_creates_one_order():
+    """The worker claimed the key and was killed (its connection closed, its lock released with it); its lease
+    has 60 s left. The retry takes the claim over at once, creates the order and stores its answer; a second
+    retry replays it: one order."""
+    _, raw = make_key()
+    make_item("IDEM-A", on_hand=10)
+    body = {
+        "customer": make_customer().pk,
+        "order_line_items": [{"sku": "IDEM-A", "quantity": 2, "unit_price": "5.00"}],
+    }
+    dead = other_session()
+    claim_in(dead, raw, "/v1/orders", body, "dead")
+    kill_and_wait(dead)
+    api = keyed_client(raw)
+    retry = api.post("/v1/orders", body, format="json", HTTP_IDEMPOTENCY_KEY="dead")
+    assert retry.status_code == 201, retry.content
+    again = api.post("/v1/orders", body, format="json", HTTP_IDEMPOTENCY_KEY="dead")
+    assert again["Idempotent-Replayed"] == "true" and again.content == retry.content
+    assert Order.objects.count() == 1
+    record = IdempotencyRecord.objects.get(key="dead")
+    assert (record.state, bytes(record.response_body)) == (IdempotencyRecord.COMPLETE, retry.content)
+    with connection.cursor() as cursor:  # the retry's lock was released with its answer
+        cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()")
+        assert cursor.fetchone()[0] == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_whose_worker_is_alive_is_409_and_changes_nothing():
+    """The worker holding the claim is still running (its session open, its lock held): a retry gets 409 and
+    takes nothing over; once it is killed, the next retry runs the request."""
+    _, raw = make_key()
+    make_item("IDEM-B", on_hand=10)
+    body = {
+        "customer": make_customer().pk,
+        "order_line_items": [{"sku": "IDEM-B", "quantity": 1, "unit_price": "5.00"}],
+    }
+    alive = other_session()
+    claim_in(alive, raw, "/v1/orders", body, "alive")
+    lease = IdempotencyRecord.objects.get(key="alive").lease_expires_at
+    api = keyed_client(raw)
+    try:
+        response = api.post("/v1/orders", body, format="json", HTTP_IDEMPOTENCY_KEY="alive")
+        assert_error(response, 409, "api_error", "idempotency_in_progress")
+        assert not Order.objects.exists()
+        record = IdempotencyRecord.objects.get(key="alive")
+        assert (record.state, record.lease_expires_at) == (IdempotencyRecord.IN_FLIGHT, lease)
+    finally:
+        kill_and_wait(alive)
+    assert api.post("/v1/orders", body, format="json", HTTP_IDEMPOTENCY_KEY="alive").status_code == 201
+    assert Order.objects.count() == 1
