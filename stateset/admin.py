@@ -567,7 +567,7 @@ class StatefulAdmin(ServiceAdmin, FSMAdminMixin):
         if obj is not None and change and self.workspace_layout:
             context["workspace"] = self.workspace_sections(request, obj, context)
             if not self._anything_to_save(context):  # nothing editable in this status: no Save
-                context.update(show_save=False, show_save_and_continue=False, show_save_and_add_another=False)
+                context |= {"show_save": False, "show_save_and_continue": False, "show_save_and_add_another": False}
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     @staticmethod
