@@ -106,7 +106,7 @@ class RefundInline(ReadOnlyInline):
 
 class ShipmentInline(ReadOnlyInline):
     model = Shipment
-    fields = ("tracking_number", "carrier", "shipped_at", "actor")
+    fields = ("number", "status", "location", "tracking_number", "carrier", "shipped_at", "delivered_at", "actor")
 
 
 def _money(**kwargs) -> forms.DecimalField:

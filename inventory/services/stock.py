@@ -433,10 +433,10 @@ def _allocate_locked(
     return result
 
 
-def _lock_open_allocations(lines: Iterable[LineRef]) -> list[Allocation]:
-    """The open allocations of these lines, with their levels locked in primary-key order in the same
-    statement (`FOR UPDATE OF` the level only; the caller holds its document's lock, which serialises
-    changes to the document's own allocations). Ordered by level, then allocation."""
+def _lock_open_allocations(lines: Iterable[LineRef], *, location_id: int | None = None) -> list[Allocation]:
+    """The open allocations of these lines (at one location, when given), with their levels locked in
+    primary-key order in the same statement (`FOR UPDATE OF` the level only; the caller holds its document's
+    lock, which serialises changes to the document's own allocations). Ordered by level, then allocation."""
     by_type: dict[str, set[int]] = defaultdict(set)
     for line in lines:
         by_type[line.document_type].add(line.line_id)
@@ -445,6 +445,8 @@ def _lock_open_allocations(lines: Iterable[LineRef]) -> list[Allocation]:
     match = Q()
     for document_type, line_ids in by_type.items():
         match |= Q(document_type=document_type, line_id__in=line_ids)
+    if location_id is not None:
+        match &= Q(level__location_id=location_id)
     return list(
         Allocation.objects.filter(match, status=AllocationStatus.OPEN)
         .select_related("level__item", "level__location")
@@ -461,11 +463,14 @@ def _levels_of(allocations: Iterable[Allocation]) -> dict[int, StockLevel]:
     return levels
 
 
-def stock_release(*, lines: Sequence[LineRef], by: Actor, quantity: int | None = None) -> int:
-    """Give back what the lines hold (cancel, remove_item). With `quantity`, release only that much (from
-    one line), oldest allocation first. Returns the quantity released."""
+def stock_release(
+    *, lines: Sequence[LineRef], by: Actor, quantity: int | None = None, location: Location | None = None
+) -> int:
+    """Give back what the lines hold (cancel, remove_item), at one `location` when given. With `quantity`,
+    release only that much (from one line), oldest allocation first. Returns the quantity released."""
     with transaction.atomic(savepoint=False):
-        allocations = sorted(_lock_open_allocations(lines), key=lambda a: a.pk)
+        location_id = location.pk if location is not None else None
+        allocations = sorted(_lock_open_allocations(lines, location_id=location_id), key=lambda a: a.pk)
         levels = _levels_of(allocations)
         remaining = quantity
         released = 0
@@ -499,12 +504,16 @@ def _reduce_many(takes: Sequence[tuple[Allocation, int]], closed_status: str) ->
     whole = [allocation for allocation, take in takes if take == allocation.quantity]
     if whole:
         Allocation.objects.filter(pk__in=[a.pk for a in whole]).update(quantity=0, status=closed_status)
+    partial = [(allocation, take) for allocation, take in takes if take != allocation.quantity]
+    if partial:  # one statement for every partial take (a shipment of several lines takes part of each)
+        whens = [When(pk=allocation.pk, then=Value(take)) for allocation, take in partial]
+        Allocation.objects.filter(pk__in=[a.pk for a, _ in partial]).update(
+            quantity=F("quantity") - Case(*whens, default=Value(0))
+        )
     for allocation, take in takes:
         allocation.quantity -= take
         if allocation.quantity == 0:
             allocation.status = closed_status
-        else:
-            Allocation.objects.filter(pk=allocation.pk).update(quantity=F("quantity") - take)
 
 
 def stock_consume(
@@ -529,6 +538,54 @@ def stock_consume(
             for pk in sorted(per_level)
         ]
         return StockMovement.objects.bulk_create(movements)
+
+
+def stock_consume_at(
+    *,
+    takes: Mapping[LineRef, int],
+    location: Location,
+    source: Source,
+    by: Actor,
+    reason: str = MovementReason.SHIPMENT,
+    note: str = "",
+) -> list[StockMovement]:
+    """Take exactly `takes[line]` units of what each line holds at `location` off hand (one shipment): on
+    hand and allocated fall together, oldest allocation first, one movement per level. A line holding fewer
+    units there raises `allocation_short` and nothing is written (raised after the block).
+
+    Statements: the allocations read with their levels locked (one), the allocations reduced (one or two),
+    the levels written (one), the ledger rows inserted (one).
+    """
+    wanted = {line: quantity for line, quantity in takes.items() if quantity}
+    short: list[str] = []
+    with transaction.atomic(savepoint=False):
+        allocations = sorted(_lock_open_allocations(wanted, location_id=location.pk), key=lambda a: a.pk)
+        levels = _levels_of(allocations)
+        remaining = {(line.document_type, line.line_id): quantity for line, quantity in wanted.items()}
+        reductions: list[tuple[Allocation, int]] = []
+        per_level: dict[int, int] = defaultdict(int)
+        for allocation in allocations:
+            key = (allocation.document_type, allocation.line_id)
+            take = min(allocation.quantity, remaining.get(key, 0))
+            if take > 0:
+                reductions.append((allocation, take))
+                per_level[allocation.level_id] += take
+                remaining[key] -= take
+        short = [f"line {line_id}: {left} more" for (_, line_id), left in sorted(remaining.items()) if left > 0]
+        if not short:
+            _reduce_many(reductions, AllocationStatus.CONSUMED)
+            _apply_many(levels, {pk: (-quantity, -quantity, 0) for pk, quantity in per_level.items()})
+            movements = [
+                _movement(levels[pk], -per_level[pk], reason=reason, source=source, by=by, note=note)
+                for pk in sorted(per_level)
+            ]
+            movements = StockMovement.objects.bulk_create(movements)
+    if short:
+        raise DomainError(
+            f"The lines hold too few units at {location.code} to ship ({'; '.join(short)}); nothing was shipped.",
+            code="allocation_short",
+        )
+    return movements
 
 
 def allocation_transfer(*, from_line: LineRef, to_line: LineRef, quantity: int, by: Actor) -> int:
