@@ -353,3 +353,44 @@ def test_the_shipments_api_lists_filters_searches_and_shows_history(api):
     got = api.get(f"/v1/orders/{order.pk}").json()["order"]
     assert [s["number"] for s in got["shipments"]] == [shipment["number"], other["number"]]
     assert got["status"] == "partially_shipped"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_official_client_shipments_calls_work_unmodified(live_server):
+    import asyncio
+
+    from tests.factories import make_key
+    from tests.sdk import load_sdk
+
+    sdk = load_sdk()
+    stock(10)
+    order = create(lines=(("A", 3, "10.00"),))
+    line = lines_of(order)[0]
+    _, raw = make_key(make_user(superuser=True))
+
+    async def session():
+        async with sdk.Stateset(api_key=raw, base_url=live_server.url + "/v1") as client:
+            created = await client.shipments.create(
+                {
+                    "order_id": order.pk,
+                    "shipment_line_items": [{"order_item_id": line.pk, "quantity": 2}],
+                    "carrier": "UPS",
+                }
+            )
+            pk = created["shipment"]["id"]
+            got = await client.shipments.get(pk)
+            updated = await client.shipments.update(pk, {"tracking_number": "1ZCLIENT"})
+            listed = await client.shipments.list(order=order.pk, status="pending")
+            found = await client.shipments.search(query="1ZCLIENT")
+            spare = await client.shipments.create({"order_id": order.pk})
+            await client.shipments.delete(spare["shipment"]["id"])
+            return created, got, updated, listed, found
+
+    created, got, updated, listed, found = asyncio.run(session())
+    assert created["shipment"]["status"] == "pending"
+    assert got["shipment"]["number"] == created["shipment"]["number"]
+    assert updated["shipment"]["tracking_number"] == "1ZCLIENT"
+    assert [s["id"] for s in listed["shipments"]] == [created["shipment"]["id"]]
+    assert [s["id"] for s in found["shipments"]] == [created["shipment"]["id"]]
+    assert list(Shipment.objects.filter(order=order).values_list("status", flat=True)) == ["pending"]
+    clean()
