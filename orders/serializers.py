@@ -162,12 +162,16 @@ class OrderLineItemSerializer(ResourceSerializer):
     unit_price = MoneyField(min_value=Decimal("0"))
     sale_price = MoneyField(source="unit_price", read_only=True)
     original_price = MoneyField(min_value=Decimal("0"), required=False, allow_null=True)
+    location = LocationRefField(
+        required=False, write_only=True, help_text="Where to allocate this line (default: the order's location)."
+    )
     created_date = serializers.DateTimeField(source="created_at", read_only=True)
     updated_date = serializers.DateTimeField(source="updated_at", read_only=True)
 
     class Meta:
         model = OrderLineItem
         fields = [
+            "location",
             "id",
             "object",
             "order_id",
@@ -421,6 +425,13 @@ class OrderSerializer(ResourceSerializer):
     order_line_items = OrderLineItemSerializer(many=True, required=False)
     items = ItemInput(many=True, required=False, write_only=True)
     shipping = ShippingInput(required=False, write_only=True)
+    allocation = serializers.ChoiceField(
+        choices=["order_location", "any_location"],
+        required=False,
+        write_only=True,
+        help_text="any_location: what the line's location lacks comes from the other active locations, most "
+        "available first (ties by location code). Default order_location: short stock there is a 422.",
+    )
     discounts = OrderDiscountSerializer(many=True, read_only=True)
     promotion_id = serializers.IntegerField(read_only=True, allow_null=True)
     promotion_code = serializers.CharField(source="promotion.code", read_only=True, allow_null=True, default=None)
@@ -479,6 +490,7 @@ class OrderSerializer(ResourceSerializer):
             "order_line_items",
             "items",
             "shipping",
+            "allocation",
             "discounts",
             "promotion_id",
             "promotion_code",
@@ -591,6 +603,7 @@ class OrderUpdateSerializer(OrderSerializer):
         fields = super().get_fields()
         fields.pop("items")
         fields.pop("shipping")
+        fields.pop("allocation")
         for name in self.LOCKED:
             fields[name].read_only = True
             fields[name].required = False

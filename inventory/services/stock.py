@@ -391,6 +391,55 @@ def stock_allocate(*, requests: Sequence[StockRequest], by: Actor, new_lines: bo
     return result
 
 
+def stock_allocate_any(*, requests: Sequence[StockRequest], by: Actor, new_lines: bool = False) -> list[Allocation]:
+    """Allocate each request at its own location first, then, for what is short there, at the other active
+    locations, the one with the most available first (ties by code): the fewest parcels. All or nothing:
+    what no location can cover is InsufficientStock naming each short SKU (at "any location").
+
+    Locks every existing level of the items at the active locations (and creates the requested ones), in
+    primary-key order, in one statement (two when a requested level is new), before reading availability.
+    """
+    if not requests:
+        return []
+    if any(r.line is None for r in requests):
+        raise TypeError("every allocation request needs the document line it is for")
+    shortage = None
+    with transaction.atomic(savepoint=False):
+        locations = {loc.pk: loc for loc in Location.objects.filter(active=True)}
+        locations.update({r.location.pk: r.location for r in requests})
+        pairs = {(r.item.pk, loc) for r in requests for loc in locations}
+        levels = {(lvl.item_id, lvl.location_id): lvl for lvl in _select_levels(pairs)}
+        wanted_here = {(r.item.pk, r.location.pk) for r in requests}
+        if wanted_here - set(levels):
+            levels.update(_lock_levels(wanted_here - set(levels)))
+        available = {key: level.available for key, level in levels.items()}
+        planned: list[StockRequest] = []
+        short: list[Shortage] = []
+        for request in requests:
+            _positive(request.quantity)
+            left = request.quantity
+            home = (request.item.pk, request.location.pk)
+            others = sorted(
+                (key for key in available if key[0] == request.item.pk and key != home),
+                key=lambda key: (-available[key], locations[key[1]].code),
+            )
+            for key in (home, *others):
+                take = min(max(available.get(key, 0), 0), left)
+                if take > 0:
+                    planned.append(StockRequest(request.item, locations[key[1]], take, request.line))
+                    available[key] -= take
+                    left -= take
+            if left:
+                short.append(Shortage(request.item.sku, "any location", request.quantity, request.quantity - left))
+        if short:
+            shortage = InsufficientStock(short, action="allocate")
+        else:
+            result = _allocate_locked(planned, levels, new_lines=new_lines)
+    if shortage is not None:
+        raise shortage
+    return result
+
+
 def _allocate_locked(
     requests: Sequence[StockRequest], levels: dict[tuple[int, int], StockLevel], *, new_lines: bool
 ) -> list[Allocation]:

@@ -30,6 +30,7 @@ from orders.errors import InvalidOrderInput, LastLine
 from orders.models import Order, OrderDiscount, OrderLineItem, OrderTag
 from orders.services.documents import customer_resolve, document_number_check, join_reasons
 from orders.services.lines import (
+    ALLOCATION_RULES,
     LineSpec,
     line_on_order,
     line_ref,
@@ -89,6 +90,7 @@ def order_create(
     tags: Sequence[tuple[str, str]] = (),
     currency: str = "USD",
     status_reason: str = "",
+    allocation: str = "order_location",
     _extra: Mapping[str, Any] | None = None,
     **fields: Any,
 ) -> Order:
@@ -98,7 +100,15 @@ def order_create(
     need no item); short stock is a 422 `insufficient_stock` naming each short SKU, and then no order, line,
     customer or allocation is left behind. The customer is the one given, or found or created from the inline
     customer or `customer_email`. Totals are computed from the lines.
+
+    Several locations (issue #18): a line may name its own `location`; `allocation="any_location"` takes
+    what the line's location lacks from the other active locations, most available first (ties by code).
+    Without either, every line is allocated at the order's location, and short stock there is the 422.
     """
+    if allocation not in ALLOCATION_RULES:
+        raise ValidationFailed(
+            f"'allocation' is one of {', '.join(ALLOCATION_RULES)}.", errors={"allocation": "unknown rule"}
+        )
     unknown = set(fields) - HEADER_FIELDS - CREATE_ONLY_FIELDS
     if unknown:
         raise TypeError(f"order fields not known: {sorted(unknown)}")
@@ -136,7 +146,8 @@ def order_create(
         )
         log_event(order, "create", by=by, reason=status_reason)
         # The stock last, so the levels every order of the same SKUs needs are locked for the shortest time.
-        lines_allocate(order, built, by=by, new_lines=True)
+        where = [inv.location_resolve(s.location) if s.location not in (None, "") else None for s in specs]
+        lines_allocate(order, built, by=by, new_lines=True, locations=where, allocation=allocation)
     prefetched(order, order_line_items=lines, discounts=(), tags=tag_rows, refunds=(), shipments=())
     return as_written(order)
 

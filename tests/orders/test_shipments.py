@@ -394,3 +394,51 @@ def test_the_official_client_shipments_calls_work_unmodified(live_server):
     assert [s["id"] for s in found["shipments"]] == [created["shipment"]["id"]]
     assert list(Shipment.objects.filter(order=order).values_list("status", flat=True)) == ["pending"]
     clean()
+
+
+def _stock_at(item, location, quantity):
+    from inventory import services as inv
+
+    inv.stock_receive(inventory_item=item, location=location, quantity=quantity, source=inv.Source("seed"), by=SYSTEM)
+
+
+def test_create_with_a_location_per_line_then_ship_all_ships_one_parcel_per_location(api):
+    a, b = stock(10)
+    east = make_location("EAST")
+    _stock_at(b, east, 4)
+    body = {
+        "order_line_items": [
+            {"sku": "A", "quantity": 2, "unit_price": "10.00"},
+            {"sku": "B", "quantity": 3, "unit_price": "5.00", "location": "EAST"},
+        ]
+    }
+    created = api.post("/v1/orders", body, format="json")
+    assert created.status_code == 201, created.content
+    order = created.json()["order"]
+    assert (level(a), level(b), level(b, east)) == ((10, 2, 0), (10, 0, 0), (4, 3, 0))
+    shipped = api.post(f"/v1/orders/{order['id']}/ship", {"carrier": "UPS"}, format="json").json()["order"]
+    assert shipped["status"] == "shipped"
+    assert sorted(s["location_id"] for s in shipped["shipments"]) == sorted([a.levels.first().location_id, east.pk])
+    assert (level(a), level(b, east)) == ((8, 0, 0), (1, 0, 0))
+    clean()
+
+
+def test_any_location_takes_the_order_location_first_then_the_most_available(api):
+    a, _ = stock(2)
+    east, west = make_location("EAST"), make_location("WEST")
+    _stock_at(a, east, 3)
+    _stock_at(a, west, 5)
+    lines = [{"sku": "A", "quantity": 6, "unit_price": "10.00"}]
+    # without the rule, short stock at the order's location is the contract's 422, nothing created
+    refused = api.post("/v1/orders", {"order_line_items": lines}, format="json")
+    assert_error(refused, 422, "invalid_request_error", "insufficient_stock")
+    created = api.post("/v1/orders", {"order_line_items": lines, "allocation": "any_location"}, format="json")
+    assert created.status_code == 201, created.content
+    assert (level(a), level(a, west), level(a, east)) == ((2, 2, 0), (5, 4, 0), (3, 0, 0))
+    # more than every location together: 422, nothing created
+    too_many = [{"sku": "A", "quantity": 5, "unit_price": "10.00"}]
+    before = snapshot()
+    refused = api.post("/v1/orders", {"order_line_items": too_many, "allocation": "any_location"}, format="json")
+    assert_error(refused, 422, "invalid_request_error", "insufficient_stock")
+    assert snapshot() == before
+    clean()
