@@ -442,3 +442,40 @@ def test_any_location_takes_the_order_location_first_then_the_most_available(api
     assert_error(refused, 422, "invalid_request_error", "insufficient_stock")
     assert snapshot() == before
     clean()
+
+
+def test_returns_per_shipment_are_bounded_by_what_it_shipped(api):
+    stock(10)
+    order = create(lines=(("A", 3, "10.00"),))
+    line = lines_of(order)[0]
+    two = parcel(order, (0, 2))
+    services.shipment_ship(shipment=two, by=SYSTEM)
+    one = parcel(order, (0, 1))
+    services.shipment_ship(shipment=one, by=SYSTEM)
+    assert fresh(order).status == "shipped"
+
+    def ask(shipment, quantity):
+        items = [{"order_line_item": line.pk, "shipment": shipment.pk, "quantity": quantity}]
+        return api.post("/v1/returns", {"order_id": order.pk, "return_line_items": items}, format="json")
+
+    before = snapshot(order)
+    assert_error(ask(one, 2), 422, "invalid_request_error", "return_exceeds_shipped")
+    assert snapshot(order) == before
+    first = ask(one, 1)
+    assert first.status_code == 201, first.content
+    assert first.json()["return"]["return_line_items"][0]["shipment"] == one.pk
+    assert_error(ask(one, 1), 422, "invalid_request_error", "return_exceeds_shipped")
+    assert ask(two, 2).status_code == 201
+    rows = dict(ShipmentLineItem.objects.filter(line=line).values_list("shipment_id", "quantity_returned"))
+    assert rows == {two.pk: 2, one.pk: 1}
+    assert lines_of(order)[0].quantity_returned == 3
+
+    # a cancelled return gives its units back to the parcel, which can be returned from again
+    ret = first.json()["return"]["id"]
+    assert api.post(f"/v1/returns/{ret}/cancel", {"reason": "kept it"}, format="json").status_code == 200
+    assert ShipmentLineItem.objects.get(shipment=one, line=line).quantity_returned == 0
+    assert ask(one, 1).status_code == 201
+    # a parcel with returned units cannot come back to the sender
+    refused = api.post(f"/v1/shipments/{one.pk}/return_to_sender", format="json")
+    assert refused.status_code == 422
+    clean()
