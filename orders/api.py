@@ -76,6 +76,9 @@ class OrderViewSet(ListMixin, SearchMixin, RetrieveMixin, CreateMixin, UpdateMix
     create_service = services.order_create
     update_service = services.order_update
     action_extra_schema = {"split": {"orders": OrderSerializer(many=True)}}
+    custom_response_schemas = {
+        "shipments": inline_serializer("OrderShipmentList", {"shipments": ShipmentSerializer(many=True)})
+    }
 
     process = resource_action("process", done="processed", service=services.order_process, input=ReasonInput)
     hold = resource_action(
@@ -176,10 +179,7 @@ class OrderViewSet(ListMixin, SearchMixin, RetrieveMixin, CreateMixin, UpdateMix
         "`reallocated`). Needs orders.edit_order.",
     )
 
-    @extend_schema(
-        summary="The order's shipments.",
-        responses={200: inline_serializer("OrderShipmentList", {"shipments": ShipmentSerializer(many=True)})},
-    )
+    @extend_schema(summary="The order's shipments.")
     @action(detail=True, methods=["get"], url_path="shipments")
     def shipments(self, request, *args, **kwargs):
         """`GET /v1/orders/{id}/shipments`: every shipment of the order, oldest first."""

@@ -479,3 +479,48 @@ def test_returns_per_shipment_are_bounded_by_what_it_shipped(api):
     refused = api.post(f"/v1/shipments/{one.pk}/return_to_sender", format="json")
     assert refused.status_code == 422
     clean()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"order_id": "x"},
+        {"order_id": 2**63},
+        {"order_id": 1, "shipment_line_items": []},
+        {"order_id": 1, "shipment_line_items": [{"order_item_id": 2**63, "quantity": 1}]},
+        {"order_id": 1, "shipment_line_items": [{"order_item_id": 1, "quantity": 0}]},
+        {"order_id": 1, "shipment_line_items": "all"},
+        {"order_id": 1, "location": {"code": "MAIN"}},
+        {"order_id": 1, "location": "NOWHERE"},
+        {"order_id": 1, "weight": "-1"},
+        {"order_id": 1, "weight": "1e400"},
+        {"order_id": 1, "package_count": 0},
+        {"order_id": 1, "status": "shipped"},
+    ],
+)
+def test_bad_shipment_input_is_a_4xx_and_writes_nothing(api, body):
+    stock(10)
+    create(lines=(("A", 1, "10.00"),))
+    response = api.post("/v1/shipments", body, format="json")
+    assert 400 <= response.status_code < 500, response.content
+    assert not Shipment.objects.exists()
+
+
+def test_bad_paths_and_actions_are_4xx(api):
+    stock(10)
+    order = create(lines=(("A", 1, "10.00"),))
+    assert api.get("/v1/shipments/999999").status_code == 404
+    assert api.post("/v1/shipments/999999/ship").status_code == 404
+    assert api.delete("/v1/shipments/999999").status_code == 404
+    assert api.get("/v1/orders/999999/shipments").status_code == 404
+    assert api.get("/v1/shipments?order=abc").status_code == 400
+    assert api.get("/v1/shipments?shipped_after=nope").status_code == 400
+    body = {"order_item_id": 2**63, "location": "MAIN"}
+    assert api.post(f"/v1/orders/{order.pk}/reallocate", body, format="json").status_code == 400
+    body = {"order_item_id": lines_of(order)[0].pk, "location": "MAIN"}
+    assert api.post(f"/v1/orders/{order.pk}/reallocate", body, format="json").status_code == 422
+    assert api.post(f"/v1/orders/{order.pk}/cancel_remaining", {}, format="json").status_code == 400
+    shipment = parcel(order, (0, 1))
+    assert api.put(f"/v1/shipments/{shipment.pk}", {"order_id": 5}, format="json").status_code == 400
+    assert api.put(f"/v1/shipments/{shipment.pk}", {"weight": "abc"}, format="json").status_code == 400
