@@ -127,3 +127,26 @@ def test_split_and_merge_stay_within_their_budgets(api):
     other = create(customer=order.customer)
     _, sql = measure(api, "post", f"/v1/orders/{order.pk}/merge", {"order_ids": [other.pk]})
     assert len(sql) <= 34, "\n".join(sql)  # 33, and (issue #18) whether any order has a pending shipment
+
+
+# Issue #18. Create: the order's row locked (with which related sets are empty), the order's lines, what they
+# hold per location, the pending reservations, the shipment inserted, numbered, its lines inserted (one
+# statement), its audit row, the order's `add_shipment` saved and its audit row; the answer is rendered from
+# what was written. Ship: the shipment's order id, the order locked, the
+# shipment locked, the lines, the shipment's lines, the lines marked shipped (one statement), the shipment's
+# and the order's transitions (saved, audited), the stock (four statements), the answer.
+SHIPMENT_CREATE_BUDGET = 10
+SHIPMENT_SHIP_BUDGET = 18
+
+
+@pytest.mark.parametrize("n", [1, 3, 20])
+def test_shipment_create_and_ship_cost_the_same_whatever_the_number_of_lines(api, skus, n):
+    order = api.post("/v1/orders", lines_body(n, make_customer()), format="json").json()["order"]
+    items = [{"order_item_id": line["id"], "quantity": 1} for line in order["order_line_items"]]
+    response, sql = measure(api, "post", "/v1/shipments", {"order_id": order["id"], "shipment_line_items": items})
+    assert len(response.json()["shipment"]["shipment_line_items"]) == n
+    assert len(sql) <= SHIPMENT_CREATE_BUDGET, f"{len(sql)}\n" + "\n".join(sql)
+    shipment = response.json()["shipment"]["id"]
+    response, sql = measure(api, "post", f"/v1/shipments/{shipment}/ship", {"tracking_number": "1Z"})
+    assert response.json()["shipment"]["status"] == "shipped"
+    assert len(sql) <= SHIPMENT_SHIP_BUDGET, f"{len(sql)}\n" + "\n".join(sql)
