@@ -29,6 +29,7 @@ ORDER_LOOKUP = {
     "orders.ordertag": VIEW,
     "orders.refund": VIEW,
     "orders.shipment": VIEW,
+    "orders.shipmentlineitem": VIEW,
 }
 
 ROLES: dict[str, dict[str, tuple[str, ...]]] = {
@@ -46,6 +47,8 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "inventory.cyclecount": (*EDIT, "reconcile"),
         "inventory.cyclecountlineitem": EDIT,
         "orders.order": ("view", "change", "ship"),
+        # Parcels (issue #18): created, shipped, tracked and deleted while pending.
+        "orders.shipment": ("view", "add", "change", "delete"),
         "orders.wholesaleorder": ("view", "change", "fulfill"),
         "orders.wholesaleorderlineitem": VIEW,
         "returns.return": ("view", "change", "receive"),

@@ -114,9 +114,10 @@ def create_order(cur, user_id: int, body: dict) -> tuple[int, dict]:
     cur.execute("UPDATE orders_order SET order_number = %s WHERE id = %s", (number, order_id), prepare=True)
     cur.execute(
         "INSERT INTO orders_orderlineitem (created_at, updated_at, order_id, item_id, sku, product_name, quantity,"
-        " unit_price, original_price, discount_total, total, quantity_shipped, quantity_returned, status,"
-        " requires_inventory) SELECT %s, %s, %s, item_id, sku, name, quantity, price, price, 0, total, 0, 0,"
-        " 'pending', true FROM UNNEST(%s::bigint[], %s::text[], %s::text[], %s::int[], %s::numeric[], %s::numeric[])"
+        " unit_price, original_price, discount_total, total, quantity_shipped, quantity_returned,"
+        " quantity_cancelled, status, requires_inventory) SELECT %s, %s, %s, item_id, sku, name, quantity, price,"
+        " price, 0, total, 0, 0, 0, 'pending', true"
+        " FROM UNNEST(%s::bigint[], %s::text[], %s::text[], %s::int[], %s::numeric[], %s::numeric[])"
         " AS t(item_id, sku, name, quantity, price, total) RETURNING id, item_id, quantity",
         (
             now,
@@ -216,10 +217,25 @@ def ship_order(cur, user_id: int, order_id: int, body: dict) -> tuple[int, dict]
         (now, order_id),
         prepare=True,
     )
+    # One parcel from the order's location with one line per order line, as ship makes it (issue #18).
     cur.execute(
-        "INSERT INTO orders_shipment (order_id, tracking_number, carrier, shipped_at, actor, created_at)"
-        " VALUES (%s, %s, %s, %s, 'floor', %s)",
-        (order_id, body.get("tracking_number", ""), body.get("carrier", ""), now, now),
+        "INSERT INTO orders_shipment (order_id, location_id, status, number, tracking_number, carrier, service,"
+        " tracking_url, package_count, notes, shipped_at, actor, created_at, updated_at)"
+        " SELECT id, location_id, 'shipped', NULL, %s, %s, '', '', 1, '', %s,"
+        " 'floor', %s, %s FROM orders_order WHERE id = %s RETURNING id",
+        (body.get("tracking_number", ""), body.get("carrier", ""), now, now, now, order_id),
+        prepare=True,
+    )
+    shipment_id = cur.fetchone()[0]
+    cur.execute(
+        "UPDATE orders_shipment SET number = 'SHP-' || lpad(id::text, 6, '0') WHERE id = %s",
+        (shipment_id,),
+        prepare=True,
+    )
+    cur.execute(
+        "INSERT INTO orders_shipmentlineitem (shipment_id, line_id, quantity, quantity_returned)"
+        " SELECT %s, id, quantity, 0 FROM orders_orderlineitem WHERE order_id = %s",
+        (shipment_id, order_id),
         prepare=True,
     )
     audit(cur, user_id, order_id, row[0], "shipped", "ship", now)

@@ -134,3 +134,15 @@ def ledger_mismatches() -> list[dict]:
         }
         for level in levels
     ]
+
+
+def allocations_held(document_type: str, line_ids) -> dict[tuple[int, int], int]:
+    """What each line of a document holds, per location: {(line_id, location_id): open quantity} (one query).
+    A read only: the caller holds its document's lock, which serialises changes to its allocations."""
+    rows = (
+        Allocation.objects.filter(document_type=document_type, line_id__in=list(line_ids), status=AllocationStatus.OPEN)
+        .values("line_id", "level__location_id")
+        .annotate(total=Sum("quantity"))
+        .order_by()
+    )
+    return {(row["line_id"], row["level__location_id"]): row["total"] for row in rows}

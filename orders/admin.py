@@ -37,6 +37,7 @@ from orders.models import (
     Promotion,
     Refund,
     Shipment,
+    ShipmentLineItem,
     WholesaleOrder,
     WholesaleOrderLineItem,
 )
@@ -49,7 +50,9 @@ from stateset.admin import (
     ImportExportAdminMixin,
     LineFormSet,
     Operation,
+    OptionalReasonForm,
     Paper,
+    ReasonForm,
     SavedViews,
     ServiceAdmin,
     StatefulAdmin,
@@ -114,7 +117,7 @@ class RefundInline(ReadOnlyInline):
 
 class ShipmentInline(ReadOnlyInline):
     model = Shipment
-    fields = ("tracking_number", "carrier", "shipped_at", "actor")
+    fields = ("number", "status", "location", "tracking_number", "carrier", "shipped_at", "delivered_at", "actor")
 
 
 def _money(**kwargs) -> forms.DecimalField:
@@ -298,6 +301,57 @@ def _ship(order: Order, data: dict, by: Actor) -> str:
     return f"Shipped {order.display_number}{shipment}: its stock is consumed."
 
 
+class ShipSomeForm(forms.Form):
+    """A parcel of some units (issue #18): a quantity per open line (0 leaves it), the location it leaves
+    from, its carrier and tracking; shipped at once, or left pending (its units reserved) to pack later."""
+
+    location = forms.ModelChoiceField(queryset=None, required=False, help_text="Empty: the order's location.")
+    carrier = forms.CharField(max_length=100, required=False)
+    tracking_number = forms.CharField(max_length=255, required=False)
+    ship_now = forms.BooleanField(required=False, initial=True, help_text="Unticked: a pending parcel to pack.")
+
+    def __init__(self, *args, obj: Order, **kwargs):
+        from inventory.models import Location
+
+        super().__init__(*args, **kwargs)
+        self.fields["location"].queryset = Location.objects.filter(active=True).order_by("code")
+        self.line_fields = {}
+        for line in _lines_of(obj):
+            if line.quantity_unshipped:
+                name = f"line_{line.pk}"
+                self.fields[name] = forms.IntegerField(
+                    min_value=0,
+                    max_value=line.quantity_unshipped,
+                    initial=0,
+                    label=f"{line.sku} (line {line.pk}, {line.quantity_unshipped} unshipped)",
+                )
+                self.line_fields[name] = line.pk
+
+    def clean(self):
+        data = super().clean()
+        data["shipment_line_items"] = [
+            {"order_item_id": pk, "quantity": data[name]} for name, pk in self.line_fields.items() if data.get(name)
+        ]
+        if not data["shipment_line_items"]:
+            raise forms.ValidationError("Give at least one line a quantity.")
+        return data
+
+
+def _ship_some(order: Order, data: dict, by: Actor) -> str:
+    shipment = services.shipment_create(
+        by=by,
+        order=order,
+        location=data["location"],
+        shipment_line_items=data["shipment_line_items"],
+        carrier=data["carrier"],
+        tracking_number=data["tracking_number"],
+    )
+    if not data["ship_now"]:
+        return f"{shipment.number} is pending: its units are reserved for it."
+    services.shipment_ship(shipment=shipment, by=by)
+    return f"Shipped {shipment.number} from {shipment.location.code}: its units are consumed."
+
+
 def _add_item(order: Order, data: dict, by: Actor) -> str:
     order = services.order_add_item(
         order=order,
@@ -375,9 +429,31 @@ ORDER_OPERATIONS = (
         _ship,
         transition="ship",
         tone="danger",
-        help="Ships the whole order: consumes every line's allocation (the ledger's shipment: on hand and "
-        "allocated fall) and records the shipment with its tracking number and carrier, which cannot be set "
-        "afterwards.",
+        help="Ships everything that remains: the pending parcels, and the rest as one shipment per location "
+        "(consuming the allocations: the ledger's shipment, on hand and allocated fall), with this tracking "
+        "number and carrier where a parcel has none.",
+    ),
+    Operation(
+        "cancel_remaining",
+        "Cancel remaining…",
+        ReasonForm,
+        lambda order, data, by: (
+            f"{services.order_cancel_remaining(order=order, by=by, reason=data['reason']).display_number}: the "
+            "unshipped units are cancelled and their stock released; the totals follow."
+        ),
+        transition="cancel_remaining",
+        tone="danger",
+        help="Short-ship: cancels every unit not shipped yet (and the pending parcels), releases its stock and "
+        "recomputes the totals. The order becomes shipped, or cancelled when nothing had shipped.",
+    ),
+    Operation(
+        "ship_some",
+        "Ship some…",
+        ShipSomeForm,
+        _ship_some,
+        transition="add_shipment",
+        help="One parcel of the quantities given, from one location: reserved now, and shipped at once unless "
+        "left pending to pack. Asking more than the location holds for a line is refused, nothing written.",
     ),
     Operation(
         "cancel",
@@ -985,3 +1061,125 @@ class WholesaleOrderAdmin(StatefulAdmin):
             verb="Cancelled",
             reason="in the admin",
         )
+
+
+# ---- shipments (issue #18) ---------------------------------------------------------------------------------
+
+
+class ShipmentLineInline(ReadOnlyInline):
+    model = ShipmentLineItem
+    fields = ("line", "quantity", "quantity_returned")
+
+
+class ToPackFilter(admin.SimpleListFilter):
+    """The parcels to pack today: pending ones created before tomorrow (the oldest first)."""
+
+    title, parameter_name = "packing", "to_pack"
+
+    def lookups(self, request, model_admin):
+        return [("today", "To pack today")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "today":
+            from django.utils import timezone
+
+            tomorrow = timezone.localdate() + timezone.timedelta(days=1)
+            return queryset.filter(status="pending", created_at__date__lt=tomorrow).order_by("created_at", "pk")
+        return queryset
+
+
+def _shipment_ship(shipment: Shipment, data: dict, by: Actor) -> str:
+    shipment = services.shipment_ship(
+        shipment=shipment, by=by, tracking_number=data["tracking_number"], carrier=data["carrier"]
+    )
+    return f"Shipped {shipment.number}: its units are consumed at {shipment.location.code}."
+
+
+SHIPMENT_OPERATIONS = (
+    Operation(
+        "ship",
+        "Ship…",
+        ShipForm,
+        _shipment_ship,
+        transition="ship",
+        help="Consumes exactly this parcel's units at its location; the order becomes partially shipped, or "
+        "shipped once every unit is shipped or cancelled.",
+    ),
+    Operation(
+        "cancel",
+        "Cancel…",
+        OptionalReasonForm,
+        lambda shipment, data, by: (
+            f"{services.shipment_cancel(shipment=shipment, by=by, reason=data.get('reason', '')).number} is "
+            "cancelled: its units are free to ship again."
+        ),
+        transition="cancel",
+    ),
+    Operation(
+        "deliver",
+        "Delivered",
+        OptionalReasonForm,
+        lambda shipment, data, by: (
+            f"{services.shipment_deliver(shipment=shipment, by=by, reason=data.get('reason', '')).number} is delivered."
+        ),
+        transition="deliver",
+        help="The order becomes delivered once it is shipped and every parcel has arrived.",
+    ),
+    Operation(
+        "return_to_sender",
+        "Returned to sender…",
+        OptionalReasonForm,
+        lambda shipment, data, by: (
+            f"{services.shipment_return_to_sender(shipment=shipment, by=by, reason=data.get('reason', '')).number}"
+            " came back: its units are on hand again, held for their lines."
+        ),
+        transition="return_to_sender",
+        help="Puts its units back on hand at its location (a ledger row) and holds them for their lines again. "
+        "No money moves.",
+    ),
+)
+
+
+@admin.register(Shipment)
+class ShipmentAdmin(StatefulAdmin):
+    """Shipments: a parcel's page with its buttons (in transit, lost) and operations (ship, cancel, deliver,
+    returned to sender); the changelist filters the parcels to pack today. Shipments are created from the
+    order's page ("Ship some…") or the API; a pending one is deleted through its service."""
+
+    list_display = ("number", "order", "status", "location", "carrier", "tracking_number", "shipped_at", "created_at")
+    list_filter = (ToPackFilter, "status", "location", "carrier", "shipped_at")
+    list_select_related = ("order", "location")
+    search_fields = ("number", "tracking_number", "order__order_number")
+    date_hierarchy = "created_at"
+    operations = SHIPMENT_OPERATIONS
+    fields = (
+        "number",
+        "order",
+        "location",
+        "status",
+        "carrier",
+        "service",
+        "tracking_number",
+        "tracking_url",
+        "weight",
+        "package_count",
+        "notes",
+        "shipped_at",
+        "delivered_at",
+        "cancelled_at",
+        "actor",
+    )
+    readonly_fields = ("number", "order", "location", "status", "shipped_at", "delivered_at", "cancelled_at", "actor")
+    inlines = [ShipmentLineInline, StateLogInline]
+    service_param = "shipment"
+    update_service = services.shipment_update
+    delete_service = services.shipment_delete
+    deletable_statuses = ("pending",)
+    service_fields = ("carrier", "service", "tracking_number", "tracking_url", "weight", "package_count", "notes")
+    button_services = {
+        "mark_in_transit": services.shipment_mark_in_transit,
+        "mark_lost": services.shipment_mark_lost,
+    }
+
+    def has_add_permission(self, request):
+        return False  # from the order's page ("Ship some…") or the API: a parcel needs its order's lines

@@ -2,24 +2,34 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
 from orders import selectors, services
-from orders.filters import OrderFilter, PromotionFilter, WholesaleOrderFilter
-from orders.models import Order, Promotion, WholesaleOrder
+from orders.filters import OrderFilter, PromotionFilter, ShipmentFilter, WholesaleOrderFilter
+from orders.models import Order, Promotion, Shipment, WholesaleOrder
 from orders.serializers import (
     AddDiscountInput,
     AddItemInput,
     ApplyPromotionInput,
+    CancelRemainingInput,
     DeliverInput,
     HoldInput,
     MergeInput,
     OrderSerializer,
     OrderUpdateSerializer,
     PromotionSerializer,
+    ReallocateInput,
     ReasonInput,
     RefundInput,
     RemoveDiscountInput,
     RemoveItemInput,
     ShipInput,
+    ShipmentCreateSerializer,
+    ShipmentSerializer,
+    ShipmentShipInput,
+    ShipmentUpdateSerializer,
     SplitInput,
     TagInput,
     UntagInput,
@@ -29,6 +39,7 @@ from orders.serializers import (
 from stateset.api import (
     CreateMixin,
     CrudViewSet,
+    DocumentViewSet,
     HistoryMixin,
     ListMixin,
     ResourceViewSet,
@@ -65,6 +76,9 @@ class OrderViewSet(ListMixin, SearchMixin, RetrieveMixin, CreateMixin, UpdateMix
     create_service = services.order_create
     update_service = services.order_update
     action_extra_schema = {"split": {"orders": OrderSerializer(many=True)}}
+    custom_response_schemas = {
+        "shipments": inline_serializer("OrderShipmentList", {"shipments": ShipmentSerializer(many=True)})
+    }
 
     process = resource_action("process", done="processed", service=services.order_process, input=ReasonInput)
     hold = resource_action(
@@ -144,8 +158,35 @@ class OrderViewSet(ListMixin, SearchMixin, RetrieveMixin, CreateMixin, UpdateMix
         done="shipped",
         service=services.order_ship,
         input=ShipInput,
-        description="Ship (ack `shipped`): consumes the order's stock. Needs orders.ship_order.",
+        description="Ship everything that remains (ack `shipped`): the pending shipments, and the rest as one "
+        "shipment per location; consumes the stock. Needs orders.ship_order.",
     )
+    cancel_remaining = resource_action(
+        "cancel_remaining",
+        done="remaining_cancelled",
+        service=services.order_cancel_remaining,
+        input=CancelRemainingInput,
+        description="Short-ship (ack `remaining_cancelled`): cancel every unshipped unit, release its stock and "
+        "recompute the totals; the order becomes shipped (cancelled when nothing shipped). Needs "
+        "orders.cancel_order.",
+    )
+    reallocate = resource_action(
+        "reallocate",
+        done="reallocated",
+        service=services.order_reallocate,
+        input=ReallocateInput,
+        description="Move a line's unshipped, unreserved units to another location where stock allows (ack "
+        "`reallocated`). Needs orders.edit_order.",
+    )
+
+    @extend_schema(summary="The order's shipments.")
+    @action(detail=True, methods=["get"], url_path="shipments")
+    def shipments(self, request, *args, **kwargs):
+        """`GET /v1/orders/{id}/shipments`: every shipment of the order, oldest first."""
+        order = self.get_object(light=True)
+        rows = selectors.shipment_list().filter(order=order).order_by("pk")
+        return Response({"shipments": ShipmentSerializer(rows, many=True, context=self.get_serializer_context()).data})
+
     deliver = resource_action("deliver", done="delivered", service=services.order_deliver, input=DeliverInput)
     cancel = resource_action(
         "cancel",
@@ -164,6 +205,67 @@ class OrderViewSet(ListMixin, SearchMixin, RetrieveMixin, CreateMixin, UpdateMix
 
     def get_queryset(self):
         return selectors.order_list()
+
+
+class ShipmentViewSet(DocumentViewSet):
+    """Shipments (issue #18): `/v1/shipments`, the official client's `shipments` resource. One parcel of an
+    order from one location; DELETE only while pending."""
+
+    singular, plural = "shipment", "shipments"
+    queryset = Shipment.objects.all()
+    serializer_class = ShipmentSerializer
+    create_serializer_class = ShipmentCreateSerializer
+    update_serializer_class = ShipmentUpdateSerializer
+    filterset_class = ShipmentFilter
+    search_fields = ("tracking_number", "number", "order__order_number")
+    ordering_fields = ("created_at", "updated_at", "id", "shipped_at", "delivered_at")
+    create_service = services.shipment_create
+    update_service = services.shipment_update
+    delete_service = services.shipment_delete
+
+    ship = resource_action(
+        "ship",
+        done="shipped",
+        service=services.shipment_ship,
+        input=ShipmentShipInput,
+        description="Ship (ack `shipped`): consumes exactly its units at its location; the order becomes "
+        "partially_shipped or shipped. Needs orders.ship_order.",
+    )
+    mark_in_transit = resource_action(
+        "mark_in_transit", done="in_transit", service=services.shipment_mark_in_transit, input=ReasonInput
+    )
+    deliver = resource_action("deliver", done="delivered", service=services.shipment_deliver, input=DeliverInput)
+    cancel = resource_action(
+        "cancel",
+        done="cancelled",
+        service=services.shipment_cancel,
+        input=ReasonInput,
+        description="Cancel a pending shipment (ack `cancelled`): its reservation is released.",
+    )
+    return_to_sender = resource_action(
+        "return_to_sender",
+        done="returned_to_sender",
+        service=services.shipment_return_to_sender,
+        input=ReasonInput,
+        description="Returned to sender (ack `returned_to_sender`): its units go back on hand at its location "
+        "and can ship again. No money moves.",
+    )
+    mark_lost = resource_action(
+        "mark_lost",
+        done="lost",
+        service=services.shipment_mark_lost,
+        input=ReasonInput,
+        description="Lost (ack `lost`): no stock changes and no money moves.",
+    )
+
+    def get_queryset(self):
+        return selectors.shipment_list()
+
+    def filtered_queryset(self, params):
+        queryset = super().filtered_queryset(params)
+        if params.get("search") or params.get("query"):
+            queryset = queryset.distinct()
+        return queryset
 
 
 class PromotionViewSet(CrudViewSet):

@@ -108,6 +108,21 @@ def seed(*, by, progress: bool = True) -> str:
         services.order_apply_promotion(order=order, by=by, code="FREESHIP")
         services.order_ship(order=order, by=by, tracking_number="1Z999AA10123456784", carrier="UPS")
 
+    def partially_shipped():
+        # Two parcels: one shipped today, the rest pending (packed tomorrow).
+        order = create(fay, _line("WIDGET-RED", 2), _line("GADGET", 1))
+        red, gadget = order.order_line_items.order_by("pk")
+        first = services.shipment_create(
+            by=by, order=order, shipment_line_items=[{"order_item_id": red.pk, "quantity": 1}], carrier="UPS"
+        )
+        services.shipment_ship(shipment=first, by=by, tracking_number="1Z999AA10123456790")
+        services.shipment_create(
+            by=by,
+            order=order,
+            shipment_line_items=[{"order_item_id": red.pk, "quantity": 1}, {"order_item_id": gadget.pk, "quantity": 1}],
+            carrier="UPS",
+        )
+
     def delivered():
         order = create(eve, _line("GADGET", 1))
         order = services.order_ship(order=order, by=by, tracking_number="9400100000000000000000", carrier="USPS")
@@ -169,7 +184,19 @@ def seed(*, by, progress: bool = True) -> str:
         services.wholesale_order_approve(wholesale_order=approved, by=by)
         services.wholesale_order_submit(wholesale_order=draft, by=by)
 
-    steps = [pending, processing, on_hold, shipped, delivered, cancelled, returned, refunded, exchanged, merged]
+    steps = [
+        pending,
+        processing,
+        on_hold,
+        shipped,
+        partially_shipped,
+        delivered,
+        cancelled,
+        returned,
+        refunded,
+        exchanged,
+        merged,
+    ]
     steps += [split, wholesale]
     for step in tqdm(steps, desc="orders", disable=not progress):
         step()

@@ -49,5 +49,30 @@ class AllocationMismatch(DomainError):
     code = "allocation_short"
 
 
+class ExceedsShippable(DomainError):
+    """A shipment asks more units of a line than it holds at that location, less other pending shipments'
+    reservations (issue #18); nothing was written."""
+
+    code = "exceeds_shippable"
+
+
+class ShipmentsPending(DomainError):
+    """The order's lines are reserved by pending shipments: ship, cancel or delete those first."""
+
+    code = "shipments_pending"
+
+
+class ShipmentNotReversible(DomainError):
+    """A return already took back units of this shipment: it cannot come back to the sender."""
+
+    code = "shipment_not_reversible"
+
+
+class RefundedAboveTotal(DomainError):
+    """Cancelling the remaining units would take the order's total below what was already refunded."""
+
+    code = "refunded_above_total"
+
+
 class InvalidOrderInput(ValidationFailed):
     """Input only a service can judge: a line or discount that is not on this order, a reserved number (400)."""

@@ -7,9 +7,9 @@ import django_filters
 from django.db.models import Exists, OuterRef, Q
 
 from inventory.models import Location
-from orders.models import Order, OrderTag, Promotion, WholesaleOrder
-from orders.states import OrderStatus, PromotionType, WholesaleStatus
-from stateset.filters import BooleanFilter, IdFilter, ResourceFilterSet, status_filter
+from orders.models import Order, OrderTag, Promotion, Shipment, WholesaleOrder
+from orders.states import OrderStatus, PromotionType, ShipmentStatus, WholesaleStatus
+from stateset.filters import BooleanFilter, DateTimeFilter, IdFilter, ResourceFilterSet, status_filter
 from stateset.ids import as_id
 
 
@@ -78,6 +78,30 @@ class WholesaleOrderFilter(ResourceFilterSet):
 
     class Meta:
         model = WholesaleOrder
+        fields = []
+
+    def filter_location(self, queryset, name, value):
+        return _location(queryset, name, value)
+
+
+class ShipmentFilter(ResourceFilterSet):
+    """Shipments: order, status (comma separated), carrier, location, tracking number, shipped and delivered
+    ranges (`?pack_today=true`: pending ones created today or before, the packing list of the day)."""
+
+    order = IdFilter(field_name="order_id")
+    order_id = IdFilter(field_name="order_id")
+    status = status_filter(ShipmentStatus.choices)
+    carrier = django_filters.CharFilter(field_name="carrier", lookup_expr="iexact")
+    tracking_number = django_filters.CharFilter(field_name="tracking_number", lookup_expr="iexact")
+    location = django_filters.CharFilter(method="filter_location", label="location code or id")
+    number = django_filters.CharFilter(field_name="number", lookup_expr="iexact")
+    shipped_after = DateTimeFilter(field_name="shipped_at", lookup_expr="gte")
+    shipped_before = DateTimeFilter(field_name="shipped_at", lookup_expr="lte")
+    delivered_after = DateTimeFilter(field_name="delivered_at", lookup_expr="gte")
+    delivered_before = DateTimeFilter(field_name="delivered_at", lookup_expr="lte")
+
+    class Meta:
+        model = Shipment
         fields = []
 
     def filter_location(self, queryset, name, value):

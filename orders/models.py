@@ -22,14 +22,19 @@ from django_fsm import RETURN_VALUE, FSMField, transition
 
 from orders.errors import InvalidOrderInput
 from orders.states import (
+    CANCEL_REMAINING_FROM,
     CANCELLABLE,
     EDITABLE,
     EXCHANGEABLE,
     HOLDABLE,
     MERGEABLE,
+    REALLOCATABLE,
     REFUNDABLE,
     RELEASE_TARGETS,
     RETURNABLE,
+    SHIPMENT_EDITABLE,
+    SHIPMENT_OPEN,
+    SHIPMENT_UNDERWAY,
     SHIPPABLE,
     WHOLESALE_CANCELLABLE,
     WHOLESALE_EDITABLE,
@@ -40,6 +45,7 @@ from orders.states import (
     OrderStatus,
     PaymentTerms,
     PromotionType,
+    ShipmentStatus,
     WholesaleStatus,
 )
 from stateset.constraints import ci_unique
@@ -272,12 +278,46 @@ class Order(StatefulModel):
         self.held_from_status = ""
         return target
 
-    @transition(field=status, source=SHIPPABLE, target=OrderStatus.SHIPPED, permission="orders.ship_order")
-    def ship(self, tracking_number: str = "", carrier: str = "", shipped_at=None) -> None:
-        """The service has consumed the allocations and recorded the Shipment."""
+    @transition(
+        field=status,
+        source=SHIPPABLE,
+        target=RETURN_VALUE(OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED),
+        permission="orders.ship_order",
+    )
+    def ship(self, tracking_number: str = "", carrier: str = "", shipped_at=None, complete: bool = True) -> str:
+        """The service has shipped one or more shipments (consuming their units): `shipped` once every unit
+        is shipped or cancelled (`complete`), `partially_shipped` before."""
         self.tracking_number = tracking_number or self.tracking_number
         self.carrier = carrier or self.carrier
-        self.shipped_at = shipped_at or timezone.now()
+        self.shipped_at = self.shipped_at or shipped_at or timezone.now()
+        return OrderStatus.SHIPPED if complete else OrderStatus.PARTIALLY_SHIPPED
+
+    @transition(
+        field=status,
+        source=(OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED),
+        target=RETURN_VALUE(OrderStatus.PARTIALLY_SHIPPED, OrderStatus.PROCESSING),
+        custom={"internal": True},
+    )
+    def unship(self, anything_shipped: bool = True) -> str:
+        """A parcel came back to the sender: its units are shippable again."""
+        if not anything_shipped:
+            self.shipped_at = None
+        return OrderStatus.PARTIALLY_SHIPPED if anything_shipped else OrderStatus.PROCESSING
+
+    @transition(
+        field=status,
+        source=CANCEL_REMAINING_FROM,
+        target=RETURN_VALUE(OrderStatus.SHIPPED, OrderStatus.CANCELLED),
+        permission="orders.cancel_order",
+    )
+    def cancel_remaining(self, cancel_reason: str = "", initiator: str = "", anything_shipped: bool = True) -> str:
+        """Short-ship: the service has cancelled every unshipped unit and released its allocations."""
+        self.cancel_reason = cancel_reason
+        if anything_shipped:
+            return OrderStatus.SHIPPED
+        self.cancellation_initiator = initiator
+        self.cancelled_at = timezone.now()
+        return OrderStatus.CANCELLED
 
     @transition(field=status, source=OrderStatus.SHIPPED, target=OrderStatus.DELIVERED, custom={"admin": True})
     def deliver(self, delivered_at=None) -> None:
@@ -336,6 +376,14 @@ class Order(StatefulModel):
     @transition(field=status, source=EDITABLE, target=None)
     def update(self) -> None:
         """Header fields changed (the service sets them)."""
+
+    @transition(field=status, source=SHIPMENT_OPEN, target=None, permission="orders.ship_order")
+    def add_shipment(self) -> None:
+        """A shipment was created, cancelled or deleted on this order (its units reserved or released)."""
+
+    @transition(field=status, source=REALLOCATABLE, target=None, permission="orders.edit_order")
+    def reallocate(self) -> None:
+        """Unshipped units of a line moved to another location."""
 
     @transition(field=status, source=EDITABLE, target=None, permission="orders.edit_order")
     def add_item(self) -> None:
@@ -397,6 +445,8 @@ class OrderLineItem(TimeStampedModel):
     total = money(editable=False)
     quantity_shipped = models.PositiveIntegerField(default=0, editable=False)
     quantity_returned = models.PositiveIntegerField(default=0, editable=False)
+    # Units short-shipped by cancel_remaining: no longer charged, never shipped (issue #18).
+    quantity_cancelled = models.PositiveIntegerField(default=0, editable=False)
     status = models.CharField(max_length=20, choices=LineStatus.choices, default=LineStatus.OPEN, editable=False)
     requires_inventory = models.BooleanField(default=True)
 
@@ -406,7 +456,8 @@ class OrderLineItem(TimeStampedModel):
             models.CheckConstraint(condition=Q(quantity__gt=0), name="orders_line_quantity_gt_0"),
             models.CheckConstraint(condition=Q(unit_price__gte=0), name="orders_line_unit_price_gte_0"),
             models.CheckConstraint(
-                condition=Q(quantity_shipped__lte=F("quantity")), name="orders_line_shipped_lte_quantity"
+                condition=Q(quantity_shipped__lte=F("quantity") - F("quantity_cancelled")),
+                name="orders_line_shipped_lte_quantity",
             ),
             models.CheckConstraint(
                 condition=Q(quantity_returned__lte=F("quantity_shipped")), name="orders_line_returned_lte_shipped"
@@ -426,6 +477,16 @@ class OrderLineItem(TimeStampedModel):
     @property
     def quantity_returnable(self) -> int:
         return self.quantity_shipped - self.quantity_returned
+
+    @property
+    def quantity_billed(self) -> int:
+        """What the line charges for: its quantity less the units cancelled short."""
+        return self.quantity - self.quantity_cancelled
+
+    @property
+    def quantity_unshipped(self) -> int:
+        """Units neither shipped nor cancelled: what shipments may still take."""
+        return self.quantity - self.quantity_cancelled - self.quantity_shipped
 
 
 class OrderDiscount(TimeStampedModel):
@@ -492,19 +553,117 @@ class Refund(models.Model):
         return f"{self.amount} on {self.order}"
 
 
-class Shipment(models.Model):
+class Shipment(StatefulModel):
+    """One parcel of an order, from one location (issue #18). While pending it reserves its units against
+    what its lines hold at that location (so two parcels cannot take the same units); shipping consumes
+    exactly those units there. See the transitions below and docs/api/orders.md."""
+
+    number_prefix = "SHP"
+    number_field = "number"
+
+    number = models.CharField(max_length=50, null=True, blank=True, unique=True, editable=False)
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="shipments")
-    tracking_number = models.CharField(max_length=255, blank=True)
+    location = models.ForeignKey("inventory.Location", on_delete=models.PROTECT, related_name="shipments")
+    status = FSMField(default=ShipmentStatus.PENDING, choices=ShipmentStatus.choices, protected=True, db_index=True)
     carrier = models.CharField(max_length=100, blank=True)
-    shipped_at = models.DateTimeField()
-    actor = models.CharField(max_length=255, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    service = models.CharField(max_length=100, blank=True)
+    tracking_number = models.CharField(max_length=255, blank=True, db_index=True)
+    tracking_url = models.CharField(max_length=500, blank=True)
+    weight = models.DecimalField(max_digits=10, decimal_places=3, null=True, blank=True)
+    package_count = models.PositiveIntegerField(default=1)
+    notes = models.TextField(blank=True)
+    shipped_at = models.DateTimeField(null=True, blank=True, editable=False)
+    delivered_at = models.DateTimeField(null=True, blank=True, editable=False)
+    cancelled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    actor = models.CharField(max_length=255, blank=True, editable=False)
 
     class Meta:
         ordering = ["pk"]
+        indexes = [models.Index(fields=["order", "status"], name="shipment_order_status")]
+        constraints = [
+            models.CheckConstraint(condition=Q(package_count__gte=1), name="orders_shipment_packages_gte_1"),
+            models.CheckConstraint(
+                condition=Q(weight__isnull=True) | Q(weight__gte=0), name="orders_shipment_weight_gte_0"
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.carrier} {self.tracking_number}".strip() or f"Shipment #{self.pk}"
+        return self.display_number
+
+    @transition(
+        field=status, source=ShipmentStatus.PENDING, target=ShipmentStatus.SHIPPED, permission="orders.ship_order"
+    )
+    def ship(self, tracking_number: str = "", carrier: str = "", shipped_at=None) -> None:
+        """The service has consumed its units at its location."""
+        self.tracking_number = tracking_number or self.tracking_number
+        self.carrier = carrier or self.carrier
+        self.shipped_at = shipped_at or timezone.now()
+
+    @transition(field=status, source=ShipmentStatus.SHIPPED, target=ShipmentStatus.IN_TRANSIT, custom={"admin": True})
+    def mark_in_transit(self) -> None:
+        pass
+
+    @transition(field=status, source=SHIPMENT_UNDERWAY, target=ShipmentStatus.DELIVERED)
+    def deliver(self, delivered_at=None) -> None:
+        """The service delivers the order too once every parcel arrived."""
+        self.delivered_at = delivered_at or timezone.now()
+
+    @transition(
+        field=status, source=ShipmentStatus.PENDING, target=ShipmentStatus.CANCELLED, permission="orders.ship_order"
+    )
+    def cancel(self) -> None:
+        """Its reservation is released (nothing had left the shelf)."""
+        self.cancelled_at = timezone.now()
+
+    @transition(
+        field=status,
+        source=SHIPMENT_UNDERWAY,
+        target=ShipmentStatus.RETURNED_TO_SENDER,
+        permission="orders.ship_order",
+    )
+    def return_to_sender(self) -> None:
+        """The service has put its units back on hand at its location, allocated to their lines again."""
+
+    @transition(field=status, source=SHIPMENT_UNDERWAY, target=ShipmentStatus.LOST, custom={"admin": True})
+    def mark_lost(self) -> None:
+        """No stock changes; a refund or a replacement is its own action."""
+
+    @transition(field=status, source=SHIPMENT_EDITABLE, target=None)
+    def update(self) -> None:
+        """Carrier, service, tracking, weight, packages or notes changed."""
+
+    @transition(
+        field=status,
+        source=ShipmentStatus.PENDING,
+        target=None,
+        permission="orders.ship_order",
+        custom={"action": "delete"},
+    )
+    def delete_pending(self) -> None:
+        """Deleted before shipping: its reservation released."""
+
+
+class ShipmentLineItem(models.Model):
+    """`quantity` units of one order line in one shipment. `quantity_returned`: how many of them a return
+    took back (returns follow parcels)."""
+
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="shipment_line_items")
+    line = models.ForeignKey(OrderLineItem, on_delete=models.PROTECT, related_name="shipment_lines")
+    quantity = models.PositiveIntegerField()
+    quantity_returned = models.PositiveIntegerField(default=0, editable=False)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="orders_shipment_line_quantity_gt_0"),
+            models.CheckConstraint(
+                condition=Q(quantity_returned__lte=F("quantity")), name="orders_shipment_line_returned_lte_quantity"
+            ),
+            models.UniqueConstraint(fields=["shipment", "line"], name="orders_shipment_line_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x line {self.line_id}"
 
 
 class WholesaleOrder(StatefulModel):

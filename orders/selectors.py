@@ -13,6 +13,7 @@ from orders.models import (
     Promotion,
     Refund,
     Shipment,
+    ShipmentLineItem,
     WholesaleOrder,
     WholesaleOrderLineItem,
 )
@@ -27,6 +28,13 @@ def order_list() -> QuerySet[Order]:
         Prefetch("tags", queryset=OrderTag.objects.order_by("pk")),
         Prefetch("refunds", queryset=Refund.objects.order_by("pk")),
         Prefetch("shipments", queryset=Shipment.objects.order_by("pk")),
+    )
+
+
+def shipment_list() -> QuerySet[Shipment]:
+    """Shipments with their order and location joined and their lines prefetched (one query)."""
+    return Shipment.objects.select_related("order", "location").prefetch_related(
+        Prefetch("shipment_line_items", queryset=ShipmentLineItem.objects.order_by("pk"))
     )
 
 

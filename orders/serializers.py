@@ -24,10 +24,11 @@ from orders.models import (
     Promotion,
     Refund,
     Shipment,
+    ShipmentLineItem,
     WholesaleOrder,
     WholesaleOrderLineItem,
 )
-from orders.states import DiscountType, OrderStatus
+from orders.states import DiscountType, OrderStatus, ShipmentStatus
 from stateset.api import ConstantField, InputSerializer, MoneyField, ResourceSerializer, schema_by_direction
 from stateset.compiled import Compiled
 from stateset.errors import DomainError
@@ -185,12 +186,16 @@ class OrderLineItemSerializer(ResourceSerializer):
     unit_price = MoneyField(min_value=Decimal("0"))
     sale_price = MoneyField(source="unit_price", read_only=True)
     original_price = MoneyField(min_value=Decimal("0"), required=False, allow_null=True)
+    location = LocationRefField(
+        required=False, write_only=True, help_text="Where to allocate this line (default: the order's location)."
+    )
     created_date = serializers.DateTimeField(source="created_at", read_only=True)
     updated_date = serializers.DateTimeField(source="updated_at", read_only=True)
 
     class Meta:
         model = OrderLineItem
         fields = [
+            "location",
             "id",
             "object",
             "order_id",
@@ -205,6 +210,7 @@ class OrderLineItemSerializer(ResourceSerializer):
             "total",
             "quantity_shipped",
             "quantity_returned",
+            "quantity_cancelled",
             "status",
             "requires_inventory",
             "created_at",
@@ -212,7 +218,14 @@ class OrderLineItemSerializer(ResourceSerializer):
             "created_date",
             "updated_date",
         ]
-        read_only_fields = ["discount_total", "total", "quantity_shipped", "quantity_returned", "status"]
+        read_only_fields = [
+            "discount_total",
+            "total",
+            "quantity_shipped",
+            "quantity_returned",
+            "quantity_cancelled",
+            "status",
+        ]
         extra_kwargs = {"product_name": {"required": False}, "requires_inventory": {"required": False}}
 
 
@@ -256,13 +269,155 @@ class RefundSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ShipmentSerializer(serializers.ModelSerializer):
+class OrderShipmentSerializer(serializers.ModelSerializer):
+    """A shipment as the order shows it (its own resource, `/v1/shipments/{id}`, has the lines)."""
+
     object = ConstantField("shipment")
+    location_id = serializers.IntegerField(read_only=True)
 
     class Meta:
         model = Shipment
-        fields = ["id", "object", "tracking_number", "carrier", "shipped_at", "created_at"]
+        fields = [
+            "id",
+            "object",
+            "number",
+            "status",
+            "location_id",
+            "tracking_number",
+            "carrier",
+            "shipped_at",
+            "delivered_at",
+            "created_at",
+        ]
         read_only_fields = fields
+
+
+class ShipmentLineItemSerializer(serializers.ModelSerializer):
+    object = ConstantField("shipment_line_item")
+    order_item_id = serializers.IntegerField(source="line_id", read_only=True)
+
+    class Meta:
+        model = ShipmentLineItem
+        fields = ["id", "object", "order_item_id", "quantity", "quantity_returned"]
+        read_only_fields = fields
+
+
+class ShipmentLineInput(InputSerializer):
+    order_item_id = serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text="The order line.")
+    quantity = serializers.IntegerField(min_value=1, max_value=1_000_000)
+
+
+class ShipmentSerializer(ResourceSerializer):
+    """A shipment (issue #18): one parcel of one order, from one location. Create names the order, the
+    location (default: the order's) and the lines with quantities (default: everything still shippable from
+    there); update changes the carrier, service, tracking, weight, packages and notes."""
+
+    object = ConstantField("shipment")
+    order_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    order_number = serializers.CharField(source="order.order_number", read_only=True, allow_null=True)
+    location = LocationRefField(required=False)
+    location_id = serializers.IntegerField(read_only=True)
+    status = serializers.ChoiceField(choices=ShipmentStatus.choices, read_only=True)
+    shipment_line_items = ShipmentLineItemSerializer(many=True, read_only=True)
+    weight = serializers.DecimalField(
+        max_digits=10, decimal_places=3, min_value=Decimal("0"), required=False, allow_null=True
+    )
+    package_count = serializers.IntegerField(min_value=1, max_value=10_000, required=False)
+    created_date = serializers.DateTimeField(source="created_at", read_only=True)
+    updated_date = serializers.DateTimeField(source="updated_at", read_only=True)
+
+    class Meta:
+        model = Shipment
+        fields = [
+            "id",
+            "object",
+            "number",
+            "order_id",
+            "order_number",
+            "location",
+            "location_id",
+            "status",
+            "carrier",
+            "service",
+            "tracking_number",
+            "tracking_url",
+            "weight",
+            "package_count",
+            "notes",
+            "shipment_line_items",
+            "shipped_at",
+            "delivered_at",
+            "cancelled_at",
+            "actor",
+            "created_at",
+            "updated_at",
+            "created_date",
+            "updated_date",
+        ]
+        read_only_fields = ["number", "status", "shipped_at", "delivered_at", "cancelled_at", "actor"]
+        extra_kwargs = {
+            "carrier": {"required": False},
+            "service": {"required": False},
+            "tracking_number": {"required": False},
+            "tracking_url": {"required": False},
+            "notes": {"required": False},
+        }
+
+
+class ShipmentCreateSerializer(InputSerializer):
+    """Create a shipment: `shipment_line_items` as `[{order_item_id, quantity}]`."""
+
+    order_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    location = LocationRefField(required=False)
+    shipment_line_items = ShipmentLineInput(many=True, required=False, allow_empty=False)
+    carrier = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    service = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    tracking_number = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    tracking_url = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    weight = serializers.DecimalField(
+        max_digits=10, decimal_places=3, min_value=Decimal("0"), required=False, allow_null=True
+    )
+    package_count = serializers.IntegerField(min_value=1, max_value=10_000, required=False)
+    notes = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=1000)
+
+    def validate(self, attrs):
+        attrs = dict(attrs)
+        attrs["order"] = attrs.pop("order_id")
+        return attrs
+
+
+class ShipmentUpdateSerializer(InputSerializer):
+    """Update a shipment: its papers only (lines and location stay; delete a pending one instead)."""
+
+    carrier = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    service = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    tracking_number = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    tracking_url = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    weight = serializers.DecimalField(
+        max_digits=10, decimal_places=3, min_value=Decimal("0"), required=False, allow_null=True
+    )
+    package_count = serializers.IntegerField(min_value=1, max_value=10_000, required=False)
+    notes = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=1000)
+
+
+class ShipmentShipInput(InputSerializer):
+    tracking_number = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    carrier = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    shipped_at = serializers.DateTimeField(required=False, allow_null=True)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=1000)
+
+
+class CancelRemainingInput(InputSerializer):
+    reason = serializers.CharField(max_length=1000, help_text="Why the remaining units are cancelled (required).")
+
+
+class ReallocateInput(InputSerializer):
+    order_item_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    location = LocationRefField(help_text="Where the units go.")
+    quantity = serializers.IntegerField(min_value=1, max_value=1_000_000, required=False, allow_null=True)
+    from_location = LocationRefField(required=False, allow_null=True)
 
 
 class ItemInput(InputSerializer):
@@ -294,12 +449,19 @@ class OrderSerializer(ResourceSerializer):
     order_line_items = OrderLineItemSerializer(many=True, required=False)
     items = ItemInput(many=True, required=False, write_only=True)
     shipping = ShippingInput(required=False, write_only=True)
+    allocation = serializers.ChoiceField(
+        choices=["order_location", "any_location"],
+        required=False,
+        write_only=True,
+        help_text="any_location: what the line's location lacks comes from the other active locations, most "
+        "available first (ties by location code). Default order_location: short stock there is a 422.",
+    )
     discounts = OrderDiscountSerializer(many=True, read_only=True)
     promotion_id = serializers.IntegerField(read_only=True, allow_null=True)
     promotion_code = serializers.CharField(source="promotion.code", read_only=True, allow_null=True, default=None)
     balance = MoneyField(read_only=True)
     refunds = RefundSerializer(many=True, read_only=True)
-    shipments = ShipmentSerializer(many=True, read_only=True)
+    shipments = OrderShipmentSerializer(many=True, read_only=True)
     split_from = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     merged_into = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     exchange_for = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
@@ -352,6 +514,7 @@ class OrderSerializer(ResourceSerializer):
             "order_line_items",
             "items",
             "shipping",
+            "allocation",
             "discounts",
             "promotion_id",
             "promotion_code",
@@ -466,6 +629,7 @@ class OrderUpdateSerializer(OrderSerializer):
         fields = super().get_fields()
         fields.pop("items")
         fields.pop("shipping")
+        fields.pop("allocation")
         for name in self.LOCKED:
             fields[name].read_only = True
             fields[name].required = False

@@ -234,6 +234,14 @@ class ReturnLineItem(TimeStampedModel):
         related_name="return_lines",
         help_text="The order line whose shipped units this line returns (resolved from the SKU when not given).",
     )
+    shipment = models.ForeignKey(
+        "orders.Shipment",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="return_lines",
+        help_text="The shipment (parcel) the units come back from (issue #18); optional.",
+    )
     sku = models.CharField(max_length=100, blank=True, db_index=True)
     name = text()
     price = money(help_text="Unit price paid (the order line's total / quantity unless given).")

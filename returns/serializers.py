@@ -17,7 +17,7 @@ from rest_framework import serializers
 
 from crm.models import Customer
 from inventory import services as inv
-from orders.models import OrderLineItem
+from orders.models import OrderLineItem, Shipment
 from returns import services
 from returns.models import Return, ReturnLineItem, Warranty, WarrantyLineItem
 from returns.states import WARRANTY_STATUS_WORDS, Condition
@@ -111,6 +111,12 @@ class ReturnLineItemSerializer(AliasInputMixin, ResourceSerializer):
     order_line_item = serializers.PrimaryKeyRelatedField(
         queryset=OrderLineItem.objects.all(), required=False, allow_null=True, help_text="The order line's id."
     )
+    shipment = serializers.PrimaryKeyRelatedField(
+        queryset=Shipment.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="The shipment the units come back from (optional): at most what it shipped and has not had returned.",
+    )
     sku = _text(100)
     name = _text()
     quantity = serializers.IntegerField(min_value=1, max_value=1_000_000)
@@ -133,6 +139,7 @@ class ReturnLineItemSerializer(AliasInputMixin, ResourceSerializer):
             "object",
             "return_id",
             "order_line_item",
+            "shipment",
             "sku",
             "name",
             "price",
@@ -164,11 +171,12 @@ class ReturnLineItemUpdateSerializer(ReturnLineItemSerializer):
 
     return_id = serializers.IntegerField(source="parent_return_id", read_only=True)
     order_line_item = serializers.PrimaryKeyRelatedField(read_only=True)
+    shipment = serializers.PrimaryKeyRelatedField(read_only=True)
     sku = serializers.CharField(read_only=True)
     quantity = serializers.IntegerField(min_value=1, max_value=1_000_000, required=False)
 
     def read_only_message(self, key: str) -> str:
-        if key in ("return_id", "order_line_item", "sku"):
+        if key in ("return_id", "order_line_item", "shipment", "sku"):
             return f"'{key}' cannot change on a line; delete the line and add another."
         return super().read_only_message(key)
 

@@ -226,6 +226,7 @@ SPECTACULAR_SETTINGS = {
         "PromotionTypeEnum": "orders.states.PromotionType",
         "OrderLineStatusEnum": "orders.states.LineStatus",
         "WholesaleOrderStatusEnum": "orders.states.WholesaleStatus",
+        "ShipmentStatusEnum": "orders.states.ShipmentStatus",
         "ReturnStatusEnum": "returns.states.ReturnStatus",
         "ReturnLineStatusEnum": "returns.states.ReturnLineStatus",
         "WarrantyStatusEnum": "returns.states.WarrantyStatus",

@@ -33,7 +33,7 @@ from manufacturing.api import (
     WorkOrderLineItemViewSet,
     WorkOrderViewSet,
 )
-from orders.api import PromotionViewSet, WholesaleOrderViewSet
+from orders.api import PromotionViewSet, ShipmentViewSet, WholesaleOrderViewSet
 from returns.api import (
     OrdersWithReturnsViewSet,
     ReturnLineItemViewSet,
@@ -67,6 +67,7 @@ RESOURCES = [
     ("orders", OrdersWithReturnsViewSet),
     ("promotions", PromotionViewSet),
     ("wholesale_orders", WholesaleOrderViewSet),
+    ("shipments", ShipmentViewSet),
     ("returns", ReturnViewSet),
     ("return_line_items", ReturnLineItemViewSet),
     ("warranties", WarrantyViewSet),
@@ -135,7 +136,7 @@ api_patterns = [
 # gives as a host (no /v1) or a host ending in /api: every resource route of /v1 is served there too (not
 # the schema or docs). Namespaced, so `reverse("order-detail")` (the Location of a create) stays /v1.
 # Every other path outside /admin/ and /static/ is the API's JSON 404, including the client's resources
-# this server does not have (workflows, agents, channels, messages, rules, activities, shipments).
+# this server does not have (workflows, agents, channels, messages, rules, activities).
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),

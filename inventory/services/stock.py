@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connections, router, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from inventory.errors import InsufficientStock, Shortage, StockLimitExceeded
@@ -421,6 +421,55 @@ def stock_allocate(*, requests: Sequence[StockRequest], by: Actor, new_lines: bo
     return result
 
 
+def stock_allocate_any(*, requests: Sequence[StockRequest], by: Actor, new_lines: bool = False) -> list[Allocation]:
+    """Allocate each request at its own location first, then, for what is short there, at the other active
+    locations, the one with the most available first (ties by code): the fewest parcels. All or nothing:
+    what no location can cover is InsufficientStock naming each short SKU (at "any location").
+
+    Locks every existing level of the items at the active locations (and creates the requested ones), in
+    primary-key order, in one statement (two when a requested level is new), before reading availability.
+    """
+    if not requests:
+        return []
+    if any(r.line is None for r in requests):
+        raise TypeError("every allocation request needs the document line it is for")
+    shortage = None
+    with transaction.atomic(savepoint=False):
+        locations = {loc.pk: loc for loc in Location.objects.filter(active=True)}
+        locations.update({r.location.pk: r.location for r in requests})
+        pairs = {(r.item.pk, loc) for r in requests for loc in locations}
+        levels = {(lvl.item_id, lvl.location_id): lvl for lvl in _select_levels(pairs)}
+        wanted_here = {(r.item.pk, r.location.pk) for r in requests}
+        if wanted_here - set(levels):
+            levels.update(_lock_levels(wanted_here - set(levels)))
+        available = {key: level.available for key, level in levels.items()}
+        planned: list[StockRequest] = []
+        short: list[Shortage] = []
+        for request in requests:
+            _positive(request.quantity)
+            left = request.quantity
+            home = (request.item.pk, request.location.pk)
+            others = sorted(
+                (key for key in available if key[0] == request.item.pk and key != home),
+                key=lambda key: (-available[key], locations[key[1]].code),
+            )
+            for key in (home, *others):
+                take = min(max(available.get(key, 0), 0), left)
+                if take > 0:
+                    planned.append(StockRequest(request.item, locations[key[1]], take, request.line))
+                    available[key] -= take
+                    left -= take
+            if left:
+                short.append(Shortage(request.item.sku, "any location", request.quantity, request.quantity - left))
+        if short:
+            shortage = InsufficientStock(short, action="allocate")
+        else:
+            result = _allocate_locked(planned, levels, new_lines=new_lines)
+    if shortage is not None:
+        raise shortage
+    return result
+
+
 def _allocate_locked(
     requests: Sequence[StockRequest], levels: dict[tuple[int, int], StockLevel], *, new_lines: bool
 ) -> list[Allocation]:
@@ -463,22 +512,29 @@ def _allocate_locked(
     return result
 
 
-def _lock_open_allocations(lines: Iterable[LineRef]) -> list[Allocation]:
-    """The open allocations of these lines, with their levels locked in primary-key order in the same
-    statement (`FOR UPDATE OF` the level only; the caller holds its document's lock, which serialises
-    changes to the document's own allocations). Ordered by level, then allocation."""
+def _lock_open_allocations(lines: Iterable[LineRef], *, location_id: int | None = None) -> list[Allocation]:
+    """The open allocations of these lines (at one location, when given), with their levels locked in
+    primary-key order in the same statement (`FOR UPDATE OF` the level only; the caller holds its document's
+    lock, which serialises changes to the document's own allocations). Ordered by level, then allocation."""
     by_type: dict[str, set[int]] = defaultdict(set)
     for line in lines:
         by_type[line.document_type].add(line.line_id)
     if not by_type:
         return []
-    return _open_allocations_locked(tuple((t, tuple(sorted(ids))) for t, ids in sorted(by_type.items())))
+    groups = tuple((t, tuple(sorted(ids))) for t, ids in sorted(by_type.items()))
+    if location_id is None:
+        return _open_allocations_locked(groups)
+    return list(_open_allocations_queryset(groups, location_id))
 
 
-def _open_allocations_queryset(groups: Sequence[tuple[str, Sequence[int]]]) -> QuerySet[Allocation]:
+def _open_allocations_queryset(
+    groups: Sequence[tuple[str, Sequence[int]]], location_id: int | None = None
+) -> QuerySet[Allocation]:
     match = Q()
     for document_type, line_ids in groups:
         match |= Q(document_type=document_type, line_id__in=line_ids)
+    if location_id is not None:
+        match &= Q(level__location_id=location_id)
     return (
         Allocation.objects.filter(match, status=AllocationStatus.OPEN)
         .select_related("level__item", "level__location")
@@ -499,11 +555,14 @@ def _levels_of(allocations: Iterable[Allocation]) -> dict[int, StockLevel]:
     return levels
 
 
-def stock_release(*, lines: Sequence[LineRef], by: Actor, quantity: int | None = None) -> int:
-    """Give back what the lines hold (cancel, remove_item). With `quantity`, release only that much (from
-    one line), oldest allocation first. Returns the quantity released."""
+def stock_release(
+    *, lines: Sequence[LineRef], by: Actor, quantity: int | None = None, location: Location | None = None
+) -> int:
+    """Give back what the lines hold (cancel, remove_item), at one `location` when given. With `quantity`,
+    release only that much (from one line), oldest allocation first. Returns the quantity released."""
     with transaction.atomic(savepoint=False):
-        allocations = sorted(_lock_open_allocations(lines), key=lambda a: a.pk)
+        location_id = location.pk if location is not None else None
+        allocations = sorted(_lock_open_allocations(lines, location_id=location_id), key=lambda a: a.pk)
         levels = _levels_of(allocations)
         remaining = quantity
         released = 0
@@ -537,12 +596,16 @@ def _reduce_many(takes: Sequence[tuple[Allocation, int]], closed_status: str) ->
     whole = [allocation for allocation, take in takes if take == allocation.quantity]
     if whole:
         Allocation.objects.filter(pk__in=[a.pk for a in whole]).update(quantity=0, status=closed_status)
+    partial = [(allocation, take) for allocation, take in takes if take != allocation.quantity]
+    if partial:  # one statement for every partial take (a shipment of several lines takes part of each)
+        whens = [When(pk=allocation.pk, then=Value(take)) for allocation, take in partial]
+        Allocation.objects.filter(pk__in=[a.pk for a, _ in partial]).update(
+            quantity=F("quantity") - Case(*whens, default=Value(0))
+        )
     for allocation, take in takes:
         allocation.quantity -= take
         if allocation.quantity == 0:
             allocation.status = closed_status
-        else:
-            Allocation.objects.filter(pk=allocation.pk).update(quantity=F("quantity") - take)
 
 
 def stock_consume(
@@ -567,6 +630,54 @@ def stock_consume(
             for pk in sorted(per_level)
         ]
         return StockMovement.objects.bulk_create(movements)
+
+
+def stock_consume_at(
+    *,
+    takes: Mapping[LineRef, int],
+    location: Location,
+    source: Source,
+    by: Actor,
+    reason: str = MovementReason.SHIPMENT,
+    note: str = "",
+) -> list[StockMovement]:
+    """Take exactly `takes[line]` units of what each line holds at `location` off hand (one shipment): on
+    hand and allocated fall together, oldest allocation first, one movement per level. A line holding fewer
+    units there raises `allocation_short` and nothing is written (raised after the block).
+
+    Statements: the allocations read with their levels locked (one), the allocations reduced (one or two),
+    the levels written (one), the ledger rows inserted (one).
+    """
+    wanted = {line: quantity for line, quantity in takes.items() if quantity}
+    short: list[str] = []
+    with transaction.atomic(savepoint=False):
+        allocations = sorted(_lock_open_allocations(wanted, location_id=location.pk), key=lambda a: a.pk)
+        levels = _levels_of(allocations)
+        remaining = {(line.document_type, line.line_id): quantity for line, quantity in wanted.items()}
+        reductions: list[tuple[Allocation, int]] = []
+        per_level: dict[int, int] = defaultdict(int)
+        for allocation in allocations:
+            key = (allocation.document_type, allocation.line_id)
+            take = min(allocation.quantity, remaining.get(key, 0))
+            if take > 0:
+                reductions.append((allocation, take))
+                per_level[allocation.level_id] += take
+                remaining[key] -= take
+        short = [f"line {line_id}: {left} more" for (_, line_id), left in sorted(remaining.items()) if left > 0]
+        if not short:
+            _reduce_many(reductions, AllocationStatus.CONSUMED)
+            _apply_many(levels, {pk: (-quantity, -quantity, 0) for pk, quantity in per_level.items()})
+            movements = [
+                _movement(levels[pk], -per_level[pk], reason=reason, source=source, by=by, note=note)
+                for pk in sorted(per_level)
+            ]
+            movements = StockMovement.objects.bulk_create(movements)
+    if short:
+        raise DomainError(
+            f"The lines hold too few units at {location.code} to ship ({'; '.join(short)}); nothing was shipped.",
+            code="allocation_short",
+        )
+    return movements
 
 
 def allocation_transfer(*, from_line: LineRef, to_line: LineRef, quantity: int, by: Actor) -> int:

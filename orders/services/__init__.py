@@ -30,6 +30,7 @@ The modules, each one aggregate or one concern (they import each other by full p
 - `orders`: one order on its own: create, update, status, lines, manual discounts, tags, ship, cancel;
 - `promotions`: promotions, and applying one to an order;
 - `refunds`: refunds on an order;
+- `shipments`: shipments (parcels), ship (in parts or whole), cancel_remaining, reallocate;
 - `split_merge`: `order_split` and `order_merge`, each as plan → compute → apply;
 - `returns_hooks`: what the returns app calls;
 - `wholesale`: wholesale orders.
@@ -51,7 +52,6 @@ from orders.services.orders import (
     order_release,
     order_remove_discount,
     order_remove_item,
-    order_ship,
     order_tag,
     order_untag,
     order_update,
@@ -74,6 +74,23 @@ from orders.services.returns_hooks import (
     order_mark_exchanged,
     order_mark_returned,
 )
+from orders.services.shipments import (
+    SHIPMENT_FIELDS,
+    order_cancel_remaining,
+    order_reallocate,
+    order_ship,
+    reserved_units,
+    shipment_cancel,
+    shipment_create,
+    shipment_delete,
+    shipment_deliver,
+    shipment_mark_in_transit,
+    shipment_mark_lost,
+    shipment_return_to_sender,
+    shipment_ship,
+    shipment_update,
+    shippable_units,
+)
 from orders.services.split_merge import COPIED_ON_SPLIT, SplitResult, order_merge, order_merge_many, order_split
 from orders.services.wholesale import (
     WHOLESALE_FIELDS,
@@ -87,6 +104,20 @@ from orders.services.wholesale import (
 )
 
 __all__ = [
+    "SHIPMENT_FIELDS",
+    "order_cancel_remaining",
+    "order_reallocate",
+    "reserved_units",
+    "shipment_cancel",
+    "shipment_create",
+    "shipment_delete",
+    "shipment_deliver",
+    "shipment_mark_in_transit",
+    "shipment_mark_lost",
+    "shipment_return_to_sender",
+    "shipment_ship",
+    "shipment_update",
+    "shippable_units",
     "CHARGED_FIELDS",
     "COPIED_ON_SPLIT",
     "CREATE_ONLY_FIELDS",

@@ -69,6 +69,8 @@ class LineSpec:
     product_name: str = ""
     original_price: Decimal | None = None
     requires_inventory: bool = True
+    # Where this line is allocated (issue #18); None: the order's location.
+    location: Any = None
 
     @classmethod
     def of(cls, data: Mapping[str, Any] | LineSpec) -> LineSpec:
@@ -106,18 +108,29 @@ def lines_build(
     return built
 
 
+ALLOCATION_RULES = ("order_location", "any_location")
+
+
 def lines_allocate(
     order: Order,
     lines: Sequence[tuple[OrderLineItem, InventoryItem | None]],
     *,
     by: Actor,
     new_lines: bool = False,
+    locations: Sequence[Any] | None = None,
+    allocation: str = "order_location",
 ) -> None:
-    """Allocate each stocked line's quantity at the order's location (all or none; see stock_allocate).
+    """Allocate each stocked line's quantity at its location (`locations`, one per line, None for the
+    order's) or, with `allocation="any_location"`, there first and then at the other active locations,
+    most available first (`inventory.services.stock_allocate_any`). All or none; see stock_allocate.
     `new_lines`: the lines were inserted in this transaction and hold nothing yet."""
+    locations = locations or [None] * len(lines)
     requests = [
-        inv.StockRequest(item, order.location, line.quantity, line_ref(line))
-        for line, item in lines
+        inv.StockRequest(item, where or order.location, line.quantity, line_ref(line))
+        for (line, item), where in zip(lines, locations, strict=True)
         if line.requires_inventory
     ]
-    inv.stock_allocate(requests=requests, by=by, new_lines=new_lines)
+    if allocation == "any_location":
+        inv.stock_allocate_any(requests=requests, by=by, new_lines=new_lines)
+    else:
+        inv.stock_allocate(requests=requests, by=by, new_lines=new_lines)

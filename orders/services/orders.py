@@ -26,10 +26,11 @@ from django.utils import timezone
 from crm.models import Customer
 from inventory import services as inv
 from inventory.models import Location
-from orders.errors import AllocationMismatch, InvalidOrderInput, LastLine
-from orders.models import Order, OrderDiscount, OrderLineItem, OrderTag, Shipment
-from orders.services.documents import DOCUMENT, customer_resolve, document_number_check, join_reasons
+from orders.errors import InvalidOrderInput, LastLine
+from orders.models import Order, OrderDiscount, OrderLineItem, OrderTag
+from orders.services.documents import customer_resolve, document_number_check, join_reasons
 from orders.services.lines import (
+    ALLOCATION_RULES,
     LineSpec,
     line_on_order,
     line_ref,
@@ -40,6 +41,7 @@ from orders.services.lines import (
 )
 from orders.services.locks import order_lock
 from orders.services.pricing import HUNDRED, order_recompute_totals, totals_compute
+from orders.services.shipments import pending_shipments_cancel, refuse_if_reserved, underway_shipments_deliver
 from orders.states import DiscountType, LineStatus
 from stateset.actors import Actor
 from stateset.errors import PermissionDenied, ValidationFailed
@@ -88,6 +90,7 @@ def order_create(
     tags: Sequence[tuple[str, str]] = (),
     currency: str = "USD",
     status_reason: str = "",
+    allocation: str = "order_location",
     _extra: Mapping[str, Any] | None = None,
     **fields: Any,
 ) -> Order:
@@ -97,7 +100,15 @@ def order_create(
     need no item); short stock is a 422 `insufficient_stock` naming each short SKU, and then no order, line,
     customer or allocation is left behind. The customer is the one given, or found or created from the inline
     customer or `customer_email`. Totals are computed from the lines.
+
+    Several locations (issue #18): a line may name its own `location`; `allocation="any_location"` takes
+    what the line's location lacks from the other active locations, most available first (ties by code).
+    Without either, every line is allocated at the order's location, and short stock there is the 422.
     """
+    if allocation not in ALLOCATION_RULES:
+        raise ValidationFailed(
+            f"'allocation' is one of {', '.join(ALLOCATION_RULES)}.", errors={"allocation": "unknown rule"}
+        )
     unknown = set(fields) - HEADER_FIELDS - CREATE_ONLY_FIELDS
     if unknown:
         raise TypeError(f"order fields not known: {sorted(unknown)}")
@@ -135,7 +146,8 @@ def order_create(
         )
         log_event(order, "create", by=by, reason=status_reason)
         # The stock last, so the levels every order of the same SKUs needs are locked for the shortest time.
-        lines_allocate(order, built, by=by, new_lines=True)
+        where = [inv.location_resolve(s.location) if s.location not in (None, "") else None for s in specs]
+        lines_allocate(order, built, by=by, new_lines=True, locations=where, allocation=allocation)
     prefetched(order, order_line_items=lines, discounts=(), tags=tag_rows, refunds=(), shipments=())
     return as_written(order)
 
@@ -208,8 +220,12 @@ def order_release(*, order: Order, by: Actor, reason: str = "") -> Order:
 
 
 def order_deliver(*, order: Order, by: Actor, delivered_at: datetime | None = None, reason: str = "") -> Order:
-    """shipped → delivered (`delivered_at` defaults to now)."""
-    return _order_transition(order, "deliver", by=by, reason=reason, delivered_at=delivered_at)
+    """shipped → delivered (`delivered_at` defaults to now), and with it every shipment still under way."""
+    with transaction.atomic():
+        order = order_lock(order.pk)
+        apply_transition(order, "deliver", by=by, reason=reason, delivered_at=delivered_at)
+        underway_shipments_deliver(order, by=by, delivered_at=order.delivered_at, reason=reason)
+    return as_written(order)
 
 
 # ======================================================================================================
@@ -257,8 +273,9 @@ def order_remove_item(*, order: Order, by: Actor, order_item_id: int, quantity: 
     """Take `quantity` (default: all) off a line and release that stock. Removing the last line is a 422
     `last_line` (cancel the order instead); more than the line has is a 400."""
     with transaction.atomic():
-        order = lock(Order, order.pk)
+        order = order_lock(order.pk)  # which related sets are empty: no pending shipment to look for
         check_transition(order, "remove_item", by=by)
+        refuse_if_reserved(order, action="remove items")
         line = line_on_order(order, order_item_id)
         take = line.quantity if quantity is None else quantity
         if take > line.quantity:
@@ -391,64 +408,8 @@ def order_untag(*, order: Order, by: Actor, tags: Sequence[Any] = (), tag_name: 
 
 
 # ======================================================================================================
-# Ship and cancel (refunds: orders.services.refunds)
+# Cancel (ship: orders.services.shipments; refunds: orders.services.refunds)
 # ======================================================================================================
-
-
-def _ledger_source(order: Order) -> inv.Source:
-    """The order as the stock ledger's movements name their source."""
-    return inv.Source(DOCUMENT, order.pk, order.order_number or "")
-
-
-def order_ship(
-    *,
-    order: Order,
-    by: Actor,
-    tracking_number: str = "",
-    carrier: str = "",
-    shipped_at: datetime | None = None,
-    reason: str = "",
-) -> Order:
-    """pending or processing → shipped. Consumes every allocation of the order (ledger `shipment`: on hand
-    and allocated fall together), marks every line shipped in full, and records a Shipment. Needs
-    `orders.ship_order`."""
-    with transaction.atomic():
-        order = order_lock(order.pk)
-        check_transition(order, "ship", by=by)
-        lines = order_lines(order)
-        now = timezone.now()
-        OrderLineItem.objects.filter(order=order).update(
-            quantity_shipped=F("quantity"), status=LineStatus.SHIPPED, updated_at=now
-        )
-        for line in lines:
-            line.quantity_shipped, line.status, line.updated_at = line.quantity, LineStatus.SHIPPED, now
-        shipped_at = shipped_at or now
-        shipment = Shipment.objects.create(
-            order=order, tracking_number=tracking_number, carrier=carrier, shipped_at=shipped_at, actor=by.label[:255]
-        )
-        apply_transition(
-            order,
-            "ship",
-            by=by,
-            reason=join_reasons(reason, f"{carrier} {tracking_number}".strip()),
-            tracking_number=tracking_number,
-            carrier=carrier,
-            shipped_at=shipped_at,
-        )
-        # The stock last: the levels, which every order of the same SKUs needs, are locked for the shortest
-        # time. A mismatch raises, and the whole transaction (status and shipment included) rolls back.
-        stocked = [line for line in lines if line.requires_inventory]
-        movements = inv.stock_consume(
-            lines=[line_ref(line) for line in stocked], source=_ledger_source(order), by=by, note=tracking_number
-        )
-        expected = sum(line.quantity for line in stocked)
-        consumed = -sum(m.quantity for m in movements)
-        if consumed != expected:
-            raise AllocationMismatch(
-                f"{order.display_number} holds {consumed} units for {expected} ordered; nothing was shipped."
-            )
-    prefetched(order, order_line_items=lines, **({} if order.has_shipments else {"shipments": [shipment]}))
-    return as_written(order)
 
 
 def order_cancel(*, order: Order, by: Actor, reason: str = "") -> Order:
@@ -457,6 +418,7 @@ def order_cancel(*, order: Order, by: Actor, reason: str = "") -> Order:
     with transaction.atomic():
         order = order_lock(order.pk)
         check_transition(order, "cancel", by=by)
+        pending_shipments_cancel(order, by=by, reason=join_reasons(reason, "order cancelled"))
         lines = order_lines(order)
         now = timezone.now()
         OrderLineItem.objects.filter(order=order).update(status=LineStatus.CANCELLED, updated_at=now)

@@ -1,9 +1,9 @@
 """Order money (contract §3): the one function that writes totals, and the proration that splits amounts.
 
-subtotal = Σ quantity × unit_price; discount_total = manual discounts + promotion, never above the subtotal;
-total = subtotal − discount_total + shipping_total + tax_total. Every amount is a Decimal rounded half-up to
-the cent (`stateset.money.round_cents`). Each line carries its share of the discounts (`discount_total`) so
-that Σ line totals = subtotal − discount_total.
+subtotal = Σ (quantity − quantity_cancelled) × unit_price; discount_total = manual discounts + promotion,
+never above the subtotal; total = subtotal − discount_total + shipping_total + tax_total. Every amount is a
+Decimal rounded half-up to the cent (`stateset.money.round_cents`). Each line carries its share of the
+discounts (`discount_total`) so that Σ line totals = subtotal − discount_total.
 """
 
 from __future__ import annotations
@@ -73,7 +73,8 @@ def totals_compute(
     """The arithmetic of order_recompute_totals, in memory only: sets each line's `discount_total`, `total`
     and `updated_at`, each discount's `amount`, and the order's totals. The lines may be unsaved (a new
     order's, which are then inserted with their totals). A 400 when an amount would not fit its column."""
-    subs = [line.unit_price * line.quantity for line in lines]
+    # Units cancelled short (cancel_remaining) are no longer charged.
+    subs = [line.unit_price * (line.quantity - line.quantity_cancelled) for line in lines]
     position = {line.pk: i for i, line in enumerate(lines) if line.pk is not None}
     subtotal = sum(subs, ZERO)
     # Before any write: the subtotal bounds every line's total, and with shipping and tax the order's.

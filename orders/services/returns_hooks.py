@@ -16,16 +16,19 @@ from django.db import transaction
 
 from inventory.models import Location
 from orders.errors import InvalidOrderInput, ReturnExceedsShipped
-from orders.models import Order
+from orders.models import Order, ShipmentLineItem
 from orders.services.documents import join_reasons
 from orders.services.lines import LineSpec, order_lines
 from orders.services.locks import transition_locked
 from orders.services.orders import order_create
-from orders.states import EXCHANGEABLE, RETURNABLE, LineStatus, OrderStatus
+from orders.states import EXCHANGEABLE, RETURNABLE, LineStatus, OrderStatus, ShipmentStatus
 from stateset.actors import Actor
 from stateset.errors import InvalidStateTransition, ValidationFailed
 from stateset.fsm import allowed_actions, apply_transition, lock, log_event
 from stateset.money import ZERO, round_cents
+
+# Parcels units can come back from: they reached, or are on their way to, the customer.
+RETURNABLE_FROM = (ShipmentStatus.SHIPPED, ShipmentStatus.IN_TRANSIT, ShipmentStatus.DELIVERED)
 
 
 def _check_status_in(order: Order, allowed: Sequence[str], action: str) -> None:
@@ -38,7 +41,13 @@ def _check_status_in(order: Order, allowed: Sequence[str], action: str) -> None:
 
 
 def order_lines_add_returned(
-    *, order: Order, quantities: Mapping[int, int], by: Actor, reason: str = "", mark_returned: bool = True
+    *,
+    order: Order,
+    quantities: Mapping[int, int],
+    by: Actor,
+    reason: str = "",
+    mark_returned: bool = True,
+    shipments: Mapping[tuple[int, int], int] | None = None,
 ) -> Order:
     """Count units as under a return: `quantities` maps line ids to units. The order must be shipped or
     delivered (422 `invalid_state_transition`); a line not on the order is a 400; more than the line shipped
@@ -69,6 +78,7 @@ def order_lines_add_returned(
                 f"Cannot return more than was shipped and not yet returned: {'; '.join(errors.values())}.",
                 errors=errors,
             )
+        shipment_units_return(order, shipments or {}, sign=1)
         for line_id, quantity in quantities.items():
             line = lines[int(line_id)]
             line.quantity_returned += quantity
@@ -86,7 +96,14 @@ def order_lines_add_returned(
     return order
 
 
-def order_lines_remove_returned(*, order: Order, quantities: Mapping[int, int], by: Actor, reason: str = "") -> Order:
+def order_lines_remove_returned(
+    *,
+    order: Order,
+    quantities: Mapping[int, int],
+    by: Actor,
+    reason: str = "",
+    shipments: Mapping[tuple[int, int], int] | None = None,
+) -> Order:
     """Give back units counted as returned (a return rejected or cancelled). Never below zero (422). An order
     that had moved to `returned` goes back to `shipped` (or `delivered`, when it was delivered), so its
     units can be returned again."""
@@ -105,6 +122,7 @@ def order_lines_remove_returned(*, order: Order, quantities: Mapping[int, int], 
                     f"Line {line.pk} has {line.quantity_returned} returned; cannot give back {quantity}.",
                     errors={str(line.pk): f"at most {line.quantity_returned}"},
                 )
+        shipment_units_return(order, shipments or {}, sign=-1)
         for line_id, quantity in quantities.items():
             line = lines[int(line_id)]
             line.quantity_returned -= quantity
@@ -116,6 +134,46 @@ def order_lines_remove_returned(*, order: Order, quantities: Mapping[int, int], 
         if order.status == OrderStatus.RETURNED:
             apply_transition(order, "unmark_returned", by=by, reason=reason)
     return order
+
+
+def shipment_units_return(order: Order, units: Mapping[tuple[int, int], int], *, sign: int) -> None:
+    """Count (sign 1) or give back (sign -1) returned units per parcel: {(shipment id, order line id): units}.
+    A parcel of another order, or one that did not carry that line, is a 400; a parcel that is not shipped, in
+    transit or delivered (pending, cancelled, back to the sender, lost) cannot be returned from (422
+    `return_exceeds_shipped`), nor more than it carried less what came back already. The order is locked."""
+    units = {key: q for key, q in units.items() if q}
+    if not units:
+        return
+    rows = {
+        (row.shipment_id, row.line_id): row
+        for row in ShipmentLineItem.objects.select_related("shipment").filter(
+            shipment__order=order, shipment_id__in={s for s, _ in units}, line_id__in={line for _, line in units}
+        )
+    }
+    errors = {}
+    for (shipment_id, line_id), quantity in units.items():
+        row = rows.get((shipment_id, line_id))
+        if row is None:
+            raise InvalidOrderInput(
+                f"Shipment {shipment_id} of order {order.display_number} did not carry line {line_id}.",
+                errors={"shipment": f"no line {line_id} in shipment {shipment_id}"},
+            )
+        if sign > 0 and row.shipment.status not in RETURNABLE_FROM:
+            errors[str(line_id)] = f"shipment {row.shipment.number} is {row.shipment.status}"
+        elif sign > 0 and quantity > row.quantity - row.quantity_returned:
+            errors[str(line_id)] = (
+                f"{quantity} requested from {row.shipment.number}, "
+                f"{row.quantity - row.quantity_returned} shipped in it and not yet returned"
+            )
+        elif sign < 0 and quantity > row.quantity_returned:
+            errors[str(line_id)] = f"{row.shipment.number} has {row.quantity_returned} returned"
+        row.quantity_returned += sign * quantity
+    if errors:
+        raise ReturnExceedsShipped(
+            f"Cannot return more than a shipment shipped and did not have returned: {'; '.join(errors.values())}.",
+            errors=errors,
+        )
+    ShipmentLineItem.objects.bulk_update(list(rows.values()), ["quantity_returned"])
 
 
 def order_mark_returned(*, order: Order, by: Actor, reason: str = "") -> Order:

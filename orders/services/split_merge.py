@@ -21,12 +21,13 @@ from orders.errors import InvalidOrderInput, MergeNotAllowed, SplitNotAllowed
 from orders.models import Order, OrderDiscount, OrderLineItem
 from orders.services.documents import join_reasons
 from orders.services.lines import line_ref, lines_combine, order_lines
-from orders.services.locks import lock_orders
+from orders.services.locks import lock_orders, order_lock
 from orders.services.pricing import order_recompute_totals, prorate, prorate_over_capacity
+from orders.services.shipments import refuse_if_reserved
 from orders.states import DiscountType, LineStatus
 from stateset.actors import Actor
 from stateset.errors import NotFound, ValidationFailed
-from stateset.fsm import apply_transition, check_transition, lock, log_event
+from stateset.fsm import apply_transition, check_transition, log_event
 from stateset.money import ZERO
 
 
@@ -262,8 +263,9 @@ def order_split(
     if not splits or any(not split for split in splits):
         raise ValidationFailed("Each split needs at least one item.", errors={"splits": "empty split"})
     with transaction.atomic():
-        order = lock(Order, order.pk)
+        order = order_lock(order.pk)  # which related sets are empty: no pending shipment to look for
         check_transition(order, "split", by=by)
+        refuse_if_reserved(order, action="split it")
         plan = _plan_split(order, splits)
         # The amounts to divide are the order's as of now, written by the one function that writes totals.
         order_recompute_totals(order)
@@ -332,6 +334,7 @@ def _plan_merge(order: Order, source_ids: Sequence[int], *, by: Actor) -> tuple[
     check_transition(target, "merge", by=by)
     for source in sources:
         check_transition(source, "merge_into", by=by)
+    refuse_if_reserved(target, *sources, action="merge them")
     for source in sources:
         problems = {}
         if not _same_customer(target, source):

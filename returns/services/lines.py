@@ -23,6 +23,7 @@ from stateset.money import ZERO, check_amounts_fit, round_cents
 
 LINE_FIELDS = {
     "order_line_item",
+    "shipment",
     "sku",
     "name",
     "price",
@@ -35,7 +36,7 @@ LINE_FIELDS = {
     "tax_refunded",
     "flat_rate_shipping",
 }
-LINE_UPDATE_FIELDS = LINE_FIELDS - {"order_line_item", "sku"}
+LINE_UPDATE_FIELDS = LINE_FIELDS - {"order_line_item", "sku", "shipment"}
 
 
 # A line whose return was rejected or cancelled gave its units back to the order (a closed return's lines
@@ -44,28 +45,45 @@ GAVE_BACK = (ReturnLineStatus.REJECTED, ReturnLineStatus.CANCELLED)
 
 
 def return_units_take(
-    *, order: Order, quantities: Mapping[int, int], by: Actor, reason: str = "", mark_returned: bool = True
+    *,
+    order: Order,
+    quantities: Mapping[int, int],
+    by: Actor,
+    reason: str = "",
+    mark_returned: bool = True,
+    shipments: Mapping[tuple[int, int], int] | None = None,
 ) -> Order:
     """Count `quantities` ({order line id: units}) as under a return. The only way any path of this app does
     it: `orders.services.order_lines_add_returned` locks the order, refuses a line not on it (400), an order
     that is not shipped or delivered (422 `invalid_state_transition`) and more than a line shipped and has
     not had returned (422 `return_exceeds_shipped`, nothing written); with `mark_returned` the order moves to
-    `returned` once every shipped unit of its goods is under a return."""
+    `returned` once every shipped unit of its goods is under a return. `shipments` ({(shipment id, order line
+    id): units}) counts them against the parcels they came in too (issue #18): per shipment, no more than it
+    shipped and has not had returned."""
     quantities = {pk: q for pk, q in quantities.items() if q}
     if not quantities:
         return order
     return order_services.order_lines_add_returned(
-        order=order, quantities=quantities, by=by, reason=reason, mark_returned=mark_returned
+        order=order, quantities=quantities, by=by, reason=reason, mark_returned=mark_returned, shipments=shipments
     )
 
 
-def return_units_give_back(*, order: Order, quantities: Mapping[int, int], by: Actor, reason: str = "") -> Order:
-    """Give units back to the order (a return rejected, cancelled, shrunk or deleted): they can be returned
-    again. The order's status does not change."""
+def return_units_give_back(
+    *,
+    order: Order,
+    quantities: Mapping[int, int],
+    by: Actor,
+    reason: str = "",
+    shipments: Mapping[tuple[int, int], int] | None = None,
+) -> Order:
+    """Give units back to the order (a return rejected, cancelled, shrunk or deleted), and to their parcels:
+    they can be returned again. The order's status does not change."""
     quantities = {pk: q for pk, q in quantities.items() if q}
     if not quantities:
         return order
-    return order_services.order_lines_remove_returned(order=order, quantities=quantities, by=by, reason=reason)
+    return order_services.order_lines_remove_returned(
+        order=order, quantities=quantities, by=by, reason=reason, shipments=shipments
+    )
 
 
 def units_by_order_line(lines: Sequence[ReturnLineItem]) -> dict[int, int]:
@@ -75,6 +93,16 @@ def units_by_order_line(lines: Sequence[ReturnLineItem]) -> dict[int, int]:
         if line.order_line_item_id:
             units[line.order_line_item_id] += line.quantity
     return dict(units)
+
+
+def units_of(lines: Sequence[ReturnLineItem]) -> dict[str, Any]:
+    """The keyword arguments of return_units_take / give_back for these lines: their units per order line and,
+    for lines naming the shipment they come back from, per (shipment, order line)."""
+    shipments: Counter[tuple[int, int]] = Counter()
+    for line in lines:
+        if line.order_line_item_id and line.shipment_id:
+            shipments[(line.shipment_id, line.order_line_item_id)] += line.quantity
+    return {"quantities": units_by_order_line(lines), "shipments": dict(shipments)}
 
 
 def paid_unit_price(line: OrderLineItem) -> Decimal:
@@ -189,9 +217,11 @@ def build_return_line(ret: Return, order_line: OrderLineItem, spec: Mapping[str,
     elif spec.get("price") is not None:
         amount = round_cents(price * quantity)
     check_amounts_fit({"amount": amount}, what="A return line")
+    shipment = spec.get("shipment")
     return ReturnLineItem(
         parent_return=ret,
         order_line_item=order_line,
+        shipment_id=(shipment.pk if hasattr(shipment, "pk") else as_id(shipment)) if shipment is not None else None,
         sku=order_line.sku,
         name=(spec.get("name") or order_line.product_name or order_line.sku)[:255],
         price=price,
@@ -218,7 +248,7 @@ def add_return_lines(
     summary = ", ".join(f"{row.quantity} x {row.sku}" for row in rows)
     return_units_take(
         order=ret.order,
-        quantities=units_by_order_line(rows),
+        **units_of(rows),
         by=by,
         reason=f"{ret.rma}: {summary}",
         mark_returned=mark_returned,

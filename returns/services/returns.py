@@ -42,7 +42,7 @@ from returns.services.lines import (
     recompute_return_amount,
     return_units_give_back,
     return_units_take,
-    units_by_order_line,
+    units_of,
 )
 from returns.states import (
     RESTOCKABLE_CONDITIONS,
@@ -185,7 +185,7 @@ def return_delete(*, return_: Return, by: Actor) -> None:
         if ret.status in RETURN_HOLDS_UNITS:
             return_units_give_back(
                 order=ret.order,
-                quantities=units_by_order_line(lines_of_return(ret)),
+                **units_of(lines_of_return(ret)),
                 by=by,
                 reason=f"{ret.rma} deleted",
             )
@@ -229,11 +229,19 @@ def return_line_item_update(*, return_line_item: ReturnLineItem, by: Actor, **fi
             delta = quantity - row.quantity
             if row.order_line_item_id and delta > 0:
                 return_units_take(
-                    order=ret.order, quantities={row.order_line_item_id: delta}, by=by, reason=f"{ret.rma}: +{delta}"
+                    order=ret.order,
+                    quantities={row.order_line_item_id: delta},
+                    shipments={(row.shipment_id, row.order_line_item_id): delta} if row.shipment_id else None,
+                    by=by,
+                    reason=f"{ret.rma}: +{delta}",
                 )
             elif row.order_line_item_id and delta < 0:
                 return_units_give_back(
-                    order=ret.order, quantities={row.order_line_item_id: -delta}, by=by, reason=f"{ret.rma}: {delta}"
+                    order=ret.order,
+                    quantities={row.order_line_item_id: -delta},
+                    shipments={(row.shipment_id, row.order_line_item_id): -delta} if row.shipment_id else None,
+                    by=by,
+                    reason=f"{ret.rma}: {delta}",
                 )
         for name in ("price", "amount", "tax_refunded", "flat_rate_shipping"):
             if fields.get(name) is not None:
@@ -262,9 +270,7 @@ def return_line_item_delete(*, return_line_item: ReturnLineItem, by: Actor) -> N
         ret = lock(Return, return_line_item.parent_return_id)
         _require_lines_editable(ret)
         row = lock(ReturnLineItem, return_line_item.pk)
-        return_units_give_back(
-            order=ret.order, quantities=units_by_order_line([row]), by=by, reason=f"{ret.rma}: line removed"
-        )
+        return_units_give_back(order=ret.order, **units_of([row]), by=by, reason=f"{ret.rma}: line removed")
         row.delete()
         recompute_return_amount(ret)
         ret.save()
@@ -298,9 +304,7 @@ def return_reject(*, return_: Return, by: Actor, reason: str) -> Return:
     with transaction.atomic():
         ret = lock(Return, return_.pk)
         check_transition(ret, "reject", by=by)
-        return_units_give_back(
-            order=ret.order, quantities=units_by_order_line(lines_of_return(ret)), by=by, reason=f"{ret.rma} rejected"
-        )
+        return_units_give_back(order=ret.order, **units_of(lines_of_return(ret)), by=by, reason=f"{ret.rma} rejected")
         _set_line_status(ret, ReturnLineStatus.REJECTED)
         apply_transition(ret, "reject", by=by, reason=reason, rejection_reason=reason)
     return ret
@@ -311,9 +315,7 @@ def return_cancel(*, return_: Return, by: Actor, reason: str = "") -> Return:
     with transaction.atomic():
         ret = lock(Return, return_.pk)
         check_transition(ret, "cancel", by=by)
-        return_units_give_back(
-            order=ret.order, quantities=units_by_order_line(lines_of_return(ret)), by=by, reason=f"{ret.rma} cancelled"
-        )
+        return_units_give_back(order=ret.order, **units_of(lines_of_return(ret)), by=by, reason=f"{ret.rma} cancelled")
         _set_line_status(ret, ReturnLineStatus.CANCELLED)
         apply_transition(ret, "cancel", by=by, reason=reason, cancel_reason=reason)
     return ret
@@ -334,9 +336,7 @@ def return_reopen(*, return_: Return, by: Actor, reason: str = "") -> Return:
     with transaction.atomic():
         ret = lock(Return, return_.pk)
         check_transition(ret, "reopen", by=by)
-        return_units_take(
-            order=ret.order, quantities=units_by_order_line(lines_of_return(ret)), by=by, reason=f"{ret.rma} reopened"
-        )
+        return_units_take(order=ret.order, **units_of(lines_of_return(ret)), by=by, reason=f"{ret.rma} reopened")
         _set_line_status(ret, ReturnLineStatus.REQUESTED)
         apply_transition(ret, "reopen", by=by, reason=reason)
     return ret

@@ -10,7 +10,7 @@ README examples covered (quoted from the distribution's METADATA):
 - Custom Requests: `request("GET", "custom/endpoint", params={"expand": "items"})` and
   `request("POST", "custom/endpoint", data={"key": "value"})`, the endpoint and body being placeholders;
 - Available Resources: orders, returns, inventory, warranties and the generic `purchase_orders` and
-  `workorders`; `workflows`, `agents`, `channels`, `messages`, `rules`, `activities` and `shipments` are not
+  `workorders`; `workflows`, `agents`, `channels`, `messages`, `rules`, `activities` are not
   served here and answer the JSON 404 of the error shape.
 """
 
@@ -32,7 +32,7 @@ StatesetError, StatesetAPIError, StatesetAuthenticationError = (
 )
 
 BASE_URL_STYLES = ["", "/api", "/v1"]  # the client's default (a host), its README's `/api`, our canonical /v1
-UNSERVED = ["workflows", "agents", "channels", "messages", "rules", "activities", "shipments"]
+UNSERVED = ["workflows", "agents", "channels", "messages", "rules", "activities"]
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,8 +9,8 @@ from django_fsm_log.models import StateLog
 from inventory.models import Allocation, StockLevel, StockMovement
 from inventory.selectors import ledger_mismatches
 from orders import services
-from orders.models import Order, OrderLineItem, Promotion
-from orders.states import EDITABLE, OrderStatus
+from orders.models import Order, OrderLineItem, Promotion, Shipment, ShipmentLineItem
+from orders.states import EDITABLE, SHIPMENT_OUT, OrderStatus
 from tests.factories import SYSTEM, make_customer, make_item
 
 ALL = [s.value for s in OrderStatus]
@@ -32,10 +32,11 @@ SOURCES = {
     "untag": ALL,
     "split": EDIT,
     "merge": ["pending", "processing"],
-    "ship": ["pending", "processing"],
+    "ship": ["pending", "processing", "partially_shipped"],
     "deliver": ["shipped"],
     "cancel": EDIT,
-    "refund": ["shipped", "delivered", "returned", "cancelled"],
+    "refund": ["partially_shipped", "shipped", "delivered", "returned", "cancelled"],
+    "cancel_remaining": ["pending", "processing", "partially_shipped"],
 }
 # The status an allowed action leads to (None: unchanged).
 TARGETS = {
@@ -79,6 +80,13 @@ def bring_to(order: Order, status: str) -> Order:
         return services.order_hold(order=order, by=by, reason="check address")
     if status == "cancelled":
         return services.order_cancel(order=order, by=by, reason="test")
+    if status == "partially_shipped":
+        first = lines_of(order)[0]
+        shipment = services.shipment_create(
+            by=by, order=order, shipment_line_items=[{"order_item_id": first.pk, "quantity": 1}]
+        )
+        services.shipment_ship(shipment=shipment, by=by, tracking_number="T1", carrier="UPS")
+        return fresh(order)
     if status == "merged":
         target = create(customer=order.customer, lines=(("A", 1, "10.00"),))
         services.order_merge(order=target, order_ids=[order.pk], by=by)
@@ -142,8 +150,15 @@ def snapshot(*orders: Order) -> dict:
                 "total",
                 "quantity_shipped",
                 "quantity_returned",
+                "quantity_cancelled",
                 "status",
             )
+        ),
+        "shipments": list(
+            Shipment.objects.order_by("pk").values_list("pk", "status", "tracking_number", "carrier", "updated_at")
+        ),
+        "shipment_lines": list(
+            ShipmentLineItem.objects.order_by("pk").values_list("pk", "shipment_id", "line_id", "quantity")
         ),
         "allocations": list(Allocation.objects.order_by("pk").values_list("pk", "line_id", "quantity", "status")),
         "levels": list(StockLevel.objects.order_by("pk").values_list("pk", "on_hand", "allocated", "incoming")),
@@ -158,7 +173,11 @@ def assert_consistent(order: Order) -> None:
     """The money invariants of contract §3 and the line-level split of the discounts."""
     order = fresh(order)
     lines = lines_of(order)
-    assert order.subtotal == sum((line.unit_price * line.quantity for line in lines), Decimal("0"))
+    assert order.subtotal == sum((line.unit_price * line.quantity_billed for line in lines), Decimal("0"))
+    for line in lines:  # every unit is unshipped, shipped or cancelled; shipped units are in shipped parcels
+        assert 0 <= line.quantity_shipped + line.quantity_cancelled <= line.quantity
+        out = ShipmentLineItem.objects.filter(line=line, shipment__status__in=SHIPMENT_OUT)
+        assert sum(out.values_list("quantity", flat=True)) == line.quantity_shipped
     assert order.discount_total == sum((line.discount_total for line in lines), Decimal("0"))
     assert sum((line.total for line in lines), Decimal("0")) == order.subtotal - order.discount_total
     assert Decimal("0") <= order.discount_total <= order.subtotal

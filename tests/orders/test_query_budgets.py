@@ -14,7 +14,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from orders.models import Order, OrderLineItem
+from orders.models import Order, OrderLineItem, Shipment
 from tests.factories import make_customer, make_item
 from tests.orders.support import create, order_in
 
@@ -29,7 +29,7 @@ def statements(ctx: CaptureQueriesContext) -> list[str]:
 
 def measure(api, method: str, url: str, body=None) -> tuple[int, list[str]]:
     api.get("/v1/orders?limit=1")  # warm: the key and its permissions cached
-    ContentType.objects.get_for_models(Order, OrderLineItem)  # cached per process, as when serving
+    ContentType.objects.get_for_models(Order, OrderLineItem, Shipment)  # cached per process, as when serving
     with CaptureQueriesContext(connection) as ctx:
         response = getattr(api, method)(url, body, format="json") if body is not None else getattr(api, method)(url)
     assert response.status_code in (200, 201), response.content
@@ -52,10 +52,13 @@ def skus():
 # statement), the lines inserted, the levels locked, their allocated raised, the allocations inserted, the
 # audit row.
 CREATE_BUDGET = 10
-# The order's row (light), the order locked with its joins and which related sets are empty, its lines, the
-# allocations read with their levels locked, allocations closed, levels written, ledger rows inserted, lines
-# marked shipped, the shipment inserted, the audit row, the order saved.
-SHIP_BUDGET = 11
+# The order's row (light), the order locked with its joins and which related sets are empty, its lines, what
+# they hold per location (issue #18: one shipment per location), the shipment inserted, its number written,
+# its lines inserted (one statement), its `create` audit row, the lines marked shipped (one statement), the
+# shipment's `ship` saved and its audit row, the order saved and its audit row, then the stock: allocations
+# read with their levels locked, allocations closed, levels written, ledger rows inserted. Was 11 before
+# shipments had lines, a status and their own history (issue #18): 17, per location, never per line.
+SHIP_BUDGET = 17
 
 
 @pytest.mark.parametrize("n", [1, 3, 20])
@@ -90,7 +93,8 @@ ACTIONS = {
     "hold": ("pending", {"reason": "check address"}, 5),
     "release": ("on_hold", {}, 5),
     "cancel": ("pending", {"reason": "changed mind"}, 9),
-    "deliver": ("shipped", {}, 6),
+    # 6, and (issue #18) the shipments under way read, each delivered with its audit row.
+    "deliver": ("shipped", {}, 9),
     "refund": ("shipped", {"amount": "1.00", "reason": "scratch"}, 11),
     "tag": ("pending", {"tag_name": "vip"}, 12),
     "untag": ("pending", {"tag_name": "vip"}, 11),
@@ -123,4 +127,27 @@ def test_split_and_merge_stay_within_their_budgets(api):
     assert len(sql) <= 39, "\n".join(sql)
     other = create(customer=order.customer)
     _, sql = measure(api, "post", f"/v1/orders/{order.pk}/merge", {"order_ids": [other.pk]})
-    assert len(sql) <= 33, "\n".join(sql)
+    assert len(sql) <= 34, "\n".join(sql)  # 33, and (issue #18) whether any order has a pending shipment
+
+
+# Issue #18. Create: the order's row locked (with which related sets are empty), the order's lines, what they
+# hold per location, the pending reservations, the shipment inserted, numbered, its lines inserted (one
+# statement), its audit row, the order's `add_shipment` saved and its audit row; the answer is rendered from
+# what was written. Ship: the shipment's order id, the order locked, the
+# shipment locked, the lines, the shipment's lines, the lines marked shipped (one statement), the shipment's
+# and the order's transitions (saved, audited), the stock (four statements), the answer.
+SHIPMENT_CREATE_BUDGET = 10
+SHIPMENT_SHIP_BUDGET = 18
+
+
+@pytest.mark.parametrize("n", [1, 3, 20])
+def test_shipment_create_and_ship_cost_the_same_whatever_the_number_of_lines(api, skus, n):
+    order = api.post("/v1/orders", lines_body(n, make_customer()), format="json").json()["order"]
+    items = [{"order_item_id": line["id"], "quantity": 1} for line in order["order_line_items"]]
+    response, sql = measure(api, "post", "/v1/shipments", {"order_id": order["id"], "shipment_line_items": items})
+    assert len(response.json()["shipment"]["shipment_line_items"]) == n
+    assert len(sql) <= SHIPMENT_CREATE_BUDGET, f"{len(sql)}\n" + "\n".join(sql)
+    shipment = response.json()["shipment"]["id"]
+    response, sql = measure(api, "post", f"/v1/shipments/{shipment}/ship", {"tracking_number": "1Z"})
+    assert response.json()["shipment"]["status"] == "shipped"
+    assert len(sql) <= SHIPMENT_SHIP_BUDGET, f"{len(sql)}\n" + "\n".join(sql)

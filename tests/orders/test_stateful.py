@@ -1,6 +1,9 @@
 """Random sequences of order actions (Hypothesis stateful testing, calling the services directly on the test
 database). After every step: the ledger explains every stock level, every order's totals equal the sum of
-its lines, every open line holds exactly its quantity, and each promotion's use count matches its orders."""
+its lines, every open line holds exactly its unshipped quantity (across locations), every shipped unit is in
+a parcel that left, pending parcels reserve no more than their lines hold there, and each promotion's use
+count matches its orders. Issue #18 added partial ships, parcel transitions, reallocation and
+cancel_remaining."""
 
 from decimal import Decimal
 
@@ -11,13 +14,14 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
+from inventory import services as inv
 from inventory.models import Allocation
 from inventory.selectors import ledger_mismatches
 from orders import services
-from orders.models import Order, OrderLineItem, Promotion
-from orders.states import EDITABLE
+from orders.models import Order, OrderLineItem, Promotion, Shipment, ShipmentLineItem
+from orders.states import EDITABLE, SHIPMENT_OUT
 from stateset.errors import DomainError
-from tests.factories import SYSTEM, make_customer, make_item, make_promotion
+from tests.factories import SYSTEM, make_customer, make_item, make_location, make_promotion
 
 SKUS = ["A", "B", "C"]
 ZERO = Decimal("0")
@@ -180,6 +184,48 @@ class OrderActions(RuleBasedStateMachine):
         if item is not None:
             self.attempt(services.order_lines_add_returned, order=order, quantities={item: returned})
 
+    # ---- shipments (issue #18) -----------------------------------------------------------------------------
+
+    @precondition(lambda self: self.orders)
+    @rule(i=pick, j=pick, quantity=st.integers(1, 3), east=st.booleans(), ship=st.booleans())
+    def ship_part(self, i, j, quantity, east, ship):
+        order = self.order(i)
+        item = self.line_id(order, j)
+        shipment = self.attempt(
+            services.shipment_create,
+            order=order,
+            location="EAST" if east else None,
+            shipment_line_items=[{"order_item_id": item, "quantity": quantity}] if item else None,
+        )
+        if shipment is not None and ship:
+            self.attempt(services.shipment_ship, shipment=shipment, tracking_number="H2")
+
+    @rule(k=pick, name=st.sampled_from(["ship", "cancel", "delete", "deliver", "return_to_sender", "mark_lost"]))
+    def shipment_action(self, k, name):
+        ids = list(Shipment.objects.order_by("pk").values_list("pk", flat=True))
+        if ids:
+            shipment = Shipment.objects.get(pk=ids[k % len(ids)])
+            self.attempt(getattr(services, f"shipment_{name}"), shipment=shipment)
+
+    @precondition(lambda self: self.orders)
+    @rule(i=pick, j=pick, east=st.booleans(), quantity=st.none() | st.integers(1, 3))
+    def reallocate(self, i, j, east, quantity):
+        order = self.order(i)
+        item = self.line_id(order, j)
+        if item is not None:
+            self.attempt(
+                services.order_reallocate,
+                order=order,
+                order_item_id=item,
+                location="EAST" if east else "MAIN",
+                quantity=quantity,
+            )
+
+    @precondition(lambda self: self.orders)
+    @rule(i=pick)
+    def cancel_remaining(self, i):
+        self.attempt(services.order_cancel_remaining, order=self.order(i), reason="hypothesis")
+
     # ---- invariants --------------------------------------------------------------------------------------
 
     @invariant()
@@ -197,17 +243,35 @@ class OrderActions(RuleBasedStateMachine):
         for order in Order.objects.all():
             lines = lines_by_order.get(order.pk, [])
             assert lines, f"{order} has no line"
-            subtotal = sum((x.unit_price * x.quantity for x in lines), ZERO)
+            subtotal = sum((x.unit_price * x.quantity_billed for x in lines), ZERO)
             assert order.subtotal == subtotal
             assert order.discount_total == sum((x.discount_total for x in lines), ZERO)
             assert sum((x.total for x in lines), ZERO) == subtotal - order.discount_total
             assert ZERO <= order.discount_total <= order.subtotal
             assert order.total == order.subtotal - order.discount_total + order.shipping_total + order.tax_total
             assert ZERO <= order.amount_refunded <= order.total
+            holding = (*EDITABLE, "partially_shipped")
             for x in lines:
-                expected = x.quantity if order.status in EDITABLE and x.requires_inventory else 0
-                assert held.get(x.pk, 0) == expected, (order.status, x.sku, x.quantity)
-                assert 0 <= x.quantity_returned <= x.quantity_shipped <= x.quantity
+                expected = x.quantity_unshipped if order.status in holding and x.requires_inventory else 0
+                assert held.get(x.pk, 0) == expected, (order.status, x.sku, x.quantity, x.quantity_shipped)
+                assert 0 <= x.quantity_returned <= x.quantity_shipped <= x.quantity - x.quantity_cancelled
+                out = ShipmentLineItem.objects.filter(line=x, shipment__status__in=SHIPMENT_OUT)
+                assert sum(out.values_list("quantity", flat=True)) == x.quantity_shipped
+
+    @invariant()
+    def pending_parcels_reserve_what_their_lines_hold_there(self):
+        held = {}
+        for a in Allocation.objects.filter(document_type="order", status="open").select_related("level"):
+            key = (a.line_id, a.level.location_id)
+            held[key] = held.get(key, 0) + a.quantity
+        reserved = {}
+        for row in ShipmentLineItem.objects.filter(shipment__status="pending").select_related("shipment", "line"):
+            key = (row.line_id, row.shipment.location_id)
+            reserved[key] = reserved.get(key, 0) + row.quantity
+            if not row.line.requires_inventory:
+                held[key] = row.line.quantity_unshipped
+        for key, units in reserved.items():
+            assert units <= held.get(key, 0), (key, units, held.get(key, 0))
 
     @invariant()
     def promotion_uses_match_their_orders(self):
@@ -218,8 +282,10 @@ class OrderActions(RuleBasedStateMachine):
 
 @pytest.mark.django_db
 def test_random_order_actions_keep_stock_and_money_consistent():
+    east = make_location("EAST")
     for sku in SKUS:
-        make_item(sku, on_hand=12)
+        item = make_item(sku, on_hand=12)
+        inv.stock_receive(inventory_item=item, location=east, quantity=6, source=inv.Source("seed"), by=SYSTEM)
     OrderActions.customers = [make_customer(), make_customer()]
     OrderActions.promotions = [
         make_promotion("PCT", value="15"),

@@ -63,6 +63,7 @@ RESET_TABLES = [
     "orders_order",
     "orders_orderlineitem",
     "orders_shipment",
+    "orders_shipmentlineitem",
     "orders_refund",
     "orders_ordertag",
     "orders_orderdiscount",
@@ -84,6 +85,7 @@ FILLED_TABLES = [
     "orders_order",
     "orders_orderlineitem",
     "orders_shipment",
+    "orders_shipmentlineitem",
     "orders_refund",
     "inventory_allocation",
     "inventory_stockmovement",
@@ -479,19 +481,36 @@ class Command(BaseCommand):
             "orders_orderlineitem",
             "INSERT INTO orders_orderlineitem (id, created_at, updated_at, order_id, item_id, sku, product_name,"
             " quantity, unit_price, original_price, discount_total, total, quantity_shipped, quantity_returned,"
-            " status, requires_inventory)"
+            " quantity_cancelled, status, requires_inventory)"
             " SELECT l.id, o.created_at, greatest(o.created_at, o.shipped_at, o.cancelled_at), l.order_id,"
             "   l.item_id, l.sku, l.product_name, l.quantity, l.price, l.price, 0, l.total,"
-            "   CASE WHEN o.shipped_at IS NOT NULL THEN l.quantity ELSE 0 END, l.quantity_returned,"
+            "   CASE WHEN o.shipped_at IS NOT NULL THEN l.quantity ELSE 0 END, l.quantity_returned, 0,"
             "   CASE WHEN o.shipped_at IS NOT NULL THEN 'shipped' WHEN o.status = 'cancelled' THEN 'cancelled'"
             "     ELSE 'open' END, true"
             " FROM b_line l JOIN b_ord o ON o.id = l.order_id ORDER BY l.id",
         )
         step(
             "orders_shipment",
-            "INSERT INTO orders_shipment (order_id, tracking_number, carrier, shipped_at, actor, created_at)"
-            " SELECT id, '1Z' || lpad(id::text, 12, '0'), (ARRAY['UPS', 'FedEx', 'USPS'])[1 + id %% 3],"
-            "   shipped_at, %(actor)s, shipped_at FROM b_ord WHERE shipped_at IS NOT NULL ORDER BY id",
+            # One parcel per shipped order, from its location, as ship makes it (issue #18), and its lines.
+            "INSERT INTO orders_shipment (order_id, location_id, status, number, tracking_number, carrier, service,"
+            "   tracking_url, package_count, notes, shipped_at, delivered_at, actor, created_at, updated_at)"
+            " SELECT id, location_id, CASE WHEN delivered_at IS NOT NULL THEN 'delivered' ELSE 'shipped' END,"
+            "   NULL, '1Z' || lpad(id::text, 12, '0'),"
+            "   (ARRAY['UPS', 'FedEx', 'USPS'])[1 + id %% 3], '', '', 1, '', shipped_at, delivered_at, %(actor)s,"
+            "   shipped_at, coalesce(delivered_at, shipped_at) FROM b_ord WHERE shipped_at IS NOT NULL ORDER BY id",
+            p,
+        )
+        step(
+            "orders_shipment numbers",
+            "UPDATE orders_shipment SET number = 'SHP-' || lpad(id::text, 6, '0') WHERE number IS NULL",
+            p,
+        )
+        step(
+            "orders_shipmentlineitem",
+            "INSERT INTO orders_shipmentlineitem (shipment_id, line_id, quantity, quantity_returned)"
+            " SELECT s.id, l.id, l.quantity_shipped, l.quantity_returned FROM orders_shipment s"
+            " JOIN b_ord o ON o.id = s.order_id JOIN orders_orderlineitem l ON l.order_id = s.order_id"
+            " WHERE l.quantity_shipped > 0 ORDER BY s.id, l.id",
             p,
         )
         step(
