@@ -6,6 +6,11 @@ class StatesetConfig(AppConfig):
     verbose_name = "API access"
 
     def ready(self):
+        # Events are written at the end of each outermost transaction, with its change (stateset.events).
+        from stateset import events
+
+        events.install()
+
         # Cache invalidation for API key authentication (stateset/auth.py): any change to who may do what.
         from django.contrib.auth import get_user_model
         from django.contrib.auth.models import Group

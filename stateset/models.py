@@ -141,3 +141,51 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.state})"
+
+
+class Event(models.Model):
+    """One change, published: written in the transaction of the change (stateset.events), never changed after.
+
+    `sequence` counts the events of one object (1, 2, 3 ...), so a receiver can tell a late or repeated one;
+    `data` is the object as the API renders it after the change (before it, for a delete) and
+    `previous_attributes` the fields the change gave new values, with their old ones."""
+
+    type = models.CharField(max_length=100, db_index=True, editable=False)
+    object_type = models.CharField(max_length=64, editable=False)
+    object_id = models.BigIntegerField(editable=False)
+    sequence = models.PositiveIntegerField(editable=False)
+    data = models.JSONField(editable=False)
+    previous_attributes = models.JSONField(null=True, blank=True, editable=False)
+    actor = models.CharField(max_length=255, blank=True, editable=False)
+    request_id = models.CharField(max_length=64, blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True, editable=False)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["object_type", "object_id", "sequence"], name="event_object_sequence")
+        ]
+        indexes = [models.Index(fields=["object_type", "object_id"], name="event_object")]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.object_type} {self.object_id} #{self.sequence}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise TypeError("Events are immutable")
+        super().save(*args, **kwargs)
+
+
+class EventCounter(models.Model):
+    """The last sequence number given to an object's events (PostgreSQL only: the row lock orders concurrent
+    writers of one object's events; SQLite, which serialises writers, numbers from the events themselves)."""
+
+    object_type = models.CharField(max_length=64)
+    object_id = models.BigIntegerField()
+    last = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["object_type", "object_id"], name="event_counter_object")]
+
+    def __str__(self) -> str:
+        return f"{self.object_type} {self.object_id}: {self.last}"

@@ -136,8 +136,9 @@ def order_create(
         log_event(order, "create", by=by, reason=status_reason)
         # The stock last, so the levels every order of the same SKUs needs are locked for the shortest time.
         lines_allocate(order, built, by=by, new_lines=True)
-    prefetched(order, order_line_items=lines, discounts=(), tags=tag_rows, refunds=(), shipments=())
-    return as_written(order)
+        # Marked inside the transaction: its event renders the order from memory too (stateset.events).
+        as_written(prefetched(order, order_line_items=lines, discounts=(), tags=tag_rows, refunds=(), shipments=()))
+    return order
 
 
 # Header fields that change what the order charges: they need `orders.edit_order`, like its lines.
@@ -183,7 +184,8 @@ def _order_transition(order: Order, name: str, *, by: Actor, reason: str = "", *
     with transaction.atomic():
         order = order_lock(order.pk)
         apply_transition(order, name, by=by, reason=reason, **kwargs)
-    return as_written(order)
+        as_written(order)  # inside the transaction: its event renders it from memory too (stateset.events)
+    return order
 
 
 def order_process(*, order: Order, by: Actor, reason: str = "") -> Order:
@@ -442,8 +444,10 @@ def order_ship(
             raise AllocationMismatch(
                 f"{order.display_number} holds {consumed} units for {expected} ordered; nothing was shipped."
             )
-    prefetched(order, order_line_items=lines, **({} if order.has_shipments else {"shipments": [shipment]}))
-    return as_written(order)
+        # Marked inside the transaction: its event renders the order from memory too (stateset.events).
+        prefetched(order, order_line_items=lines, **({} if order.has_shipments else {"shipments": [shipment]}))
+        as_written(order)
+    return order
 
 
 def order_cancel(*, order: Order, by: Actor, reason: str = "") -> Order:
@@ -461,4 +465,5 @@ def order_cancel(*, order: Order, by: Actor, reason: str = "") -> Order:
         refs = [line_ref(line) for line in lines if line.requires_inventory]
         if refs:  # the stock last: the levels are locked for the shortest time
             inv.stock_release(lines=refs, by=by)
-    return as_written(prefetched(order, order_line_items=lines))
+        as_written(prefetched(order, order_line_items=lines))  # inside: its event renders it from memory too
+    return order

@@ -50,11 +50,15 @@ def skus():
 
 # The customer, the location, the items, the order inserted, its number checked and written, the lines
 # inserted, the levels locked, their allocated raised, the allocations inserted, the audit row.
-CREATE_BUDGET = 11
+# Issue #17 (events): +3, whatever the number of lines: the events' one INSERT (order.created and one
+# inventory_item.adjusted per item), and the two reads that render the moved items as the API does (the items
+# with their totals, their levels). The order itself is rendered from memory, and the answer reuses it.
+CREATE_BUDGET = 14
 # The order's row (light), the order locked with its joins and which related sets are empty, its lines, the
 # allocations read with their levels locked, allocations closed, levels written, ledger rows inserted, lines
 # marked shipped, the shipment inserted, the audit row, the order saved.
-SHIP_BUDGET = 11
+# Issue #17: +3, the events' INSERT and the two reads rendering the moved items (as CREATE_BUDGET).
+SHIP_BUDGET = 14
 
 
 @pytest.mark.parametrize("n", [1, 3, 20])
@@ -84,19 +88,22 @@ def test_a_retrieve_loads_the_order_once(api, skus):
 # transition alone (process, hold, release, deliver) is: the row, the row locked with which related sets are
 # empty, the audit row, the order saved, its lines for the answer (and a shipped order's shipments). The
 # actions that change lines recompute the totals from the lines, discounts and promotion read again.
+# Issue #17 (events): each budget is +1, the INSERT of the action's events (the answer reuses what the event
+# rendered); an action that moves stock (cancel, add_item, remove_item) is +3: the INSERT and the two reads
+# that render the moved items (their totals, their levels), as CREATE_BUDGET.
 ACTIONS = {
-    "process": ("pending", {}, 5),
-    "hold": ("pending", {"reason": "check address"}, 5),
-    "release": ("on_hold", {}, 5),
-    "cancel": ("pending", {"reason": "changed mind"}, 9),
-    "deliver": ("shipped", {}, 6),
-    "refund": ("shipped", {"amount": "1.00", "reason": "scratch"}, 11),
-    "tag": ("pending", {"tag_name": "vip"}, 12),
-    "untag": ("pending", {"tag_name": "vip"}, 11),
-    "add_item": ("pending", {"sku": "A", "quantity": 1, "unit_price": "10.00"}, 21),
-    "remove_item": ("pending", None, 18),
-    "add_discount": ("pending", {"type": "percentage", "value": "10"}, 15),
-    "update": ("pending", {"notes": "leave at the door"}, 13),
+    "process": ("pending", {}, 6),
+    "hold": ("pending", {"reason": "check address"}, 6),
+    "release": ("on_hold", {}, 6),
+    "cancel": ("pending", {"reason": "changed mind"}, 12),
+    "deliver": ("shipped", {}, 7),
+    "refund": ("shipped", {"amount": "1.00", "reason": "scratch"}, 12),
+    "tag": ("pending", {"tag_name": "vip"}, 13),
+    "untag": ("pending", {"tag_name": "vip"}, 12),
+    "add_item": ("pending", {"sku": "A", "quantity": 1, "unit_price": "10.00"}, 24),
+    "remove_item": ("pending", None, 21),
+    "add_discount": ("pending", {"type": "percentage", "value": "10"}, 16),
+    "update": ("pending", {"notes": "leave at the door"}, 14),
 }
 
 
@@ -119,7 +126,7 @@ def test_split_and_merge_stay_within_their_budgets(api):
     _, sql = measure(
         api, "post", f"/v1/orders/{order.pk}/split", {"items": [{"order_item_id": line.pk, "quantity": 1}]}
     )
-    assert len(sql) <= 39, "\n".join(sql)
+    assert len(sql) <= 40, "\n".join(sql)  # issue #17: +1, the events' INSERT (order.split, order.created)
     other = create(customer=order.customer)
     _, sql = measure(api, "post", f"/v1/orders/{order.pk}/merge", {"order_ids": [other.pk]})
-    assert len(sql) <= 33, "\n".join(sql)
+    assert len(sql) <= 34, "\n".join(sql)  # issue #17: +1, the events' INSERT (order.merged, the sources' events)
