@@ -64,6 +64,24 @@ def register(model: type[models.Model], *, viewset: type, object_type: str | Non
     )
 
 
+_api_names: dict[type[models.Model], dict[str, str]] = {}
+
+
+def api_names(source: Source) -> dict[str, str]:
+    """Model field name -> the key the API renders it under (`first_name` -> `firstName`), for the fields the
+    API renders straight from a model field."""
+    names = _api_names.get(source.model)
+    if names is None:
+        serializer = source.viewset.serializer_class()
+        names = {}
+        for key, fld in serializer.fields.items():
+            src = getattr(fld, "source", None) or key
+            if src != "*" and "." not in src:
+                names.setdefault(src, key)
+        _api_names[source.model] = names
+    return names
+
+
 def source_for(model: type[models.Model] | models.Model) -> Source | None:
     model = model if isinstance(model, type) else type(model)
     return _sources.get(model) or _sources.get(model._meta.concrete_model)
@@ -93,6 +111,7 @@ _PAST = {
     "unmark_returned": "return_reverted",
     "mark_exchanged": "exchanged",
     "update_order": "updated",
+    "merge_into": "merged_into",
 }
 _VERBS = {"add", "remove", "change", "apply", "sync", "return", "unreturn"}
 
@@ -145,8 +164,9 @@ def remember(obj: models.Model) -> None:
         obj.__dict__[LOADED] = _field_values(obj)
 
 
-def _previous(obj: models.Model) -> dict[str, Any] | None:
-    """The fields changed since `remember` (or the last event), with their old values, as JSON."""
+def _previous(obj: models.Model, rendered_as: dict[str, str]) -> dict[str, Any] | None:
+    """The fields changed since `remember` (or the last event), with their old values, as JSON, under the names
+    the API renders them with (a field the API does not render is left out)."""
     loaded = obj.__dict__.get(LOADED)
     if loaded is None:
         return None
@@ -154,9 +174,9 @@ def _previous(obj: models.Model) -> dict[str, Any] | None:
     obj.__dict__[LOADED] = now
     names = {f.attname: f.name for f in obj._meta.concrete_fields}
     changed = {
-        names[a]: old
+        rendered_as[names[a]]: old
         for a, old in loaded.items()
-        if a in now and old != now[a] and a != "updated_at" and not _is_expression(now[a])
+        if a in now and old != now[a] and names[a] in rendered_as and a != "updated_at" and not _is_expression(now[a])
     }
     return json.loads(json.dumps(changed, cls=DjangoJSONEncoder)) if changed else None
 
@@ -185,7 +205,7 @@ def emit(obj: models.Model, action: str, *, by: Actor, snapshot: bool = False) -
         request_id=current_request_id() if current_request_id() != "-" else "",
         created_at=timezone.now(),
         depth=len(conn.atomic_blocks),
-        previous=_previous(obj),
+        previous=_previous(obj, api_names(source)),
     )
     if snapshot:
         pending.data = render(source, [obj])[obj.pk]
@@ -292,16 +312,18 @@ _COLUMNS = "type, object_type, object_id, sequence, data, previous_attributes, a
 
 
 def _insert_numbered_from_events(conn, rows) -> None:
-    """SQLite (writers serialised): each object's next numbers follow the largest it has."""
+    """SQLite (writers serialised): each object's next numbers follow the largest it has (or had, before a
+    purge: stateset.services.event_purge keeps it in the counter)."""
     params: list[Any] = []
     values = []
     for p, k, data in rows:
         t, ot, oid, _, d, prev, actor, rid, created = _values(conn, p, data, k)
         values.append(
-            "(%s, %s, %s, (SELECT COALESCE(MAX(sequence), 0) + %s FROM stateset_event "
-            "WHERE object_type = %s AND object_id = %s), %s, %s, %s, %s, %s)"
+            "(%s, %s, %s, (SELECT COALESCE(MAX(n), 0) + %s FROM (SELECT MAX(sequence) AS n FROM stateset_event "
+            "WHERE object_type = %s AND object_id = %s UNION ALL SELECT last FROM stateset_eventcounter "
+            "WHERE object_type = %s AND object_id = %s)), %s, %s, %s, %s, %s)"
         )
-        params += [t, ot, oid, k, ot, oid, d, prev, actor, rid, created]
+        params += [t, ot, oid, k, ot, oid, ot, oid, d, prev, actor, rid, created]
     with conn.cursor() as cursor:
         cursor.execute(f"INSERT INTO stateset_event ({_COLUMNS}) VALUES {', '.join(values)}", params)
 

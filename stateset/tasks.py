@@ -41,3 +41,11 @@ def purge_idempotency_keys() -> int:
     deleted = services.idempotency_purge(by=Actor.system("task purge_idempotency_keys"))
     logger.info("purge_idempotency_keys: deleted %s stored idempotent responses", deleted)
     return deleted
+
+
+@app.task(name="stateset.tasks.purge_events", **RETRY)
+def purge_events() -> int:
+    """Delete events past their retention (`stateset.services.event_purge`, EVENT_RETENTION_DAYS). Nightly."""
+    deleted = services.event_purge(by=Actor.system("task purge_events"))
+    logger.info("purge_events: deleted %s events", deleted)
+    return deleted

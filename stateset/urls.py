@@ -43,6 +43,7 @@ from returns.api import (
 )
 from stateset.api import api_not_found
 from stateset.docs import DocsView, SchemaView
+from stateset.events_api import EventViewSet
 from stateset.views import healthz, readyz
 
 # Canonical resources: (path under /v1, viewset). The middleware makes every route answer with or without
@@ -71,6 +72,7 @@ RESOURCES = [
     ("return_line_items", ReturnLineItemViewSet),
     ("warranties", WarrantyViewSet),
     ("warranty_line_items", WarrantyLineItemViewSet),
+    ("events", EventViewSet),
 ]
 
 # Documented variant paths onto the same views (contract §0). None of them is in the OpenAPI schema.

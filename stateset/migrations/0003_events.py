@@ -5,42 +5,47 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('stateset', '0002_idempotency_lease'),
+        ("stateset", "0002_idempotency_lease"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Event',
+            name="Event",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('type', models.CharField(db_index=True, editable=False, max_length=100)),
-                ('object_type', models.CharField(editable=False, max_length=64)),
-                ('object_id', models.BigIntegerField(editable=False)),
-                ('sequence', models.PositiveIntegerField(editable=False)),
-                ('data', models.JSONField(editable=False)),
-                ('previous_attributes', models.JSONField(blank=True, editable=False, null=True)),
-                ('actor', models.CharField(blank=True, editable=False, max_length=255)),
-                ('request_id', models.CharField(blank=True, editable=False, max_length=64)),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now, editable=False)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("type", models.CharField(db_index=True, editable=False, max_length=100)),
+                ("object_type", models.CharField(editable=False, max_length=64)),
+                ("object_id", models.BigIntegerField(editable=False)),
+                ("sequence", models.PositiveIntegerField(editable=False)),
+                ("data", models.JSONField(editable=False)),
+                ("previous_attributes", models.JSONField(blank=True, editable=False, null=True)),
+                ("actor", models.CharField(blank=True, editable=False, max_length=255)),
+                ("request_id", models.CharField(blank=True, editable=False, max_length=64)),
+                ("created_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now, editable=False)),
             ],
             options={
-                'ordering': ['created_at', 'id'],
-                'indexes': [models.Index(fields=['object_type', 'object_id'], name='event_object')],
-                'constraints': [models.UniqueConstraint(fields=('object_type', 'object_id', 'sequence'), name='event_object_sequence')],
+                "ordering": ["created_at", "id"],
+                "indexes": [models.Index(fields=["object_type", "object_id"], name="event_object")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("object_type", "object_id", "sequence"), name="event_object_sequence"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='EventCounter',
+            name="EventCounter",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('object_type', models.CharField(max_length=64)),
-                ('object_id', models.BigIntegerField()),
-                ('last', models.PositiveIntegerField(default=0)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("object_type", models.CharField(max_length=64)),
+                ("object_id", models.BigIntegerField()),
+                ("last", models.PositiveIntegerField(default=0)),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('object_type', 'object_id'), name='event_counter_object')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("object_type", "object_id"), name="event_counter_object")
+                ],
             },
         ),
     ]
