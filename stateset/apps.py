@@ -10,6 +10,12 @@ class StatesetConfig(AppConfig):
         from stateset import events
 
         events.install()
+        from stateset import webhooks
+        from stateset.events_api import WebhookEndpointViewSet
+        from stateset.models import WebhookEndpoint
+
+        events.register(WebhookEndpoint, viewset=WebhookEndpointViewSet)
+        events.on_write(webhooks.on_event_write)
 
         # Cache invalidation for API key authentication (stateset/auth.py): any change to who may do what.
         from django.contrib.auth import get_user_model

@@ -189,3 +189,87 @@ class EventCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.object_type} {self.object_id}: {self.last}"
+
+
+class WebhookEndpoint(models.Model):
+    """A URL that receives the events it subscribes to, signed with its secret (stateset.webhooks)."""
+
+    url = models.URLField(max_length=2000)
+    enabled_events = models.JSONField(
+        default=list, blank=True, help_text='Event types or patterns ("order.*"); empty or ["*"] means every event.'
+    )
+    enabled = models.BooleanField(default=True)
+    description = models.CharField(max_length=255, blank=True)
+    secret = models.CharField(max_length=100, editable=False)
+    previous_secret = models.CharField(max_length=100, blank=True, editable=False)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    disabled_reason = models.CharField(max_length=255, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "webhook endpoint"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.url
+
+    def wants(self, event_type: str) -> bool:
+        patterns = self.enabled_events or ["*"]
+        return any(
+            p == "*" or p == event_type or (p.endswith(".*") and event_type.startswith(p[:-1])) for p in patterns
+        )
+
+
+class WebhookDelivery(models.Model):
+    """One event to one endpoint: pending until a 2xx (succeeded) or the retry window ends (failed)."""
+
+    PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"
+    STATUSES = [(PENDING, "pending"), (SUCCEEDED, "succeeded"), (FAILED, "failed")]
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
+    # The event's object, so that one endpoint's deliveries for one object go out in order (stateset.webhooks).
+    object_key = models.CharField(max_length=100, editable=False)
+    status = models.CharField(max_length=16, choices=STATUSES, default=PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now, db_index=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "webhook deliveries"
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["endpoint", "event"], name="webhook_delivery_once")]
+        indexes = [models.Index(fields=["endpoint", "object_key", "status"], name="webhook_delivery_object")]
+
+    def __str__(self) -> str:
+        return f"{self.event.type} to {self.endpoint.url} ({self.status})"
+
+
+class WebhookAttempt(models.Model):
+    """One POST of a delivery: what the receiver answered (or why there was no answer), and how long it took."""
+
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log")
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    response_body = models.TextField(blank=True, help_text="The first KB of the answer.")
+    error = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.status_code or self.error} in {self.duration_ms} ms"
+
+
+class WebhookDispatch(models.Model):
+    """Where the dispatcher is in the event feed: the last event it made deliveries for (one row)."""
+
+    last_created_at = models.DateTimeField(null=True)
+    last_event_id = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"after event {self.last_event_id}"

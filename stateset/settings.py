@@ -321,6 +321,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # the worker logs through LOGGING (JSO
 CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {"task": "stateset.tasks.purge_idempotency_keys", "schedule": 3600.0},
     "purge-events": {"task": "stateset.tasks.purge_events", "schedule": crontab(minute="10", hour="3")},
+    "sweep-webhooks": {"task": "stateset.tasks.sweep_webhooks", "schedule": 15.0},
     "check-inventory": {
         "task": "inventory.tasks.check_inventory",
         "schedule": crontab(minute="30", hour="2"),  # nightly, 02:30 UTC
