@@ -330,7 +330,7 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, st
 
 def attempt(delivery_id: int) -> str:
     """Send one delivery if it is due and first in line for its object. Returns what happened."""
-    lease = timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS + 30)
+    lease = timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS + 5)  # the POST cannot outlast it
     with transaction.atomic():
         d = (
             WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
