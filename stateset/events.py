@@ -35,6 +35,7 @@ from stateset.middleware import current_request_id
 
 LOADED = "_stateset_event_loaded"
 BUFFER = "_stateset_events"
+TRANSPARENT = "_stateset_events_transparent"
 
 
 @dataclass(frozen=True)
@@ -185,8 +186,21 @@ def _is_expression(value: Any) -> bool:
     return hasattr(value, "resolve_expression")
 
 
+def _outer(block) -> bool:
+    """A block around whole requests or tests, not a write's own transaction: events are written when the
+    blocks inside it end (their rows are still part of its transaction, and roll back with it)."""
+    return getattr(block, "_from_testcase", False) or getattr(block, TRANSPARENT, False)
+
+
+def transparent(block: Atomic) -> Atomic:
+    """Mark an atomic block that wraps a whole request (stateset.idempotency): the services' blocks inside it
+    write their events when they end, so the response renders what they rendered."""
+    setattr(block, TRANSPARENT, True)
+    return block
+
+
 def _only_testcase_blocks(conn) -> bool:
-    return all(getattr(block, "_from_testcase", False) for block in conn.atomic_blocks)
+    return all(_outer(block) for block in conn.atomic_blocks)
 
 
 def emit(obj: models.Model, action: str, *, by: Actor, snapshot: bool = False) -> None:
@@ -381,9 +395,7 @@ def _atomic_exit(self, exc_type, exc_value, traceback):
         depth = len(conn.atomic_blocks)  # this block is the last one
         if exc_type is not None or conn.needs_rollback:
             buffer[:] = [p for p in buffer if p.depth < depth]  # its changes are undone: so are their events
-        elif not getattr(self, "_from_testcase", False) and all(
-            getattr(block, "_from_testcase", False) for block in conn.atomic_blocks[:-1]
-        ):
+        elif not _outer(self) and all(_outer(block) for block in conn.atomic_blocks[:-1]):
             pending = buffer[:]
             buffer.clear()
             try:
