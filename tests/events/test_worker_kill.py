@@ -38,6 +38,13 @@ def _redis_reachable() -> bool:
         return False
 
 
+def _fresh_connections() -> None:
+    """Producers made by earlier tests hold the broker they were made for: drop them with the URL change."""
+    celery_app.pool.force_close_all()
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
 def _worker(env, log):
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "stateset", "worker", "--pool", "solo", "-l", "INFO"]
@@ -83,6 +90,7 @@ def test_a_real_receiver_gets_every_event_once_in_effect_when_the_worker_is_kill
     monkeypatch.setattr("stateset.pagination.CURSOR_SETTLE_SECONDS", 0.0)
     saved = {name: celery_app.conf[name] for name in ("broker_url", "broker_transport_options")}
     celery_app.conf.update(broker_url=BROKER, broker_transport_options={})
+    _fresh_connections()
     db = connection.settings_dict
     env = {
         **os.environ,
@@ -122,6 +130,7 @@ def test_a_real_receiver_gets_every_event_once_in_effect_when_the_worker_is_kill
         server.shutdown()
         server.server_close()
         celery_app.conf.update(saved)
+        _fresh_connections()
     events = list(Event.objects.filter(type__startswith="lead.").order_by("created_at", "pk"))
     assert len(events) == 5
     ids = [event_id for event_id, _, _ in received]
