@@ -682,6 +682,7 @@ class WebhookAttemptInline(admin.TabularInline):
 class WebhookDeliveryAdmin(ReadOnlyAdmin):
     list_display = ("id", "endpoint", "event_type", "status", "attempts", "last_status_code", "next_attempt_at")
     list_filter = ("status", "endpoint")
+    search_fields = ("endpoint__url", "event__type", "=event__id")
     list_select_related = ("endpoint", "event")
     inlines = [WebhookAttemptInline]
     actions = ["redeliver"]
