@@ -22,15 +22,15 @@ run: install
 	@mkdir -p var
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --noinput
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py seed_demo
+	DEBUG=$${DEBUG:-1} WEBHOOK_ALLOW_PRIVATE=$${WEBHOOK_ALLOW_PRIVATE:-1} $(BIN)/python manage.py seed_demo
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py setup_roles
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py bootstrap_access --username admin --port $(PORT)
 	@# A Celery worker (with beat) beside runserver, its lines in the same terminal; the broker is var/celery/
 	@# unless CELERY_BROKER_URL names one. Stopping runserver stops the worker.
-	DEBUG=$${DEBUG:-1} $(BIN)/celery -A stateset worker --beat --pool solo --loglevel INFO \
+	DEBUG=$${DEBUG:-1} WEBHOOK_ALLOW_PRIVATE=$${WEBHOOK_ALLOW_PRIVATE:-1} $(BIN)/celery -A stateset worker --beat --pool solo --loglevel INFO \
 		--schedule var/celerybeat-schedule & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
-	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+	DEBUG=$${DEBUG:-1} WEBHOOK_ALLOW_PRIVATE=$${WEBHOOK_ALLOW_PRIVATE:-1} $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 # The production shape on one machine: DEBUG off, PostgreSQL, Redis, gunicorn + Celery worker + beat (Procfile).
 serve: install

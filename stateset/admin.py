@@ -24,11 +24,11 @@ from import_export.admin import ExportMixin, ImportMixin
 from import_export.formats.base_formats import CSV, XLSX
 from import_export.resources import modelresource_factory
 
-from stateset import services, workspace
+from stateset import services, webhooks, workspace
 from stateset.actors import Actor
 from stateset.errors import DomainError
 from stateset.fsm import apply_transition, can_run, lock, transition_permission
-from stateset.models import ApiKey, IdempotencyRecord
+from stateset.models import ApiKey, Event, IdempotencyRecord, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 # What a service may refuse with: a rule (DomainError), a lost race, a database guard.
 ADMIN_ERRORS = (DomainError, ConcurrentTransition, IntegrityError, OperationalError)
@@ -734,7 +734,7 @@ def run_service_action(
 
 
 # Never exported, whatever the model: secrets, and stored API responses.
-EXPORT_NEVER = {"password", "hashed_key", "response_body", "response_headers"}
+EXPORT_NEVER = {"password", "hashed_key", "response_body", "response_headers", "secret", "previous_secret"}
 
 
 class ExportAdminMixin(ExportMixin):
@@ -843,3 +843,94 @@ class IdempotencyRecordAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+# ---- events and webhooks (issue #17) ---------------------------------------------------------------------------
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Event)
+class EventAdmin(ReadOnlyAdmin):
+    list_display = ("id", "type", "object_type", "object_id", "sequence", "actor", "created_at")
+    list_filter = ("object_type",)
+    search_fields = ("type", "=object_id", "request_id")
+    date_hierarchy = "created_at"
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(ServiceAdmin):
+    list_display = ("url", "enabled", "description", "disabled_reason", "created_at")
+    list_filter = ("enabled",)
+    search_fields = ("url", "description")
+    fields = ("url", "enabled_events", "enabled", "description", "disabled_reason", "previous_secret_expires_at")
+    readonly_fields = ("disabled_reason", "previous_secret_expires_at")
+    actions = ["rotate_secrets"]
+    service_param = "webhook_endpoint"
+    update_service = webhooks.webhook_endpoint_update
+    delete_service = webhooks.webhook_endpoint_delete
+    service_fields = tuple(sorted(webhooks.WEBHOOK_FIELDS))
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        endpoint, secret = webhooks.webhook_endpoint_create(
+            by=Actor.admin(request), **{k: form.cleaned_data[k] for k in self.service_fields if k in form.cleaned_data}
+        )
+        obj.pk = endpoint.pk
+        self.message_user(
+            request, f"The signing secret is {secret} — copy it now: it will not be shown again.", messages.WARNING
+        )
+
+    @admin.action(
+        description="Rotate the signing secret (the old one signs for the grace period)", permissions=["change"]
+    )
+    def rotate_secrets(self, request, queryset):
+        for endpoint in queryset.order_by("pk"):
+            _, secret = webhooks.webhook_endpoint_rotate_secret(webhook_endpoint=endpoint, by=Actor.admin(request))
+            self.message_user(request, f"{endpoint.url}: the new secret is {secret} — copy it now.", messages.WARNING)
+
+
+class WebhookAttemptInline(admin.TabularInline):
+    model = WebhookAttempt
+    fields = ("created_at", "status_code", "duration_ms", "error", "response_body")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    list_display = ("id", "endpoint", "event_type", "status", "attempts", "last_status_code", "next_attempt_at")
+    list_filter = ("status", "endpoint")
+    search_fields = ("endpoint__url", "event__type", "=event__id")
+    list_select_related = ("endpoint", "event")
+    inlines = [WebhookAttemptInline]
+    actions = ["redeliver"]
+
+    @admin.display(description="event")
+    def event_type(self, obj):
+        return f"{obj.event.type} #{obj.event_id}"
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("stateset.view_webhookendpoint")
+
+    @admin.action(description="Send again", permissions=["redeliver"])
+    def redeliver(self, request, queryset):
+        run_service_action(self, request, queryset, webhooks.webhook_redeliver, param="delivery", verb="Queued")
+
+    def has_redeliver_permission(self, request):
+        return request.user.has_perm("stateset.change_webhookendpoint")

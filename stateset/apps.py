@@ -6,6 +6,17 @@ class StatesetConfig(AppConfig):
     verbose_name = "API access"
 
     def ready(self):
+        # Events are written at the end of each outermost transaction, with its change (stateset.events).
+        from stateset import events
+
+        events.install()
+        from stateset import webhooks
+        from stateset.events_api import WebhookEndpointViewSet
+        from stateset.models import WebhookEndpoint
+
+        events.register(WebhookEndpoint, viewset=WebhookEndpointViewSet)
+        events.on_write(webhooks.on_event_write)
+
         # Cache invalidation for API key authentication (stateset/auth.py): any change to who may do what.
         from django.contrib.auth import get_user_model
         from django.contrib.auth.models import Group

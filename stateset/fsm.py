@@ -13,6 +13,7 @@ from django_fsm import can_proceed
 from django_fsm_log.helpers import FSMLogDescriptor
 from django_fsm_log.models import StateLog
 
+from stateset import events
 from stateset.actors import Actor
 from stateset.errors import InvalidStateTransition, NotFound, PermissionDenied
 
@@ -66,7 +67,8 @@ def apply_transition(obj: models.Model, name: str, *, by: Actor, reason: str = "
 
     Writes the audit row: django-fsm-log's StateLog (who, when, from, to, which transition, why) for a
     change of status; for an action that keeps the status (`target=None`, such as add_item or split),
-    a StateLog row with equal source and target, so that every action appears in the history.
+    a StateLog row with equal source and target, so that every action appears in the history. Either way the
+    action's event (`order.shipped`, `order.item_added`) is written in the same transaction (stateset.events).
     """
     check_transition(obj, name, by=by)
     source = obj.status
@@ -76,11 +78,13 @@ def apply_transition(obj: models.Model, name: str, *, by: Actor, reason: str = "
     obj.save()
     if transition_meta(obj, name).target is None:
         log_event(obj, name, by=by, reason=reason, state=source)
+    else:
+        events.emit(obj, name, by=by)
     return result
 
 
 def log_event(obj: models.Model, name: str, *, by: Actor, reason: str = "", state: str | None = None) -> None:
-    """An audit row for an action that does not change the status."""
+    """An audit row for an action that does not change the status, and its event (stateset.events)."""
     state = state if state is not None else obj.status
     StateLog.objects.create(
         content_object=obj,
@@ -90,6 +94,7 @@ def log_event(obj: models.Model, name: str, *, by: Actor, reason: str = "", stat
         by=by.user,
         description=by.describe(reason),
     )
+    events.emit(obj, name, by=by)
 
 
 def describe(obj: models.Model) -> str:
@@ -102,6 +107,8 @@ def lock(model: type[models.Model], pk: Any, *, queryset: models.QuerySet | None
     writers). Rows the queryset joins are read, not locked."""
     qs = queryset if queryset is not None else model._default_manager.all()
     try:
-        return qs.select_for_update(of=("self",)).get(pk=pk)
+        obj = qs.select_for_update(of=("self",)).get(pk=pk)
     except model.DoesNotExist:
         raise NotFound(f"{model._meta.verbose_name.capitalize()} {pk} does not exist.")
+    events.remember(obj)  # for the event's previous_attributes
+    return obj

@@ -57,6 +57,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
+from stateset import events
 from stateset.api import RETRYABLE_DB_ERRORS, error_json_response, is_api_path
 from stateset.auth import key_from_header
 from stateset.models import IdempotencyRecord, idempotency_lease_deadline
@@ -225,7 +226,7 @@ class IdempotencyMiddleware:
         # the refusal is stored after the rollback.
         stored = True
         try:
-            with transaction.atomic():
+            with events.transparent(transaction.atomic()):  # the view's own transactions write their events
                 response = self.get_response(request)
                 retryable = response.status_code >= 500 or response.status_code in NOT_STORED
                 refused = getattr(response, "exception", False) or transaction.get_rollback()

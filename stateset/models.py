@@ -210,3 +210,135 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.state})"
+
+
+class Event(models.Model):
+    """One change, published: written in the transaction of the change (stateset.events), never changed after.
+
+    `sequence` counts the events of one object (1, 2, 3 ...), so a receiver can tell a late or repeated one;
+    `data` is the object as the API renders it after the change (before it, for a delete) and
+    `previous_attributes` the fields the change gave new values, with their old ones."""
+
+    type = models.CharField(max_length=100, db_index=True, editable=False)
+    object_type = models.CharField(max_length=64, editable=False)
+    object_id = models.BigIntegerField(editable=False)
+    sequence = models.PositiveIntegerField(editable=False)
+    data = models.JSONField(editable=False)
+    previous_attributes = models.JSONField(null=True, blank=True, editable=False)
+    actor = models.CharField(max_length=255, blank=True, editable=False)
+    request_id = models.CharField(max_length=64, blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True, editable=False)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["object_type", "object_id", "sequence"], name="event_object_sequence")
+        ]
+        indexes = [models.Index(fields=["object_type", "object_id"], name="event_object")]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.object_type} {self.object_id} #{self.sequence}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise TypeError("Events are immutable")
+        super().save(*args, **kwargs)
+
+
+class EventCounter(models.Model):
+    """The last sequence number given to an object's events (PostgreSQL only: the row lock orders concurrent
+    writers of one object's events; SQLite, which serialises writers, numbers from the events themselves)."""
+
+    object_type = models.CharField(max_length=64)
+    object_id = models.BigIntegerField()
+    last = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["object_type", "object_id"], name="event_counter_object")]
+
+    def __str__(self) -> str:
+        return f"{self.object_type} {self.object_id}: {self.last}"
+
+
+class WebhookEndpoint(models.Model):
+    """A URL that receives the events it subscribes to, signed with its secret (stateset.webhooks)."""
+
+    url = models.URLField(max_length=2000)
+    enabled_events = models.JSONField(
+        default=list, blank=True, help_text='Event types or patterns ("order.*"); empty or ["*"] means every event.'
+    )
+    enabled = models.BooleanField(default=True)
+    description = models.CharField(max_length=255, blank=True)
+    secret = models.CharField(max_length=100, editable=False)
+    previous_secret = models.CharField(max_length=100, blank=True, editable=False)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    disabled_reason = models.CharField(max_length=255, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "webhook endpoint"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.url
+
+    def wants(self, event_type: str) -> bool:
+        patterns = self.enabled_events or ["*"]
+        return any(
+            p == "*" or p == event_type or (p.endswith(".*") and event_type.startswith(p[:-1])) for p in patterns
+        )
+
+
+class WebhookDelivery(models.Model):
+    """One event to one endpoint: pending until a 2xx (succeeded) or the retry window ends (failed)."""
+
+    PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"
+    STATUSES = [(PENDING, "pending"), (SUCCEEDED, "succeeded"), (FAILED, "failed")]
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
+    # The event's object, so that one endpoint's deliveries for one object go out in order (stateset.webhooks).
+    object_key = models.CharField(max_length=100, editable=False)
+    status = models.CharField(max_length=16, choices=STATUSES, default=PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now, db_index=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "webhook deliveries"
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["endpoint", "event"], name="webhook_delivery_once")]
+        indexes = [models.Index(fields=["endpoint", "object_key", "status"], name="webhook_delivery_object")]
+
+    def __str__(self) -> str:
+        return f"{self.event.type} to {self.endpoint.url} ({self.status})"
+
+
+class WebhookAttempt(models.Model):
+    """One POST of a delivery: what the receiver answered (or why there was no answer), and how long it took."""
+
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log")
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    response_body = models.TextField(blank=True, help_text="The first KB of the answer.")
+    error = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.status_code or self.error} in {self.duration_ms} ms"
+
+
+class WebhookDispatch(models.Model):
+    """Where the dispatcher is in the event feed: the last event it made deliveries for (one row)."""
+
+    last_created_at = models.DateTimeField(null=True)
+    last_event_id = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"after event {self.last_event_id}"

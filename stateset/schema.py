@@ -125,6 +125,9 @@ class ResourceAutoSchema(AutoSchema):
             )
             return {200: body, **error_responses}
         envelope = _named(f"{name}Envelope", {view.singular: item()})
+        custom = getattr(view, "custom_response_schemas", {}).get(action)
+        if action == "create" and custom is not None:  # a create that answers more (a secret shown once)
+            return {201: custom, **error_responses}
         if action == "create":
             return {201: envelope, **error_responses}
         if action in ("retrieve", "update", "partial_update"):

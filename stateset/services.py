@@ -7,14 +7,14 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
-from django.db.models import Q
+from django.db import connection, transaction
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from stateset.actors import Actor
 from stateset.errors import NotFound
 from stateset.fsm import lock, log_event
-from stateset.models import ApiKey, IdempotencyRecord
+from stateset.models import ApiKey, Event, EventCounter, IdempotencyRecord
 
 
 def api_key_create(*, user, name: str, expires_at: datetime | None = None, by: Actor) -> tuple[ApiKey, str]:
@@ -86,3 +86,27 @@ def idempotency_purge(*, older_than: timedelta | None = None, by: Actor) -> int:
     stuck = Q(created_at__lt=now - max(older_than, ttl))
     deleted, _ = IdempotencyRecord.objects.filter(done | abandoned | stuck).delete()
     return deleted
+
+
+def event_purge(*, older_than: timedelta | None = None, by: Actor) -> int:
+    """Delete events older than `older_than` (default: EVENT_RETENTION_DAYS) in batches, and their deliveries.
+    Each object's sequence goes on from its counter, so a later event never reuses a purged one's number.
+    Returns how many events went."""
+    older_than = timedelta(days=settings.EVENT_RETENTION_DAYS) if older_than is None else older_than
+    if older_than < timedelta(0):
+        raise ValueError("older_than must not be negative")
+    cutoff = timezone.now() - older_than
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            ids = list(Event.objects.filter(created_at__lt=cutoff).order_by("pk").values_list("pk", flat=True)[:1000])
+            if not ids:
+                return deleted
+            batch = Event.objects.filter(pk__in=ids)
+            if connection.vendor != "postgresql":  # PostgreSQL numbers from the counters already (stateset.events)
+                for row in batch.values("object_type", "object_id").annotate(last=Max("sequence")):
+                    EventCounter.objects.update_or_create(
+                        object_type=row["object_type"], object_id=row["object_id"], defaults={"last": row["last"]}
+                    )
+            batch.delete()
+            deleted += len(ids)

@@ -252,6 +252,12 @@ API_KEY_CACHE_SECONDS = int(os.environ.get("API_KEY_CACHE_SECONDS", "5"))
 
 # Stored responses for Idempotency-Key are kept at least this long (contract §1.7).
 IDEMPOTENCY_TTL_HOURS = int(os.environ.get("IDEMPOTENCY_TTL_HOURS", "24"))
+# Events and webhooks (issue #17; stateset/events.py, stateset/webhooks.py).
+EVENT_RETENTION_DAYS = int(os.environ.get("EVENT_RETENTION_DAYS", "30"))
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE")
+WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10"))
+WEBHOOK_RETRY_HOURS = float(os.environ.get("WEBHOOK_RETRY_HOURS", "72"))
+WEBHOOK_SECRET_GRACE_HOURS = float(os.environ.get("WEBHOOK_SECRET_GRACE_HOURS", "24"))
 # A claim in flight is a lease: after this many seconds with no stored response, a retry may take it over
 # (the holder died). Keep it above the longest request (the server's worker timeout).
 IDEMPOTENCY_LEASE_SECONDS = int(os.environ.get("IDEMPOTENCY_LEASE_SECONDS", "60"))
@@ -315,6 +321,8 @@ CELERY_TASK_ALWAYS_EAGER = False
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # the worker logs through LOGGING (JSON with LOG_FORMAT=json)
 CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {"task": "stateset.tasks.purge_idempotency_keys", "schedule": 3600.0},
+    "purge-events": {"task": "stateset.tasks.purge_events", "schedule": crontab(minute="10", hour="3")},
+    "sweep-webhooks": {"task": "stateset.tasks.sweep_webhooks", "schedule": 15.0},
     "check-inventory": {
         "task": "inventory.tasks.check_inventory",
         "schedule": crontab(minute="30", hour="2"),  # nightly, 02:30 UTC

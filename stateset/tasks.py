@@ -41,3 +41,40 @@ def purge_idempotency_keys() -> int:
     deleted = services.idempotency_purge(by=Actor.system("task purge_idempotency_keys"))
     logger.info("purge_idempotency_keys: deleted %s stored idempotent responses", deleted)
     return deleted
+
+
+@app.task(name="stateset.tasks.purge_events", **RETRY)
+def purge_events() -> int:
+    """Delete events past their retention (`stateset.services.event_purge`, EVENT_RETENTION_DAYS). Nightly."""
+    deleted = services.event_purge(by=Actor.system("task purge_events"))
+    logger.info("purge_events: deleted %s events", deleted)
+    return deleted
+
+
+# ---- webhooks (stateset.webhooks) ------------------------------------------------------------------------------
+# Not RETRY: a delivery retries on its own schedule (stateset.webhooks.backoff), and the sweep re-sends anything
+# a lost or failed task left pending.
+
+
+@app.task(name="stateset.tasks.dispatch_webhooks")
+def dispatch_webhooks() -> int:
+    """Make the deliveries of the events settled since the last dispatch, and send them."""
+    from stateset import webhooks
+
+    return len(webhooks.dispatch())
+
+
+@app.task(name="stateset.tasks.deliver_webhook")
+def deliver_webhook(delivery_id: int) -> str:
+    """One attempt of one delivery (if due and first in line for its object)."""
+    from stateset import webhooks
+
+    return webhooks.attempt(delivery_id)
+
+
+@app.task(name="stateset.tasks.sweep_webhooks")
+def sweep_webhooks() -> int:
+    """Dispatch, and re-send every pending delivery that is due (at-least-once after a lost task)."""
+    from stateset import webhooks
+
+    return len(webhooks.sweep())

@@ -43,6 +43,7 @@ from returns.api import (
 )
 from stateset.api import api_not_found
 from stateset.docs import DocsView, SchemaView
+from stateset.events_api import EventViewSet, WebhookEndpointViewSet
 from stateset.views import healthz, readyz
 
 # Canonical resources: (path under /v1, viewset). The middleware makes every route answer with or without
@@ -72,6 +73,8 @@ RESOURCES = [
     ("return_line_items", ReturnLineItemViewSet),
     ("warranties", WarrantyViewSet),
     ("warranty_line_items", WarrantyLineItemViewSet),
+    ("events", EventViewSet),
+    ("webhook_endpoints", WebhookEndpointViewSet),
 ]
 
 # Documented variant paths onto the same views (contract §0). None of them is in the OpenAPI schema.

@@ -9,6 +9,7 @@ from django.db import transaction
 from crm.errors import DuplicateCaseNumber
 from crm.models import Case
 from crm.services.common import changed_note, clean_fields
+from stateset import events
 from stateset.actors import Actor
 from stateset.fsm import apply_transition, lock, log_event
 
@@ -79,7 +80,9 @@ def case_update(*, case: Case, by: Actor, **fields: Any) -> Case:
 def case_delete(*, case: Case, by: Actor) -> None:
     """Delete a case in any status."""
     with transaction.atomic():
-        lock(Case, case.pk).delete()
+        case = lock(Case, case.pk)
+        events.emit(case, "delete", by=by, snapshot=True)
+        case.delete()
 
 
 def _case_transition(case: Case, name: str, *, by: Actor, reason: str = "", **kwargs: Any) -> Case:

@@ -11,6 +11,7 @@ from django.db.models import ProtectedError
 
 from crm.errors import CustomerHasDocuments, DuplicateCustomer
 from crm.models import Customer
+from stateset import events
 from stateset.actors import Actor
 from stateset.fsm import lock
 
@@ -56,7 +57,9 @@ def customer_create(*, by: Actor, email: str, timestamp: datetime | None = None,
         fields["timestamp"] = timestamp
     with transaction.atomic():
         _check_customer_unique(email=fields["email"], sso_id=fields.get("sso_id"))
-        return Customer.objects.create(**fields)
+        customer = Customer.objects.create(**fields)
+        events.emit(customer, "create", by=by)
+    return customer
 
 
 def customer_update(*, customer: Customer, by: Actor, **fields: Any) -> Customer:
@@ -68,6 +71,7 @@ def customer_update(*, customer: Customer, by: Actor, **fields: Any) -> Customer
         for name, value in fields.items():
             setattr(customer, name, value)
         customer.save()
+        events.emit(customer, "update", by=by)
     return customer
 
 
@@ -99,6 +103,7 @@ def customer_delete(*, customer: Customer, by: Actor) -> None:
     with transaction.atomic():
         customer = lock(Customer, customer.pk)
         try:
+            events.emit(customer, "delete", by=by, snapshot=True)
             customer.delete()
         except ProtectedError as exc:
             kinds = sorted({str(obj._meta.verbose_name_plural) for obj in exc.protected_objects})

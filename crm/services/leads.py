@@ -10,6 +10,7 @@ from crm.errors import LeadHasNoEmail
 from crm.models import Lead
 from crm.services.common import changed_note, clean_fields
 from crm.services.customers import customer_get_or_create
+from stateset import events
 from stateset.actors import Actor
 from stateset.fsm import apply_transition, check_transition, lock, log_event
 
@@ -77,7 +78,9 @@ def lead_update(*, lead: Lead, by: Actor, **fields: Any) -> Lead:
 def lead_delete(*, lead: Lead, by: Actor) -> None:
     """Delete a lead in any status. A customer it was converted into stays."""
     with transaction.atomic():
-        lock(Lead, lead.pk).delete()
+        lead = lock(Lead, lead.pk)
+        events.emit(lead, "delete", by=by, snapshot=True)
+        lead.delete()
 
 
 def _lead_transition(lead: Lead, name: str, *, by: Actor, reason: str = "", **kwargs: Any) -> Lead:

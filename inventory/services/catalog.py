@@ -16,6 +16,7 @@ from django.db.models import ProtectedError, Q
 from inventory.errors import ItemInUse, UnknownLocation, UnknownSku
 from inventory.models import Allocation, InventoryItem, Location, StockLevel
 from inventory.states import DEFAULT_LOCATION_CODE
+from stateset import events
 from stateset.actors import Actor
 from stateset.compiled import Compiled
 from stateset.errors import DomainError, ValidationFailed
@@ -100,7 +101,9 @@ def item_create(*, by: Actor, sku: str, **fields: Any) -> InventoryItem:
     with transaction.atomic():
         if InventoryItem.objects.filter(sku=sku).exists():
             raise ValidationFailed(f"An item with SKU '{sku}' already exists.", errors={"sku": "already exists"})
-        return InventoryItem.objects.create(sku=sku, **fields)
+        item = InventoryItem.objects.create(sku=sku, **fields)
+        events.emit(item, "create", by=by)
+    return item
 
 
 def item_update(*, inventory_item: InventoryItem, by: Actor, **fields: Any) -> InventoryItem:
@@ -116,6 +119,7 @@ def item_update(*, inventory_item: InventoryItem, by: Actor, **fields: Any) -> I
         for name, value in fields.items():
             setattr(item, name, value)
         item.save()
+        events.emit(item, "update", by=by)
     return item
 
 
@@ -129,6 +133,7 @@ def item_delete(*, inventory_item: InventoryItem, by: Actor) -> None:
                 errors={"sku": item.sku},
             )
         try:
+            events.emit(item, "delete", by=by, snapshot=True)
             item.levels.all().delete()
             item.delete()
         except ProtectedError as exc:  # a document line points at it (a BOM, a purchase order, ...)
@@ -151,7 +156,9 @@ def location_create(*, by: Actor, code: str, **fields: Any) -> Location:
     with transaction.atomic():
         if Location.objects.filter(code=code).exists():
             raise ValidationFailed(f"A location with code '{code}' already exists.", errors={"code": "exists"})
-        return Location.objects.create(code=code, **fields)
+        location = Location.objects.create(code=code, **fields)
+        events.emit(location, "create", by=by)
+    return location
 
 
 def location_update(*, location: Location, by: Actor, **fields: Any) -> Location:
@@ -165,6 +172,7 @@ def location_update(*, location: Location, by: Actor, **fields: Any) -> Location
         for name, value in fields.items():
             setattr(location, name, value)
         location.save()
+        events.emit(location, "update", by=by)
     return location
 
 
@@ -182,6 +190,7 @@ def location_delete(*, location: Location, by: Actor) -> None:
                 f"Location {location.code} has stock history; set active=false instead.", code="location_in_use"
             )
         try:
+            events.emit(location, "delete", by=by, snapshot=True)
             StockLevel.objects.filter(location=location).delete()
             location.delete()
         except ProtectedError as exc:  # documents are kept at it (orders, purchase orders, ...)

@@ -22,6 +22,7 @@ from inventory.services.catalog import items_by_sku, location_resolve
 from inventory.services.purchasing import changed_reason, check_fields, count_of, number_check, whole_quantity
 from inventory.services.stock import Source, stock_lock, stock_set_counted
 from inventory.states import CountLineStatus, CycleCountStatus
+from stateset import events
 from stateset.actors import Actor
 from stateset.errors import ValidationFailed
 from stateset.fsm import apply_transition, check_transition, lock, log_event
@@ -215,6 +216,7 @@ def cycle_count_delete(*, cycle_count: CycleCount, by: Actor) -> None:
                 f"Cycle count {cc.display_number} is {cc.status}; only an open count can be deleted (cancel it).",
                 errors={"status": cc.status},
             )
+        events.emit(cc, "delete", by=by, snapshot=True)
         cc.delete()
 
 

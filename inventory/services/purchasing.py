@@ -47,6 +47,7 @@ from inventory.models import (
 from inventory.services.catalog import items_by_sku, location_resolve
 from inventory.services.stock import Source, stock_incoming, stock_lock, stock_receive
 from inventory.states import PO_NOT_SENT, PO_RECEIVING, PackingListStatus, PurchaseOrderStatus
+from stateset import events
 from stateset.actors import Actor
 from stateset.errors import ValidationFailed
 from stateset.fsm import apply_transition, check_transition, lock, log_event
@@ -235,6 +236,7 @@ def purchase_order_delete(*, purchase_order: PurchaseOrder, by: Actor) -> None:
                 errors={"status": po.status},
             )
         try:
+            events.emit(po, "delete", by=by, snapshot=True)
             po.delete()
         except ProtectedError:
             raise DocumentInUse(
@@ -577,6 +579,7 @@ def packing_list_delete(*, packing_list: PackingList, by: Actor) -> None:
                 f"Packing list {pl.display_number} is {pl.status}; only a draft can be deleted (cancel it).",
                 errors={"status": pl.status},
             )
+        events.emit(pl, "delete", by=by, snapshot=True)
         pl.delete()
 
 
@@ -756,6 +759,7 @@ def packing_list_item_create(
         row = PackingListItem.objects.create(
             packing_list=pl, item=item, quantity=whole_quantity(quantity, "quantity"), description=description
         )
+        events.emit(row, "create", by=by)
         log_event(pl, "add_line", by=by, reason=f"{row.quantity} x {item.sku}")
     return row
 
@@ -789,6 +793,7 @@ def packing_list_item_update(
                 setattr(row, name, value)
             row.save()
         if names or arrived is not True:  # an arrival alone is its own row (arrive)
+            events.emit(row, "update", by=by)
             log_event(pl, "change_line", by=by, reason=f"line {row.pk}: {', '.join(names) or 'nothing'}")
         if arrived is True:
             return packing_list_item_arrive(packing_list_item=row, by=by)
@@ -801,5 +806,6 @@ def packing_list_item_delete(*, packing_list_item: PackingListItem, by: Actor) -
         pl = lock(PackingList, packing_list_item.packing_list_id)
         _require_draft(pl, "its items")
         row = lock(PackingListItem, packing_list_item.pk, queryset=PackingListItem.objects.select_related("item"))
+        events.emit(row, "delete", by=by, snapshot=True)
         row.delete()
         log_event(pl, "remove_line", by=by, reason=f"{row.quantity} x {row.item.sku}")

@@ -32,6 +32,7 @@ from inventory.errors import InsufficientStock, Shortage, StockLimitExceeded
 from inventory.models import Allocation, InventoryItem, Location, StockLevel, StockMovement
 from inventory.services.catalog import default_location
 from inventory.states import AllocationStatus, MovementReason
+from stateset import events
 from stateset.actors import Actor
 from stateset.compiled import Compiled
 from stateset.errors import DomainError, PermissionDenied, ValidationFailed
@@ -113,12 +114,12 @@ def _levels_queryset(groups: Sequence[tuple[int, Sequence[int]]]) -> QuerySet[St
 _levels_locked = Compiled(_levels_queryset)
 
 
-def _apply(level: StockLevel, *, on_hand: int = 0, allocated: int = 0, incoming: int = 0) -> None:
+def _apply(level: StockLevel, *, on_hand: int = 0, allocated: int = 0, incoming: int = 0, by: Actor) -> None:
     """Write deltas to one locked level with `SET x = x + d`, and keep the Python object in step."""
-    _apply_many({level.pk: level}, {level.pk: (on_hand, allocated, incoming)})
+    _apply_many({level.pk: level}, {level.pk: (on_hand, allocated, incoming)}, by=by)
 
 
-def _apply_many(levels: Mapping[int, StockLevel], deltas: Mapping[int, tuple[int, int, int]]) -> None:
+def _apply_many(levels: Mapping[int, StockLevel], deltas: Mapping[int, tuple[int, int, int]], *, by: Actor) -> None:
     """Write (on_hand, allocated, incoming) deltas to several locked levels in one UPDATE (`SET x = x + CASE
     pk ... END`), and keep the Python objects in step. The rows are already locked, so the statement waits on
     nothing. A level taken past MAX_STOCK is StockLimitExceeded, checked before anything is written."""
@@ -140,6 +141,7 @@ def _apply_many(levels: Mapping[int, StockLevel], deltas: Mapping[int, tuple[int
                 setattr(level, name, getattr(level, name) + change)
     changed = [pk for pk, delta in deltas.items() if any(delta)]
     if changed:
+        _note_adjusted(levels, deltas, by=by)
         now = timezone.now()
         _update_levels(columns, changed, now)
         for pk in changed:
@@ -172,6 +174,19 @@ def _update_levels(columns: Mapping[str, list[tuple[int, int]]], pks: Sequence[i
     sql = f"UPDATE {qn(meta.db_table)} SET {', '.join(sets)} WHERE {pk_column} IN ({', '.join(['%s'] * len(pks))})"
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+
+
+def _note_adjusted(levels: Mapping[int, StockLevel], deltas: Mapping[int, tuple[int, int, int]], *, by: Actor) -> None:
+    """One `inventory_item.adjusted` event per item whose levels move (stateset.events), keeping on the item how
+    far its availability moved, for `stock.low` (inventory.apps.stock_low)."""
+    items = {}
+    for pk, (on_hand, allocated, _) in deltas.items():
+        item = levels[pk].item
+        items.setdefault(item.pk, item)
+        item = items[item.pk]
+        item.__dict__["_available_moved"] = item.__dict__.get("_available_moved", 0) + on_hand - allocated
+    for item in items.values():
+        events.emit(item, "adjust", by=by)
 
 
 def _movement(
@@ -249,7 +264,7 @@ def stock_adjust(
             raise InsufficientStock(
                 [Shortage(inventory_item.sku, location.code, -quantity, available)], action="adjust"
             )
-        _apply(level, on_hand=quantity)
+        _apply(level, on_hand=quantity, by=by)
         movement = _movement(
             level,
             quantity,
@@ -278,7 +293,7 @@ def stock_set_counted(
                 [Shortage(inventory_item.sku, location.code, -delta, level.on_hand - level.allocated)],
                 action="post the count",
             )
-        _apply(level, on_hand=delta)
+        _apply(level, on_hand=delta, by=by)
         movement = _movement(level, delta, reason=MovementReason.CYCLE_COUNT, source=source, by=by, note=note)
         movement.save()
     return movement
@@ -307,8 +322,8 @@ def stock_transfer(
             raise InsufficientStock(
                 [Shortage(inventory_item.sku, from_location.code, quantity, source_level.available)], action="transfer"
             )
-        _apply(source_level, on_hand=-quantity)
-        _apply(target_level, on_hand=quantity)
+        _apply(source_level, on_hand=-quantity, by=by)
+        _apply(target_level, on_hand=quantity, by=by)
         source = Source("transfer", None, f"{from_location.code}->{to_location.code}")
         movements = [
             _movement(source_level, -quantity, reason=MovementReason.TRANSFER, source=source, by=by, note=note),
@@ -338,7 +353,7 @@ def stock_receive(
                 f"{inventory_item.sku} at {location.code} has {level.incoming} incoming, fewer than {quantity}.",
                 code="incoming_mismatch",
             )
-        _apply(level, on_hand=quantity, incoming=-quantity if from_incoming else 0)
+        _apply(level, on_hand=quantity, incoming=-quantity if from_incoming else 0, by=by)
         movement = _movement(level, quantity, reason=reason, source=source, by=by, note=note)
         movement.save()
     return movement
@@ -353,7 +368,7 @@ def stock_incoming(*, inventory_item: InventoryItem, location: Location, delta: 
                 f"{inventory_item.sku} at {location.code} has {level.incoming} incoming; cannot remove {-delta}.",
                 code="incoming_mismatch",
             )
-        _apply(level, incoming=delta)
+        _apply(level, incoming=delta, by=by)
     return level
 
 
@@ -367,7 +382,7 @@ def stock_issue(*, requests: Sequence[StockRequest], reason: str, source: Source
         movements = []
         for key, quantity in wanted.items():
             level = levels[key]
-            _apply(level, on_hand=-quantity)
+            _apply(level, on_hand=-quantity, by=by)
             movements.append(_movement(level, -quantity, reason=reason, source=source, by=by))
         return StockMovement.objects.bulk_create(movements)
 
@@ -415,7 +430,7 @@ def stock_allocate(*, requests: Sequence[StockRequest], by: Actor, new_lines: bo
             shortage = exc
         else:
             shortage = None
-            result = _allocate_locked(requests, levels, new_lines=new_lines)
+            result = _allocate_locked(requests, levels, new_lines=new_lines, by=by)
     if shortage is not None:
         raise shortage
     return result
@@ -464,14 +479,14 @@ def stock_allocate_any(*, requests: Sequence[StockRequest], by: Actor, new_lines
         if short:
             shortage = InsufficientStock(short, action="allocate")
         else:
-            result = _allocate_locked(planned, levels, new_lines=new_lines)
+            result = _allocate_locked(planned, levels, new_lines=new_lines, by=by)
     if shortage is not None:
         raise shortage
     return result
 
 
 def _allocate_locked(
-    requests: Sequence[StockRequest], levels: dict[tuple[int, int], StockLevel], *, new_lines: bool
+    requests: Sequence[StockRequest], levels: dict[tuple[int, int], StockLevel], *, new_lines: bool, by: Actor
 ) -> list[Allocation]:
     """Allocate with the levels locked and the stock checked (the second half of stock_allocate)."""
     per_line: dict[tuple[LineRef, int], int] = defaultdict(int)
@@ -507,7 +522,7 @@ def _allocate_locked(
             )
             new.append(current)
         result.append(current)
-    _apply_many(by_level_pk, {pk: (0, quantity, 0) for pk, quantity in deltas.items()})
+    _apply_many(by_level_pk, {pk: (0, quantity, 0) for pk, quantity in deltas.items()}, by=by)
     Allocation.objects.bulk_create(new)
     return result
 
@@ -580,7 +595,7 @@ def stock_release(
             for allocation, take in takes:
                 deltas[allocation.level_id] -= take
             _reduce_many(takes, AllocationStatus.RELEASED)
-            _apply_many(levels, {pk: (0, delta, 0) for pk, delta in deltas.items()})
+            _apply_many(levels, {pk: (0, delta, 0) for pk, delta in deltas.items()}, by=by)
     if remaining:
         raise DomainError(f"Only {released} of {quantity} units were allocated to release.", code="allocation_short")
     return released
@@ -624,7 +639,7 @@ def stock_consume(
         for allocation in allocations:
             per_level[allocation.level_id] += allocation.quantity
         _reduce_many([(allocation, allocation.quantity) for allocation in allocations], AllocationStatus.CONSUMED)
-        _apply_many(levels, {pk: (-quantity, -quantity, 0) for pk, quantity in per_level.items()})
+        _apply_many(levels, {pk: (-quantity, -quantity, 0) for pk, quantity in per_level.items()}, by=by)
         movements = [
             _movement(levels[pk], -per_level[pk], reason=reason, source=source, by=by, note=note)
             for pk in sorted(per_level)
@@ -666,7 +681,7 @@ def stock_consume_at(
         short = [f"line {line_id}: {left} more" for (_, line_id), left in sorted(remaining.items()) if left > 0]
         if not short:
             _reduce_many(reductions, AllocationStatus.CONSUMED)
-            _apply_many(levels, {pk: (-quantity, -quantity, 0) for pk, quantity in per_level.items()})
+            _apply_many(levels, {pk: (-quantity, -quantity, 0) for pk, quantity in per_level.items()}, by=by)
             movements = [
                 _movement(levels[pk], -per_level[pk], reason=reason, source=source, by=by, note=note)
                 for pk in sorted(per_level)

@@ -30,6 +30,7 @@ from manufacturing.services.documents import (
     unique_number,
 )
 from manufacturing.states import BOM_DOCUMENT, BOM_LINE_COUNTED, BomStatus
+from stateset import events
 from stateset.actors import Actor
 from stateset.fsm import apply_transition, check_transition, lock, log_event
 
@@ -136,6 +137,7 @@ def bom_delete(*, bill_of_materials: BillOfMaterials, by: Actor) -> None:
                 errors={"status": bom.status},
             )
         try:
+            events.emit(bom, "delete", by=by, snapshot=True)
             bom.delete()
         except ProtectedError:
             raise DocumentInUse(
@@ -164,6 +166,7 @@ def bom_line_create(
         _check_cycles(bom.part, [line.item])
         line.save()
         bom.save(update_fields=["updated_at"])
+        events.emit(line, "create", by=by)
         log_event(bom, "add_line", by=by, reason=f"{line.quantity} x {line.item.sku}")
     return line
 
@@ -186,6 +189,7 @@ def bom_line_update(
             setattr(line, name, value)
         line.save()
         bom.save(update_fields=["updated_at"])
+        events.emit(line, "update", by=by)
         log_event(
             bom,
             "change_line",
@@ -205,6 +209,7 @@ def bom_line_delete(*, bill_of_materials_line_item: BillOfMaterialsLineItem, by:
             bill_of_materials_line_item.pk,
             queryset=BillOfMaterialsLineItem.objects.select_related("item"),
         )
+        events.emit(line, "delete", by=by, snapshot=True)
         line.delete()
         bom.save(update_fields=["updated_at"])
         log_event(bom, "remove_line", by=by, reason=f"{line.quantity} x {line.item.sku}")

@@ -29,6 +29,7 @@ from manufacturing.services.documents import (
 )
 from manufacturing.services.work_orders import cancel_locked_work_order, work_order_create
 from manufacturing.states import WO_NOT_STARTED, ManufactureOrderStatus, WorkOrderStatus
+from stateset import events
 from stateset.actors import Actor
 from stateset.errors import ValidationFailed
 from stateset.fsm import apply_transition, check_transition, lock, log_event
@@ -142,6 +143,7 @@ def manufacture_order_delete(*, manufacture_order: ManufactureOrder, by: Actor) 
     with transaction.atomic():
         mo = lock(ManufactureOrder, manufacture_order.pk)
         _require_mo_draft(mo, "it can be deleted")
+        events.emit(mo, "delete", by=by, snapshot=True)
         mo.delete()
 
 
@@ -171,6 +173,7 @@ def manufacture_order_line_create(
         line = _build_mo_line(mo, fields)
         line.save()
         mo.save(update_fields=["updated_at"])
+        events.emit(line, "create", by=by)
         log_event(mo, "add_line", by=by, reason=f"{line.quantity} x {line.item.sku}")
     return line
 
@@ -203,6 +206,7 @@ def manufacture_order_line_update(
             setattr(line, name, value)
         line.save()
         mo.save(update_fields=["updated_at"])
+        events.emit(line, "update", by=by)
         log_event(mo, "change_line", by=by, reason=line_changed_reason(line.pk, names))
     return line
 
@@ -217,6 +221,7 @@ def manufacture_order_line_delete(*, manufacture_order_line_item: ManufactureOrd
             manufacture_order_line_item.pk,
             queryset=ManufactureOrderLineItem.objects.select_related("item"),
         )
+        events.emit(line, "delete", by=by, snapshot=True)
         line.delete()
         mo.save(update_fields=["updated_at"])
         log_event(mo, "remove_line", by=by, reason=f"{line.quantity} x {line.item.sku}")

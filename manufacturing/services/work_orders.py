@@ -37,6 +37,7 @@ from manufacturing.states import (
     ManufactureOrderStatus,
     WorkOrderStatus,
 )
+from stateset import events
 from stateset.actors import Actor
 from stateset.errors import ValidationFailed
 from stateset.fsm import apply_transition, check_transition, lock, log_event
@@ -224,6 +225,7 @@ def work_order_delete(*, work_order: WorkOrder, by: Actor) -> None:
                 "cancel it instead.",
                 errors={"manufacture_order": wo.manufacture_order.display_number},
             )
+        events.emit(wo, "delete", by=by, snapshot=True)
         wo.delete()
 
 
@@ -239,6 +241,7 @@ def work_order_line_create(
         (line,) = _work_order_lines_given(wo, [{"part_number": part_number, "unit_quantity": unit_quantity, **fields}])
         line.save()
         wo.save(update_fields=["updated_at"])
+        events.emit(line, "create", by=by)
         log_event(wo, "add_line", by=by, reason=f"{line.unit_quantity} x {line.item.sku} per unit")
     return line
 
@@ -260,6 +263,7 @@ def work_order_line_update(
         line.total_quantity = _line_total(line.unit_quantity, wo.quantity)
         line.save()
         wo.save(update_fields=["updated_at"])
+        events.emit(line, "update", by=by)
         log_event(
             wo,
             "change_line",
@@ -277,6 +281,7 @@ def work_order_line_delete(*, work_order_line_item: WorkOrderLineItem, by: Actor
         line = lock(
             WorkOrderLineItem, work_order_line_item.pk, queryset=WorkOrderLineItem.objects.select_related("item")
         )
+        events.emit(line, "delete", by=by, snapshot=True)
         line.delete()
         wo.save(update_fields=["updated_at"])
         log_event(wo, "remove_line", by=by, reason=f"{line.unit_quantity} x {line.item.sku} per unit")

@@ -14,6 +14,7 @@ from django.db import models, transaction
 from django.db.models import Exists, OuterRef
 
 from orders.models import Order, OrderDiscount, OrderTag, Refund, Shipment
+from stateset import events
 from stateset.actors import Actor
 from stateset.compiled import Compiled
 from stateset.errors import NotFound
@@ -55,6 +56,7 @@ def order_lock(pk: int) -> Order:
         if not found:
             raise NotFound(f"{Order._meta.verbose_name.capitalize()} {pk} does not exist.")
         order = found[0]
+        events.remember(order)  # as stateset.fsm.lock does: for the event's previous_attributes
     return prefetched(order, **{name: () for name in RENDERED_SETS if not getattr(order, f"has_{name}")})
 
 

@@ -148,8 +148,9 @@ def order_create(
         # The stock last, so the levels every order of the same SKUs needs are locked for the shortest time.
         where = [inv.location_resolve(s.location) if s.location not in (None, "") else None for s in specs]
         lines_allocate(order, built, by=by, new_lines=True, locations=where, allocation=allocation)
-    prefetched(order, order_line_items=lines, discounts=(), tags=tag_rows, refunds=(), shipments=())
-    return as_written(order)
+        # Marked inside the transaction: its event renders the order from memory too (stateset.events).
+        as_written(prefetched(order, order_line_items=lines, discounts=(), tags=tag_rows, refunds=(), shipments=()))
+    return order
 
 
 # Header fields that change what the order charges: they need `orders.edit_order`, like its lines.
@@ -195,7 +196,8 @@ def _order_transition(order: Order, name: str, *, by: Actor, reason: str = "", *
     with transaction.atomic():
         order = order_lock(order.pk)
         apply_transition(order, name, by=by, reason=reason, **kwargs)
-    return as_written(order)
+        as_written(order)  # inside the transaction: its event renders it from memory too (stateset.events)
+    return order
 
 
 def order_process(*, order: Order, by: Actor, reason: str = "") -> Order:
@@ -216,7 +218,8 @@ def order_release(*, order: Order, by: Actor, reason: str = "") -> Order:
         order = order_lock(order.pk)
         order.hold_reason = ""  # saved with the transition, or not at all when it is refused
         apply_transition(order, "release", by=by, reason=reason)
-    return as_written(order)
+        as_written(order)  # inside the transaction: its event renders from memory (stateset.events)
+    return order
 
 
 def order_deliver(*, order: Order, by: Actor, delivered_at: datetime | None = None, reason: str = "") -> Order:
@@ -225,7 +228,8 @@ def order_deliver(*, order: Order, by: Actor, delivered_at: datetime | None = No
         order = order_lock(order.pk)
         apply_transition(order, "deliver", by=by, reason=reason, delivered_at=delivered_at)
         underway_shipments_deliver(order, by=by, delivered_at=order.delivered_at, reason=reason)
-    return as_written(order)
+        as_written(order)  # inside the transaction: its event renders from memory (stateset.events)
+    return order
 
 
 # ======================================================================================================
@@ -428,4 +432,5 @@ def order_cancel(*, order: Order, by: Actor, reason: str = "") -> Order:
         refs = [line_ref(line) for line in lines if line.requires_inventory]
         if refs:  # the stock last: the levels are locked for the shortest time
             inv.stock_release(lines=refs, by=by)
-    return as_written(prefetched(order, order_line_items=lines))
+        as_written(prefetched(order, order_line_items=lines))  # inside: its event renders it from memory too
+    return order

@@ -16,6 +16,7 @@ from orders.errors import PromotionInUse, PromotionNotApplicable
 from orders.models import Order, Promotion
 from orders.services.pricing import HUNDRED, order_recompute_totals
 from orders.states import PromotionType
+from stateset import events
 from stateset.actors import Actor
 from stateset.errors import ValidationFailed
 from stateset.fsm import apply_transition, check_transition, lock
@@ -150,6 +151,7 @@ def promotion_create(*, by: Actor, code: str, type: str, **fields: Any) -> Promo
         promotion = Promotion(code=code.strip(), type=type, **fields)
         _promotion_check(promotion)
         promotion.save()
+        events.emit(promotion, "create", by=by)
     return promotion
 
 
@@ -179,6 +181,7 @@ def promotion_update(*, promotion: Promotion, by: Actor, **fields: Any) -> Promo
             setattr(promotion, name, value.strip() if name == "code" else value)
         _promotion_check(promotion)
         promotion.save()
+        events.emit(promotion, "update", by=by)
     return promotion
 
 
@@ -187,6 +190,7 @@ def promotion_delete(*, promotion: Promotion, by: Actor) -> None:
     with transaction.atomic():
         promotion = lock(Promotion, promotion.pk)
         try:
+            events.emit(promotion, "delete", by=by, snapshot=True)
             promotion.delete()
         except ProtectedError:
             raise PromotionInUse(

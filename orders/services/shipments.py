@@ -48,6 +48,7 @@ from orders.services.lines import line_on_order, line_ref, order_lines
 from orders.services.locks import order_lock
 from orders.services.pricing import order_recompute_totals
 from orders.states import SHIPMENT_UNDERWAY, LineStatus, OrderStatus, ShipmentStatus
+from stateset import events
 from stateset.actors import Actor
 from stateset.fsm import apply_transition, check_transition, lock, log_event
 from stateset.prefetch import as_written, prefetched
@@ -186,7 +187,12 @@ def shipment_create(
             )
         shipment = _shipment_insert(order, location, units, by=by, reason=reason, **fields)
         apply_transition(order, "add_shipment", by=by, reason=f"{shipment.number} created")
-    return as_written(shipment)
+        # Marked inside the transaction: their events render from memory (stateset.events).
+        as_written(shipment)
+        as_written(
+            prefetched(order, order_line_items=lines, **({} if order.has_shipments else {"shipments": [shipment]}))
+        )
+    return shipment
 
 
 def shipment_update(*, shipment: Shipment, by: Actor, reason: str = "", **fields: Any) -> Shipment:
@@ -215,6 +221,7 @@ def shipment_delete(*, shipment: Shipment, by: Actor, reason: str = "") -> None:
         order, shipment = _lock_shipment(shipment)
         apply_transition(shipment, "delete_pending", by=by, reason=reason)
         log_event(order, "delete_shipment", by=by, reason=join_reasons(reason, f"{shipment.number} deleted"))
+        events.emit(shipment, "delete", by=by, snapshot=True)
         ShipmentLineItem.objects.filter(shipment=shipment).delete()
         shipment.delete()
 
@@ -332,7 +339,8 @@ def shipment_ship(
             shipped_at=shipped_at,
             reason=reason,
         )
-    return as_written(prefetched(shipment, shipment_line_items=rows))
+        as_written(prefetched(shipment, shipment_line_items=rows))  # inside: its events render from memory
+    return shipment
 
 
 def order_ship(
@@ -419,9 +427,12 @@ def order_ship(
             shipped_at=shipped_at,
             reason=reason,
         )
-    kept = {} if order.has_shipments else {"shipments": created}
-    prefetched(order, order_line_items=lines, **kept)
-    return as_written(order)
+        kept = {} if order.has_shipments else {"shipments": created}
+        for shipment in shipments:
+            as_written(shipment)
+        # Marked inside the transaction: its events render from memory (stateset.events).
+        as_written(prefetched(order, order_line_items=lines, **kept))
+    return order
 
 
 # ---- after shipping ---------------------------------------------------------------------------------------------
@@ -610,7 +621,8 @@ def order_cancel_remaining(*, order: Order, by: Actor, reason: str) -> Order:
         refs = [line_ref(line) for line in lines if line.requires_inventory and line.pk in cancelled]
         if refs:  # the stock last
             inv.stock_release(lines=refs, by=by)
-    return as_written(prefetched(order, order_line_items=lines))
+        as_written(prefetched(order, order_line_items=lines))  # inside: its events render from memory
+    return order
 
 
 def order_reallocate(
@@ -668,4 +680,5 @@ def order_reallocate(
         for loc, q in plan:
             inv.stock_release(lines=[line_ref(line)], by=by, quantity=q, location=locations[loc])
         inv.stock_allocate(requests=[inv.StockRequest(line.item, target, take, line_ref(line))], by=by)
-    return as_written(order)
+        as_written(order)  # inside: its events render from memory
+    return order

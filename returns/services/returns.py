@@ -53,6 +53,7 @@ from returns.states import (
     RETURN_LOCATION_EDITABLE,
     ReturnLineStatus,
 )
+from stateset import events
 from stateset.actors import Actor
 from stateset.fsm import apply_transition, check_transition, lock, log_event
 from stateset.money import ZERO, check_amounts_fit, round_cents
@@ -189,6 +190,7 @@ def return_delete(*, return_: Return, by: Actor) -> None:
                 by=by,
                 reason=f"{ret.rma} deleted",
             )
+        events.emit(ret, "delete", by=by, snapshot=True)
         ret.delete()
 
 
@@ -209,6 +211,7 @@ def return_line_item_create(*, by: Actor, parent_return: Return, **spec: Any) ->
         (row,) = add_return_lines(ret, [spec], by=by)
         recompute_return_amount(ret)
         ret.save()
+        events.emit(row, "create", by=by)
         log_event(ret, "add_line", by=by, reason=f"{row.quantity} x {row.sku}")
     return row
 
@@ -260,6 +263,7 @@ def return_line_item_update(*, return_line_item: ReturnLineItem, by: Actor, **fi
         row.save()
         recompute_return_amount(ret)
         ret.save()
+        events.emit(row, "update", by=by)
         log_event(ret, "change_line", by=by, reason=f"line {row.pk}: {', '.join(sorted(fields))}")
     return row
 
@@ -271,6 +275,7 @@ def return_line_item_delete(*, return_line_item: ReturnLineItem, by: Actor) -> N
         _require_lines_editable(ret)
         row = lock(ReturnLineItem, return_line_item.pk)
         return_units_give_back(order=ret.order, **units_of([row]), by=by, reason=f"{ret.rma}: line removed")
+        events.emit(row, "delete", by=by, snapshot=True)
         row.delete()
         recompute_return_amount(ret)
         ret.save()

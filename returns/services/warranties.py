@@ -30,6 +30,7 @@ from returns.states import (
     WARRANTY_STATUS_WORDS,
     WarrantyStatus,
 )
+from stateset import events
 from stateset.actors import Actor
 from stateset.errors import InvalidStateTransition, ValidationFailed
 from stateset.fsm import allowed_actions, apply_transition, check_transition, lock, log_event
@@ -158,6 +159,7 @@ def warranty_delete(*, warranty: Warranty, by: Actor) -> None:
                 "be deleted.",
                 errors={"status": row.status},
             )
+        events.emit(row, "delete", by=by, snapshot=True)
         row.delete()
 
 
@@ -313,6 +315,7 @@ def warranty_line_item_create(*, by: Actor, warranty: Warranty, **spec: Any) -> 
         _require_warranty_lines_editable(row)
         line = _build_warranty_line(row, spec)
         line.save()
+        events.emit(line, "create", by=by)
         log_event(row, "add_line", by=by, reason=str(line))
     return line
 
@@ -328,6 +331,7 @@ def warranty_line_item_update(*, warranty_line_item: WarrantyLineItem, by: Actor
         for name in fields:
             setattr(line, name, getattr(changed, name))
         line.save()
+        events.emit(line, "update", by=by)
         log_event(row, "change_line", by=by, reason=f"line {line.pk}: {', '.join(sorted(fields))}")
     return line
 
@@ -337,5 +341,6 @@ def warranty_line_item_delete(*, warranty_line_item: WarrantyLineItem, by: Actor
     with transaction.atomic():
         row = lock(Warranty, warranty_line_item.warranty_id)
         _require_warranty_lines_editable(row)
+        events.emit(warranty_line_item, "delete", by=by, snapshot=True)
         WarrantyLineItem.objects.filter(pk=warranty_line_item.pk).delete()
         log_event(row, "remove_line", by=by, reason=str(warranty_line_item))

@@ -44,6 +44,15 @@ def add_extra_rows() -> None:
     orders_services.wholesale_order_create(
         by=SYSTEM, order_line_items=[{"sku": items[0].sku, "quantity": 2, "unit_price": "5.00"}]
     )
+    from stateset import webhooks
+    from stateset.models import Event, WebhookDelivery
+
+    for k in range(3):
+        endpoint, _ = webhooks.webhook_endpoint_create(url=f"https://93.184.216.34/hook{k}", by=SYSTEM)
+        for event in Event.objects.order_by("-pk")[:3]:
+            WebhookDelivery.objects.create(
+                endpoint=endpoint, event=event, object_key=f"{event.object_type}:{event.object_id}"
+            )
 
 
 def staff_of(role: str, username: str | None = None):

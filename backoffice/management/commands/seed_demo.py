@@ -31,3 +31,30 @@ class Command(BaseCommand):
             with transaction.atomic():
                 summary = module.seed(by=by, progress=not quiet)
             self.stdout.write(f"{module_name.split('.')[0]}: {summary}")
+        self.stdout.write(f"webhooks: {demo_webhook(by=by)}")
+
+
+DEMO_WEBHOOK = "demo endpoint: points at nothing, so the admin shows its failing deliveries"
+
+
+def demo_webhook(*, by: Actor) -> str:
+    """A webhook endpoint at a closed local port, subscribed after the bulk of the demo data (it receives the
+    events written from its creation on), then a few changes for it to fail to deliver: a handful of
+    deliveries, retried on the schedule, in the admin under Webhook deliveries."""
+    from django.conf import settings
+
+    from crm import services as crm
+    from crm.models import Customer
+    from stateset import webhooks
+    from stateset.models import WebhookEndpoint
+
+    if WebhookEndpoint.objects.filter(description=DEMO_WEBHOOK).exists():
+        return "the demo endpoint is there already"
+    if not settings.WEBHOOK_ALLOW_PRIVATE:
+        return "no demo endpoint (it points at a local port: set WEBHOOK_ALLOW_PRIVATE=1)"
+    webhooks.webhook_endpoint_create(
+        url="http://127.0.0.1:9/webhooks", enabled_events=["customer.*", "order.*"], description=DEMO_WEBHOOK, by=by
+    )
+    for customer in Customer.objects.order_by("pk")[:3]:
+        crm.customer_update(customer=customer, by=by, phone=customer.phone or "555-0100")
+    return "1 endpoint (http://127.0.0.1:9/webhooks), 3 customer changes queued for it"

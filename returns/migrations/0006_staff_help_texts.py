@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("returns", "0004_list_indexes"),
+        ("returns", "0005_return_line_shipment"),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("orders", "0004_list_indexes"),
+        ("orders", "0007_shipment_location_required"),
     ]
 
     operations = [
