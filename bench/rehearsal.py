@@ -31,8 +31,10 @@ started again WORKER_DOWN seconds later.
 The checks (CHECKS below; each a small function returning (ok, detail)): no unexpected status, a 5xx only while
 an instance was down and every request that met one succeeded on retry, the shared key's allowed count per
 rate window within 1 % of the limit, `check_inventory` clean, no order without lines, no consumed allocation
-without its ledger row, and every task enqueued ran exactly once in effect. Prints the report, writes
-var/rehearsal.json (logs of every process in var/rehearsal/), exits 1 if a check failed.
+without its ledger row, every task enqueued ran exactly once in effect, and every order.* event reached a
+webhook endpoint (a receiver thread on BASE+3, made through the API before the load) signed, in each order's
+sequence, at least once. Prints the report, writes var/rehearsal.json (logs of every process in
+var/rehearsal/), exits 1 if a check failed.
 
     make rehearsal                    # DURATION=120
     DURATION=30 make rehearsal        # the short form in .ci/run
@@ -42,6 +44,7 @@ var/rehearsal.json (logs of every process in var/rehearsal/), exits 1 if a check
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import itertools
 import json
 import os
@@ -59,6 +62,7 @@ import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -96,6 +100,9 @@ RETRY_SECONDS = 90  # a client gives up on a request after this long (above IDEM
 LEASE_SECONDS = 35  # the run's IDEMPOTENCY_LEASE_SECONDS: above gunicorn's timeout (30 s)
 BASE = env_int("REHEARSAL_PORT", 8740)
 BALANCER_PORT, APP_PORTS, REDIS_PORT = BASE, (BASE + 1, BASE + 2), BASE + 9
+RECEIVER_PORT = BASE + 3  # the webhook receiver
+WEBHOOK_WAIT = env_float("WEBHOOK_WAIT", 90)  # seconds to wait, after the load, for every order.* event's webhook
+WEBHOOK_MAX_COPIES = 3  # at least once: an event received more often than this is a fault, not a redelivery
 GRACE = 5.0  # seconds after an instance is back during which a 5xx still counts as the drill's
 
 LIMIT, _period = RATE_LIMIT.split("/")
@@ -401,6 +408,76 @@ class Load:
                     self.hot.append(Attempt("hot", status, start, self.now(), rid=rid))
 
 
+# ---- the webhook receiver ----------------------------------------------------------------------------------
+
+
+def verify_signature(header: str, body: bytes, secret: str, tolerance: int = 300) -> bool:
+    """docs/events.md's verification, written again here (not imported: the receiver is the customer's side)."""
+    import hmac
+
+    parts = [p.split("=", 1) for p in header.split(",") if "=" in p]
+    stamps = [v for k, v in parts if k == "t"]
+    if not stamps or not stamps[0].isdigit() or abs(time.time() - int(stamps[0])) > tolerance:
+        return False
+    expected = hmac.new(secret.encode(), f"{stamps[0]}.".encode() + body, hashlib.sha256).hexdigest()
+    return any(k == "v1" and hmac.compare_digest(v, expected) for k, v in parts)
+
+
+class Receiver:
+    """A webhook endpoint on 127.0.0.1:RECEIVER_PORT (a thread of this process): verifies each POST's signature,
+    records it, answers 200."""
+
+    def __init__(self, port: int) -> None:
+        self.secret = ""
+        self.received: list[dict] = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                try:
+                    event = json.loads(body)
+                    signed = verify_signature(self.headers.get("StateSet-Signature", ""), body, receiver.secret)
+                    signed = signed and self.headers.get("StateSet-Event-Id") == str(event["id"])
+                    row = {"id": event["id"], "object_id": event.get("object_id"), "sequence": event.get("sequence")}
+                except (ValueError, KeyError, TypeError):
+                    row, signed = {"id": None, "object_id": None, "sequence": None}, False
+                with receiver.lock:
+                    receiver.received.append({**row, "signed": signed, "body": hashlib.sha256(body).hexdigest()})
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def snapshot(self) -> list[dict]:
+        with self.lock:
+            return list(self.received)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def webhook_events(dbname: str, endpoint_id: int) -> dict:
+    """The order.* events the endpoint subscribes to: those written since it was created."""
+    import psycopg
+
+    with psycopg.connect(dbname=dbname, **PG) as conn:
+        rows = conn.execute(
+            "SELECT e.id, e.object_id, e.sequence FROM stateset_event e JOIN stateset_webhookendpoint w ON w.id = %s"
+            " WHERE e.type LIKE 'order.%%' AND e.created_at >= w.created_at",
+            [endpoint_id],
+        ).fetchall()
+    return {row[0]: [row[1], row[2]] for row in rows}
+
+
 # ---- the checks -------------------------------------------------------------------------------------------
 
 
@@ -413,6 +490,9 @@ class Run:
     tasks: dict
     readyz: int
     rerouted: set[str] = field(default_factory=set)  # request ids nginx passed on to the other instance
+    # {"events": {event id: [object id, sequence]} (order.* written after the endpoint), "received": [{"id",
+    # "object_id", "sequence", "signed", "body"}] in the order they arrived, "wait_s"}; empty: not measured
+    webhooks: dict = field(default_factory=dict)
 
 
 def drill_windows(run: Run) -> list[tuple[float, float]]:
@@ -533,6 +613,41 @@ def check_tasks_once(run: Run):
     return ok, detail
 
 
+def check_webhooks_delivered_once_in_effect(run: Run):
+    """Every order.* event written while the endpoint existed was received, every signature verified, each
+    order's events first arrived in sequence order, and a duplicate is only a redelivery (the same body, at most
+    WEBHOOK_MAX_COPIES copies of an event): at least once, deduplicated on StateSet-Event-Id, is once in effect."""
+    w = run.webhooks
+    if not w:
+        return False, "not measured"
+    events, received = w["events"], w["received"]
+    copies = Counter(m["id"] for m in received)
+    missing = [e for e in events if e not in copies]
+    unsigned = sum(1 for m in received if not m["signed"])
+    bodies: dict = {}
+    changed = 0  # a second copy whose body differs from the first: not a redelivery
+    first: dict = {}  # object id -> the sequences of its events in the order they first arrived
+    for m in received:
+        if m["id"] in bodies:
+            changed += bodies[m["id"]] != m["body"]
+            continue
+        bodies[m["id"]] = m["body"]
+        first.setdefault(m["object_id"], []).append(m["sequence"])
+    out_of_order = [o for o, seqs in first.items() if any(b <= a for a, b in itertools.pairwise(seqs))]
+    duplicates = len(received) - len(copies)
+    too_many = sum(1 for n in copies.values() if n > WEBHOOK_MAX_COPIES)
+    ok = events and not missing and not unsigned and not out_of_order and not changed and not too_many
+    detail = (
+        f"{len(events)} order.* events, {len(received)} received in {w.get('wait_s', 0):.1f} s after the load "
+        f"({len(missing)} missing, {duplicates} duplicates over {sum(1 for n in copies.values() if n > 1)} events, "
+        f"{too_many} more than {WEBHOOK_MAX_COPIES} times, {changed} with another body); {unsigned} signatures "
+        f"failed; {len(out_of_order)} of {len(first)} orders out of sequence"
+    )
+    if not events:
+        detail += "; no event to deliver"
+    return bool(ok), detail
+
+
 CHECKS = [
     check_statuses,
     check_5xx_only_in_drills,
@@ -542,6 +657,7 @@ CHECKS = [
     check_orders_have_lines,
     check_allocations_in_ledger,
     check_tasks_once,
+    check_webhooks_delivered_once_in_effect,
 ]
 
 
@@ -598,6 +714,19 @@ def task_facts(dbname: str, order_ids: list[int], enqueued_while_down: int, redi
         "not_run": sum(1 for n in runs.values() if n == 0),
         "ran_more_than_once": sum(1 for n in runs.values() if n > 1),
         "runs": sum(runs.values()),
+    }
+
+
+def webhook_summary(w: dict) -> dict:
+    copies = Counter(m["id"] for m in w["received"])
+    return {
+        "events": len(w["events"]),
+        "received": len(w["received"]),
+        "distinct_received": len(copies),
+        "missing": sum(1 for e in w["events"] if e not in copies),
+        "duplicates": len(w["received"]) - len(copies),
+        "signatures_failed": sum(1 for m in w["received"] if not m["signed"]),
+        "wait_s": round(w.get("wait_s", 0), 1),
     }
 
 
@@ -700,6 +829,13 @@ def print_report(s: dict, run: Run, results: list[dict]) -> None:
             + ", ".join(f"{n} x {status}" for status, n in statuses.items())
             + f", {r['seconds']} s in all"
         )
+    if run.webhooks:
+        h = webhook_summary(run.webhooks)
+        print(
+            f"webhooks (order.*): {h['events']} events, {h['received']} received ({h['distinct_received']} distinct, "
+            f"{h['duplicates']} duplicates, {h['signatures_failed']} bad signatures), waited {h['wait_s']} s "
+            "after the load"
+        )
     print()
     for r in results:
         print(f"[{'PASS' if r['ok'] else 'FAIL'}] {r['name']}: {r['detail']}")
@@ -775,6 +911,7 @@ def rehearse(stack: Stack) -> int:
         "LOG_LEVEL": "WARNING",
         "LOG_FORMAT": "json",
         "WEB_CONCURRENCY": "2",
+        "WEBHOOK_ALLOW_PRIVATE": "1",  # the receiver is on loopback
     }
     # The database is prepared while the processes start (they touch it only when asked something).
     print(f"database {dbname}: migrate, bench_data (1,000 SKUs), keys, scarce stock, the drill's orders")
@@ -843,6 +980,20 @@ def rehearse(stack: Stack) -> int:
         f"stack up in {time.monotonic() - t_setup:.0f} s: nginx {base} -> 127.0.0.1:{APP_PORTS[0]}, "
         f"127.0.0.1:{APP_PORTS[1]} (gunicorn x 2 workers each); redis {redis_url}; broker {broker_url.split('@')[-1]}"
     )
+
+    # The webhook receiver, and an endpoint for it subscribed to order.* (made through the API).
+    receiver = Receiver(RECEIVER_PORT)
+    stack.cleanups.append(("the webhook receiver", receiver.close))
+    created = httpx.post(
+        f"{base}/v1/webhook_endpoints",
+        json={"url": f"http://127.0.0.1:{RECEIVER_PORT}/hook", "enabled_events": ["order.*"]},
+        headers={"Authorization": f"Token {data['keys'][0]}"},
+        timeout=10,
+    )
+    if created.status_code != 201:
+        raise SystemExit(f"creating the webhook endpoint: {created.status_code} {created.text[:300]}")
+    endpoint_id, receiver.secret = created.json()["webhook_endpoint"]["id"], created.json()["secret"]
+    print(f"webhook endpoint {endpoint_id} (order.*) -> receiver on 127.0.0.1:{RECEIVER_PORT}")
 
     # The load, and the drills beside it.
     t0 = time.monotonic()
@@ -916,6 +1067,21 @@ def rehearse(stack: Stack) -> int:
         print(f"  {exc}")
     time.sleep(TASK_HOLD + 1)  # let a redelivered task's second run finish too
 
+    # The webhooks: wait until every order.* event written since the endpoint was made has arrived (bounded).
+    t_hooks = time.monotonic()
+    while True:
+        hook_events = webhook_events(dbname, endpoint_id)
+        arrived = {m["id"] for m in receiver.snapshot()}
+        if set(hook_events) <= arrived or time.monotonic() - t_hooks > WEBHOOK_WAIT:
+            break
+        time.sleep(1)
+    time.sleep(2)  # a redelivery already on its way is counted too
+    webhooks = {"events": hook_events, "received": receiver.snapshot(), "wait_s": time.monotonic() - t_hooks - 2}
+    print(
+        f"webhooks: {len(set(hook_events) & arrived)} of {len(hook_events)} order.* events received "
+        f"after {webhooks['wait_s']:.1f} s"
+    )
+
     result = subprocess.run(
         [sys.executable, "manage.py", "check_inventory"], cwd=ROOT, env=env, text=True, capture_output=True
     )
@@ -928,6 +1094,7 @@ def rehearse(stack: Stack) -> int:
         tasks=task_facts(dbname, ids, len(ids) - half, redis_url),
         readyz=readyz,
         rerouted=nginx_rerouted()[1],
+        webhooks=webhooks,
     )
     results = []
     for check in CHECKS:
@@ -953,6 +1120,7 @@ def rehearse(stack: Stack) -> int:
         "rate_windows": rate_windows(load.hot, run.rerouted),
         "facts": run.facts,
         "tasks": run.tasks,
+        "webhooks": webhook_summary(webhooks),
         "checks": results,
         "passed": all(r["ok"] for r in results),
     }

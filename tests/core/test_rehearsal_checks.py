@@ -99,3 +99,42 @@ def test_a_request_nginx_passed_on_may_have_been_counted_twice():
     run.rerouted = {"rehearsal-hot-0-5", "rehearsal-hot-1-9"}
     ok, detail = r.check_rate_limit(run)
     assert ok and "2 passed on by nginx" in detail
+
+
+def hooks(events: dict, received: list[tuple]) -> dict:
+    """`received`: (event id, signed, body) in the order they arrived; the body defaults to the event's own."""
+    rows = [
+        {
+            "id": e,
+            "object_id": events.get(e, [0, 0])[0],
+            "sequence": events.get(e, [0, 0])[1],
+            "signed": signed,
+            "body": body or f"body {e}",
+        }
+        for e, signed, body in received
+    ]
+    return {"events": events, "received": rows, "wait_s": 1.5}
+
+
+def test_webhooks_check_allows_redeliveries_but_not_a_gap_a_bad_signature_or_disorder():
+    check = r.check_webhooks_delivered_once_in_effect
+    events = {1: [10, 1], 2: [10, 2], 3: [11, 1], 4: [10, 3]}
+    in_order = [(1, True, ""), (3, True, ""), (2, True, ""), (4, True, "")]
+
+    def run(received, evts=events):
+        run = run_of()
+        run.webhooks = hooks(evts, received)
+        return check(run)
+
+    ok, detail = run(in_order)
+    assert ok and "4 order.* events, 4 received" in detail and "0 duplicates" in detail
+    # A redelivery (the same body again, even after later events of its order) is at least once, allowed.
+    ok, detail = run([*in_order, (2, True, ""), (2, True, "")])
+    assert ok and "2 duplicates over 1 events" in detail
+    assert not run(in_order[:-1])[0]  # an event never received
+    assert not run([*in_order[:2], (2, False, ""), in_order[3]])[0]  # a signature that did not verify
+    assert not run([(1, True, ""), (4, True, ""), (2, True, ""), (3, True, "")])[0]  # order 10: 1, 3, 2
+    assert not run([*in_order, (2, True, "another body")])[0]  # a "duplicate" that is not the same event
+    assert not run([*in_order, *[(1, True, "")] * r.WEBHOOK_MAX_COPIES])[0]  # more copies than redelivery explains
+    assert not run([], {})[0]  # nothing to deliver: the check measured nothing
+    assert run_of().webhooks == {} and not check(run_of())[0]  # not measured
