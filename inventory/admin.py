@@ -290,6 +290,46 @@ class InventoryItemAdmin(ImportExportAdminMixin, ServiceAdmin):
         return obj.incoming_total
 
 
+class LowStockFilter(admin.SimpleListFilter):
+    title = "stock"
+    parameter_name = "stock"
+
+    def lookups(self, request, model_admin):
+        return (("low", "At or below the reorder point"), ("out", "Nothing available"))
+
+    def queryset(self, request, queryset):
+        available = F("on_hand") - F("allocated")
+        if self.value() == "low":
+            return (
+                queryset.filter(item__reorder_point__gt=0)
+                .alias(left=available)
+                .filter(left__lte=F("item__reorder_point"))
+            )
+        if self.value() == "out":
+            return queryset.alias(left=available).filter(left__lte=0)
+        return queryset
+
+
+@admin.register(StockLevel)
+class StockLevelAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Stock by location (issue #19): every item's level at every location, to look at; stock changes through
+    the item's stock actions and the documents, never here."""
+
+    list_display = ("item", "location", "on_hand", "allocated", "available_units", "incoming", "reorder_point")
+    list_filter = ("location", LowStockFilter)
+    search_fields = ("item__sku", "item__description")
+    list_select_related = ("item", "location")
+    ordering = ("location__code", "item__sku")
+
+    @admin.display(description="Available")
+    def available_units(self, obj):
+        return obj.available
+
+    @admin.display(description="Reorder point")
+    def reorder_point(self, obj):
+        return obj.item.reorder_point
+
+
 @admin.register(StockMovement)
 class StockMovementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The append-only ledger: to look at, never to change (the database refuses it too)."""

@@ -570,3 +570,28 @@ def test_only_staff_who_may_change_the_count_can_skip_a_line():
     assert cc.lines.get().status == "skipped"
     log = StateLog.objects.for_(cc).latest("pk")
     assert log.transition == "count" and "in the admin" in log.description
+
+
+# ---- stock by location (issue #19) ------------------------------------------------------------------------
+
+
+def test_stock_by_location_lists_every_level_filters_low_stock_and_changes_nothing(admin_client):
+    from inventory.models import StockLevel
+
+    east = make_location("EAST")
+    make_item("LOW-1", on_hand=2, reorder_point=5)
+    make_item("PLENTY-1", on_hand=50)
+    make_item("EASTONLY-1", on_hand=9, location=east)
+    page = admin_client.get("/admin/inventory/stocklevel/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "LOW-1" in text and "PLENTY-1" in text and "EASTONLY-1" in text
+    low_only = admin_client.get("/admin/inventory/stocklevel/?stock=low").content.decode()
+    assert "LOW-1" in low_only and "PLENTY-1" not in low_only  # 2 available, reorder point 5
+    at_east = admin_client.get(f"/admin/inventory/stocklevel/?location__id__exact={east.pk}").content.decode()
+    assert "EASTONLY-1" in at_east and "PLENTY-1" not in at_east
+    before = list(StockLevel.objects.order_by("pk").values_list("on_hand", "allocated"))
+    some = StockLevel.objects.first()
+    assert admin_client.get("/admin/inventory/stocklevel/add/").status_code == 403
+    assert admin_client.post(f"/admin/inventory/stocklevel/{some.pk}/change/", {"on_hand": 99}).status_code == 403
+    assert list(StockLevel.objects.order_by("pk").values_list("on_hand", "allocated")) == before
