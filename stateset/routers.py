@@ -5,6 +5,10 @@ A request reads from the replica only when AccessLogMiddleware has marked it rea
 write, every read in a write request (a POST reads what it is about to change), and every read inside a
 transaction goes to the primary. The replica lags the primary by its replication delay: a client that
 writes and then lists may not see its write for that long (a write's own response carries the object).
+
+The event feed and the webhook rows (`PRIMARY_ONLY`) are always read from the primary (issue #17): a consumer
+paging `/v1/events` by cursor must never be served a page from a replica that has not yet replayed an event
+below the settle horizon, which the primary would have shown, or it would skip it for good.
 """
 
 from __future__ import annotations
@@ -15,6 +19,17 @@ from contextlib import contextmanager
 from django.db import connections
 
 REPLICA = "replica"
+# Read from the primary whatever the request (see above).
+PRIMARY_ONLY = frozenset(
+    {
+        "stateset.event",
+        "stateset.eventcounter",
+        "stateset.webhookendpoint",
+        "stateset.webhookdelivery",
+        "stateset.webhookattempt",
+        "stateset.webhookdispatch",
+    }
+)
 read_only_request: contextvars.ContextVar[bool] = contextvars.ContextVar("read_only_request", default=False)
 
 
@@ -30,6 +45,8 @@ def reading_from_replica(allowed: bool):
 
 class ReplicaRouter:
     def db_for_read(self, model, **hints):
+        if model._meta.label_lower in PRIMARY_ONLY:
+            return "default"
         if read_only_request.get() and REPLICA in connections.settings and not connections["default"].in_atomic_block:
             return REPLICA
         return "default"

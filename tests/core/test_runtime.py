@@ -52,6 +52,16 @@ def test_reads_go_to_the_replica_only_in_a_read_only_request(with_replica):
         assert router.db_for_read(IdempotencyRecord) == "default"
 
 
+def test_the_event_feed_and_webhooks_are_read_from_the_primary_even_in_a_read_only_request(with_replica):
+    from django.apps import apps
+
+    router = routers.ReplicaRouter()
+    with routers.reading_from_replica(True):
+        for label in sorted(routers.PRIMARY_ONLY):
+            assert router.db_for_read(apps.get_model(label)) == "default", label
+        assert router.db_for_read(IdempotencyRecord) == routers.REPLICA  # the rest still may use it
+
+
 def test_reads_inside_a_transaction_go_to_the_primary(with_replica, transactional_db):
     router = routers.ReplicaRouter()
     with routers.reading_from_replica(True), transaction.atomic():
