@@ -26,6 +26,7 @@ from operator import attrgetter, itemgetter
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import FieldDoesNotExist
 from django.db import connection, models
 from django.db.models.expressions import RawSQL
 from rest_framework import fields as drf_fields
@@ -503,6 +504,15 @@ def _reverse_fk(model: type[models.Model], name: str) -> tuple[type[models.Model
     return relation.related_model, relation.field.attname, relation.field.column
 
 
+def _is_model_property(model: type[models.Model], name: str) -> bool:
+    """Whether `name` is computed on the model (a property or method) rather than a field or relation."""
+    try:
+        model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return callable(getattr(model, name, None)) or isinstance(getattr(model, name, None), property)
+    return False
+
+
 class Lean:
     """A serializer's plan for a queryset's rows, with the related sets its fields read (the nested lists, and
     fields declaring `lean_related`) fetched here: one query per set for the whole page, as `.values()` dicts
@@ -523,10 +533,16 @@ class Lean:
         fields = serializer.fields
         readers: dict[str, list[str]] = {}  # relation name -> fields that read it
         whole_object = False
+        pure = set(getattr(getattr(serializer, "Meta", None), "lean_expressions", {}))
         for name, kind, _, _ in base:
             field = fields[name]
-            if kind in (DRF, METHOD) and not field.source_attrs and getattr(field, "lean_related", None) is None:
-                whole_object = True  # may read any relation
+            if kind in (DRF, METHOD) and getattr(field, "lean_related", None) is None:
+                if not field.source_attrs:
+                    whole_object = True  # may read any relation
+                elif field.source_attrs[0] not in pure and _is_model_property(model, field.source_attrs[0]):
+                    # A property (CycleCount.part sums its lines) may read a related set through the instance:
+                    # the sets stay with the queryset's prefetching, or each row would query its own.
+                    whole_object = True
             source = getattr(field, "lean_related", None) or (field.source_attrs[:1] or [""])[0]
             readers.setdefault(source, []).append(name)
         nested = {lookup.split("__", 1)[0] for lookup in lookups if "__" in lookup}
