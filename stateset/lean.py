@@ -504,6 +504,26 @@ def _reverse_fk(model: type[models.Model], name: str) -> tuple[type[models.Model
     return relation.related_model, relation.field.attname, relation.field.column
 
 
+def _reads_its_parent(model: type[models.Model], name: str, field: Any) -> bool:
+    """Whether the nested rows of relation `name` render a column of their parent through their foreign key (a
+    BOM line's `bill_of_materials.number`): Django's prefetching hands each row its parent, the plan's own
+    fetch does not, so such a set stays with the queryset's prefetching."""
+    relation = model._meta.get_field(name)
+    fk_name, related = relation.field.name, relation.related_model
+    child = getattr(field, "child", None)
+    fields = getattr(child, "fields", {}) if child is not None else {}
+    pure = set(getattr(getattr(child, "Meta", None), "lean_expressions", {}))
+    return any(
+        f.source_attrs
+        and (
+            (len(f.source_attrs) > 1 and f.source_attrs[0] == fk_name)
+            # a property of the row (`manufacture_order_number`) may read the parent through the foreign key
+            or (f.source_attrs[0] not in pure and _is_model_property(related, f.source_attrs[0]))
+        )
+        for f in fields.values()
+    )
+
+
 def _is_model_property(model: type[models.Model], name: str) -> bool:
     """Whether `name` is computed on the model (a property or method) rather than a field or relation."""
     try:
@@ -559,6 +579,7 @@ class Lean:
                 and (kind == MANY or (kind == DRF and hook))
                 and source not in nested
                 and _reverse_fk(model, source) is not None
+                and not (kind == MANY and _reads_its_parent(model, source, field))
                 and all(kinds[r] == MANY or getattr(fields[r], "lean_related", None) == source for r in readers[source])
             )
             if not takeable:
