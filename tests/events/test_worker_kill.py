@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
+from kombu import pools as kombu_pools
 
 from crm import services as crm
 from stateset import webhooks
@@ -41,6 +42,9 @@ def _redis_reachable() -> bool:
 def _fresh_connections() -> None:
     """Producers made by earlier tests hold the broker they were made for: drop them with the URL change."""
     celery_app.pool.force_close_all()
+    # kombu keeps its pools per connection in a global registry: a closed one would be handed out again to the
+    # next test that enqueues (RuntimeError: Acquire on closed pool). Empty it, so pools are made afresh.
+    kombu_pools.reset()
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
 
