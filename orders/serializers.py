@@ -364,29 +364,6 @@ class ShipmentSerializer(ResourceSerializer):
         }
 
 
-class ShipmentCreateSerializer(InputSerializer):
-    """Create a shipment: `shipment_line_items` as `[{order_item_id, quantity}]`."""
-
-    order_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
-    location = LocationRefField(required=False)
-    shipment_line_items = ShipmentLineInput(many=True, required=False, allow_empty=False)
-    carrier = serializers.CharField(required=False, allow_blank=True, max_length=100)
-    service = serializers.CharField(required=False, allow_blank=True, max_length=100)
-    tracking_number = serializers.CharField(required=False, allow_blank=True, max_length=255)
-    tracking_url = serializers.CharField(required=False, allow_blank=True, max_length=500)
-    weight = serializers.DecimalField(
-        max_digits=10, decimal_places=3, min_value=Decimal("0"), required=False, allow_null=True
-    )
-    package_count = serializers.IntegerField(min_value=1, max_value=10_000, required=False)
-    notes = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=1000)
-
-    def validate(self, attrs):
-        attrs = dict(attrs)
-        attrs["order"] = attrs.pop("order_id")
-        return attrs
-
-
 class ShipmentUpdateSerializer(InputSerializer):
     """Update a shipment: its papers only (lines and location stay; delete a pending one instead)."""
 
@@ -400,6 +377,20 @@ class ShipmentUpdateSerializer(InputSerializer):
     package_count = serializers.IntegerField(min_value=1, max_value=10_000, required=False)
     notes = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
     reason = serializers.CharField(required=False, allow_blank=True, max_length=1000)
+
+
+class ShipmentCreateSerializer(ShipmentUpdateSerializer):
+    """Create a shipment: `shipment_line_items` as `[{order_item_id, quantity}]`, and the papers an update
+    takes."""
+
+    order_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    location = LocationRefField(required=False)
+    shipment_line_items = ShipmentLineInput(many=True, required=False, allow_empty=False)
+
+    def validate(self, attrs):
+        attrs = dict(attrs)
+        attrs["order"] = attrs.pop("order_id")
+        return attrs
 
 
 class ShipmentShipInput(InputSerializer):
