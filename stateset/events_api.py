@@ -96,6 +96,7 @@ class EventFilter(ResourceFilterSet):
     type = TypeFilter(help_text="An event type, a pattern like `order.*`, or several separated by commas.")
     object_type = django_filters.CharFilter()
     object_id = IdFilter()
+    updated_after = None  # events are immutable: they have no updated_at to filter on
 
     class Meta:
         model = Event

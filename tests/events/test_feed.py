@@ -54,6 +54,8 @@ def test_filters_by_type_pattern_object_and_created_range(api, settled):
     assert types("type=inventory_item.*") == ["inventory_item.created", "inventory_item.adjusted"]
     assert types("created_after=2999-01-01T00:00:00Z") == []
     assert api.get("/v1/events?type=or*der").status_code == 400
+    # Events are never updated: the feed has no `updated_after`, and an unknown parameter is ignored.
+    assert len(types("updated_after=2000-01-01T00:00:00Z")) == 5
 
 
 def test_a_caller_sees_only_events_about_what_it_may_view(settled):
