@@ -26,9 +26,10 @@ class InventoryConfig(AppConfig):
             PurchaseOrderViewSet,
         )
         from inventory.models import CycleCount, InventoryItem, Location, PackingList, PackingListItem, PurchaseOrder
+        from inventory.selectors import render_moved_items
         from stateset import events
 
-        events.register(InventoryItem, viewset=InventoryItemViewSet, follow=stock_low)
+        events.register(InventoryItem, viewset=InventoryItemViewSet, follow=stock_low, from_memory=render_moved_items)
         events.register(Location, viewset=LocationViewSet)
         events.register(PurchaseOrder, viewset=PurchaseOrderViewSet)
         events.register(PackingList, viewset=PackingListViewSet)

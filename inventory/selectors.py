@@ -2,7 +2,23 @@
 
 from __future__ import annotations
 
-from django.db.models import F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+
+from django.db.models import (
+    Aggregate,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    TextField,
+    Value,
+)
 from django.db.models.functions import Coalesce
 
 from inventory.models import (
@@ -46,6 +62,74 @@ def item_list() -> QuerySet[InventoryItem]:
             Prefetch("levels", queryset=StockLevel.objects.select_related("location").order_by("location__code"))
         )
     )
+
+
+class _JSONRows(Aggregate):
+    """The group's rows as one JSON array of arrays, as text: `JSON_GROUP_ARRAY(JSON_ARRAY(...))` on SQLite,
+    `JSON_AGG(JSON_BUILD_ARRAY(...))::text` on PostgreSQL."""
+
+    function = "JSON_GROUP_ARRAY"
+    template = "%(function)s(JSON_ARRAY(%(expressions)s))"
+    output_field = TextField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        template = "%(function)s(JSON_BUILD_ARRAY(%(expressions)s))::text"
+        return self.as_sql(compiler, connection, function="JSON_AGG", template=template, **extra)
+
+
+LEVEL_ROW = ("id", "location_id", "location__code", "on_hand", "allocated", "incoming")
+
+
+def levels_beside(item_ref: str) -> Subquery:
+    """Every level of the item that `item_ref` names in the outer query, as JSON text (`LEVEL_ROW` per level).
+    The stock locks read it in their own statement (a subquery locks nothing), so an `inventory_item` event
+    renders the moved item without reading it again (`render_moved_items`)."""
+    rows = (
+        StockLevel.objects.filter(item_id=OuterRef(item_ref))
+        .order_by()
+        .values("item_id")
+        .annotate(rows=_JSONRows(*LEVEL_ROW))
+        .values("rows")
+    )
+    return Subquery(rows, output_field=TextField())
+
+
+def render_moved_items(items: Iterable[InventoryItem]) -> None:
+    """Ready items whose levels the stock services moved (each holds the levels it moved, as written, and what
+    their lock read beside them: inventory.services.stock) for rendering as `item_list()` would, without a
+    read: totals and levels from the levels as written (the latest read of a level wins) and the item's
+    other levels as read under the lock. An item changed otherwise in the transaction too (one event for it
+    lacks the levels) is left to be read again."""
+    from stateset.prefetch import as_written, prefetched
+
+    groups: dict[int, list[InventoryItem]] = defaultdict(list)
+    for item in items:
+        groups[item.pk].append(item)
+    for group in groups.values():
+        moved = [level for item in group for level in item.__dict__.pop("_levels_moved", None) or [None]]
+        if any(level is None for level in moved):
+            continue
+        moved.sort(key=lambda level: level.__dict__["_read_beside"][0])
+        rows = json.loads(moved[-1].__dict__["_read_beside"][1] or "[]")
+        written = {level.pk: level for level in moved}  # a later read of a level holds the earlier writes
+        item = group[0]
+        levels = []
+        for pk, location_id, code, on_hand, allocated, incoming in rows:
+            level = written.pop(pk, None)
+            if level is None:
+                level = StockLevel(
+                    id=pk, item_id=item.pk, location_id=location_id, on_hand=on_hand, allocated=allocated
+                )
+                level.incoming = incoming
+                level.location = Location(id=location_id, code=code)
+            levels.append(level)
+        levels += written.values()
+        levels.sort(key=lambda level: level.location.code)
+        item.warehouse_total = sum(level.on_hand for level in levels)
+        item.allocated_total = sum(level.allocated for level in levels)
+        item.incoming_total = sum(level.incoming for level in levels)
+        item.available_total = item.warehouse_total - item.allocated_total
+        as_written(prefetched(item, levels=levels))
 
 
 def location_list() -> QuerySet[Location]:

@@ -47,14 +47,18 @@ class Source:
     viewset: type
     view_permission: str
     follow: Any = None
+    from_memory: Any = None
 
 
 _sources: dict[type[models.Model], Source] = {}
 
 
-def register(model: type[models.Model], *, viewset: type, object_type: str | None = None, follow=None) -> None:
+def register(
+    model: type[models.Model], *, viewset: type, object_type: str | None = None, follow=None, from_memory=None
+) -> None:
     """Publish the changes of `model`, rendered as `viewset` renders it (its queryset and serializer).
-    `follow(obj, data)` may name further events the rendered object calls for (`stock.low`)."""
+    `follow(obj, data)` may name further events the rendered object calls for (`stock.low`);
+    `from_memory(objs)` may ready objects for rendering without a read (and mark them `as_written`)."""
     opts = model._meta
     _sources[model] = Source(
         model=model,
@@ -62,6 +66,7 @@ def register(model: type[models.Model], *, viewset: type, object_type: str | Non
         viewset=viewset,
         view_permission=f"{opts.app_label}.view_{opts.model_name}",
         follow=follow,
+        from_memory=from_memory,
     )
 
 
@@ -250,6 +255,9 @@ def render(source: Source, objs: Iterable[models.Model]) -> dict[int, dict[str, 
 
     view = _view(source)
     queryset = view.get_queryset()
+    if source.from_memory is not None:
+        objs = list(objs)
+        source.from_memory(objs)
     out: dict[int, dict[str, Any]] = {}
     stale: dict[int, list[models.Model]] = defaultdict(list)
     for obj in objs:

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import count
 from typing import Any
 
 from django.db import connections, router, transaction
@@ -30,6 +31,7 @@ from django.utils import timezone
 
 from inventory.errors import InsufficientStock, Shortage, StockLimitExceeded
 from inventory.models import Allocation, InventoryItem, Location, StockLevel, StockMovement
+from inventory.selectors import levels_beside
 from inventory.services.catalog import default_location
 from inventory.states import AllocationStatus, MovementReason
 from stateset import events
@@ -95,7 +97,19 @@ def _select_levels(pairs: set[tuple[int, int]]) -> list[StockLevel]:
     by_location: dict[int, list[int]] = defaultdict(list)
     for item_id, location_id in pairs:
         by_location[location_id].append(item_id)
-    return _levels_locked(tuple((loc, tuple(sorted(items))) for loc, items in sorted(by_location.items())))
+    levels = _levels_locked(tuple((loc, tuple(sorted(items))) for loc, items in sorted(by_location.items())))
+    for level in levels:
+        _read_beside(level, level.item_levels)
+    return levels
+
+
+_reads = count()
+
+
+def _read_beside(level: StockLevel, item_levels: str | None) -> None:
+    """Keep on a locked level when it was read and its item's levels read with it (`levels_beside`), for the
+    item's event (_note_adjusted, inventory.selectors.render_moved_items)."""
+    level.__dict__["_read_beside"] = (next(_reads), item_levels)
 
 
 def _levels_queryset(groups: Sequence[tuple[int, Sequence[int]]]) -> QuerySet[StockLevel]:
@@ -106,6 +120,7 @@ def _levels_queryset(groups: Sequence[tuple[int, Sequence[int]]]) -> QuerySet[St
         StockLevel.objects.select_for_update(of=("self",))
         .filter(match)
         .select_related("item", "location")
+        .annotate(item_levels=levels_beside("item_id"))
         .order_by("pk")
     )
 
@@ -178,13 +193,14 @@ def _update_levels(columns: Mapping[str, list[tuple[int, int]]], pks: Sequence[i
 
 def _note_adjusted(levels: Mapping[int, StockLevel], deltas: Mapping[int, tuple[int, int, int]], *, by: Actor) -> None:
     """One `inventory_item.adjusted` event per item whose levels move (stateset.events), keeping on the item how
-    far its availability moved, for `stock.low` (inventory.apps.stock_low)."""
+    far its availability moved, for `stock.low` (inventory.apps.stock_low), and the levels moved, which render
+    it (inventory.selectors.render_moved_items; None for a level read without its item's other levels)."""
     items = {}
     for pk, (on_hand, allocated, _) in deltas.items():
-        item = levels[pk].item
-        items.setdefault(item.pk, item)
-        item = items[item.pk]
+        level = levels[pk]
+        item = items.setdefault(level.item.pk, level.item)
         item.__dict__["_available_moved"] = item.__dict__.get("_available_moved", 0) + on_hand - allocated
+        item.__dict__.setdefault("_levels_moved", []).append(level if "_read_beside" in level.__dict__ else None)
     for item in items.values():
         events.emit(item, "adjust", by=by)
 
@@ -538,8 +554,12 @@ def _lock_open_allocations(lines: Iterable[LineRef], *, location_id: int | None 
         return []
     groups = tuple((t, tuple(sorted(ids))) for t, ids in sorted(by_type.items()))
     if location_id is None:
-        return _open_allocations_locked(groups)
-    return list(_open_allocations_queryset(groups, location_id))
+        allocations = _open_allocations_locked(groups)
+    else:
+        allocations = list(_open_allocations_queryset(groups, location_id))
+    for allocation in allocations:
+        _read_beside(allocation.level, allocation.item_levels)
+    return allocations
 
 
 def _open_allocations_queryset(
@@ -553,6 +573,7 @@ def _open_allocations_queryset(
     return (
         Allocation.objects.filter(match, status=AllocationStatus.OPEN)
         .select_related("level__item", "level__location")
+        .annotate(item_levels=levels_beside("level__item_id"))
         .select_for_update(of=("level",))
         .order_by("level_id", "pk")
     )

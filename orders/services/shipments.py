@@ -103,7 +103,21 @@ def _lock_shipment(shipment: Shipment | int) -> tuple[Order, Shipment]:
     if order_id is None:
         lock(Shipment, pk)  # raises the 404
     order = order_lock(order_id)
-    locked = lock(Shipment, pk, queryset=Shipment.objects.select_related("location"))
+    # The order's parcels, locked in primary-key order in one statement: every writer of a parcel holds its
+    # order's lock first, so this waits on no one, and the order renders from them without reading them again.
+    parcels = list(
+        Shipment.objects.select_for_update(of=("self",))
+        .select_related("location")
+        .filter(order_id=order_id)
+        .order_by("pk")
+    )
+    locked = next((parcel for parcel in parcels if parcel.pk == pk), None)
+    if locked is None:
+        lock(Shipment, pk)  # deleted meanwhile: the 404
+    events.remember(locked)  # for the event's previous_attributes, as stateset.fsm.lock does
+    for parcel in parcels:
+        parcel.order = order
+    prefetched(order, shipments=parcels)
     return order, locked
 
 
@@ -339,7 +353,9 @@ def shipment_ship(
             shipped_at=shipped_at,
             reason=reason,
         )
-        as_written(prefetched(shipment, shipment_line_items=rows))  # inside: its events render from memory
+        # Marked inside the transaction: their events render from memory (stateset.events).
+        as_written(prefetched(shipment, shipment_line_items=rows))
+        as_written(prefetched(order, order_line_items=lines))
     return shipment
 
 
@@ -555,13 +571,23 @@ def underway_shipments_deliver(order: Order, *, by: Actor, delivered_at: datetim
     """The locked order was delivered as a whole: its shipments still under way are delivered with it."""
     if getattr(order, "has_shipments", True) is False:
         return 0
-    underway = list(
-        Shipment.objects.select_for_update(of=("self",))
-        .filter(order=order, status__in=SHIPMENT_UNDERWAY)
-        .order_by("pk")
+    # Every parcel of the order locked (after the order, in primary-key order), so that the order and the
+    # delivered parcels render from memory: the order with all of them, each delivered one with its lines.
+    parcels = list(
+        Shipment.objects.select_for_update(of=("self",)).select_related("location").filter(order=order).order_by("pk")
     )
+    underway = [parcel for parcel in parcels if parcel.status in SHIPMENT_UNDERWAY]
     for shipment in underway:
         apply_transition(shipment, "deliver", by=by, reason=reason or "order delivered", delivered_at=delivered_at)
+    rows: dict[int, list[ShipmentLineItem]] = defaultdict(list)
+    if underway:
+        for row in ShipmentLineItem.objects.filter(shipment__in=underway).order_by("pk"):
+            rows[row.shipment_id].append(row)
+    for parcel in parcels:
+        parcel.order = order
+    for shipment in underway:
+        as_written(prefetched(shipment, shipment_line_items=rows[shipment.pk]))
+    prefetched(order, shipments=parcels)
     return len(underway)
 
 

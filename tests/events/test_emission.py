@@ -316,3 +316,63 @@ def test_service_events_for_documents_and_lines():
     purchasing.purchase_order_delete(purchase_order=po, by=SYSTEM)
     assert types(since(mark)) == Counter({"purchase_order.created": 1, "purchase_order.deleted": 1})
     assert ret.pk
+
+
+def test_a_moved_item_is_published_as_the_api_renders_it_at_every_location(api):
+    """The stock services render an `inventory_item` event from the levels they locked and wrote, with the item's
+    other levels read in the same statement (no read after the move): at every step, across two locations and
+    every kind of stock move, the newest event of each item is what GET answers."""
+    from inventory import services as inv
+    from tests.factories import make_location
+
+    a, b = make_item("A", on_hand=4), make_item("B", on_hand=10)
+    east = make_location("EAST")
+    inv.stock_receive(inventory_item=a, location=east, quantity=5, source=inv.Source("seed"), by=SYSTEM)
+    customer = make_customer()
+
+    def published_as_served(*items):
+        for item in items:
+            event = Event.objects.filter(object_type="inventory_item", object_id=item.pk).order_by("-pk").first()
+            assert event.data == api.get(f"/v1/inventory_items/{item.pk}").json()["inventory_item"], event.type
+
+    def ok(response):
+        assert response.status_code in (200, 201), response.content
+        return response.json()
+
+    lines = [{"sku": "A", "quantity": 5, "unit_price": "1"}, {"sku": "B", "quantity": 2, "unit_price": "1"}]
+    body = {"customer": customer.pk, "order_line_items": lines, "allocation": "any_location"}
+    order = ok(api.post("/v1/orders", body, format="json"))["order"]  # A: 4 at MAIN and 1 at EAST
+    published_as_served(a, b)
+    assert {
+        lv["location"]: lv["allocated"]
+        for lv in api.get(f"/v1/inventory_items/{a.pk}").json()["inventory_item"]["levels"]
+    } == {"EAST": 1, "MAIN": 4}
+    line_b = next(line for line in order["order_line_items"] if line["sku"] == "B")
+    ok(api.post(f"/v1/orders/{order['id']}/remove_item", {"order_item_id": line_b["id"], "quantity": 1}, format="json"))
+    published_as_served(b)
+    ok(api.post(f"/v1/orders/{order['id']}/add_item", {"sku": "B", "quantity": 3, "unit_price": "1"}, format="json"))
+    published_as_served(b)
+    line_a = next(line for line in order["order_line_items"] if line["sku"] == "A")
+    body = {"order_item_id": line_a["id"], "location": "EAST", "from_location": "MAIN", "quantity": 1}
+    ok(api.post(f"/v1/orders/{order['id']}/reallocate", body, format="json"))  # two statements move A's levels
+    published_as_served(a)
+    ok(api.post(f"/v1/orders/{order['id']}/ship", {"carrier": "UPS"}, format="json"))  # one parcel per location
+    published_as_served(a, b)
+    ok(api.post(f"/v1/inventory_items/{a.pk}/adjust", {"quantity": 4, "location": "EAST"}, format="json"))
+    published_as_served(a)
+    body = {"from_location": "EAST", "to_location": "MAIN", "quantity": 2}
+    ok(api.post(f"/v1/inventory_items/{a.pk}/transfer", body, format="json"))
+    published_as_served(a)
+    other = ok(api.post("/v1/orders", {"customer": customer.pk, "order_line_items": lines[1:]}, format="json"))
+    ok(api.post(f"/v1/orders/{other['order']['id']}/cancel", {"reason": "changed mind"}, format="json"))
+    published_as_served(b)
+    with transaction.atomic():  # one level moved twice: the later read of it holds the earlier write
+        inv.stock_adjust(inventory_item=a, location=east, quantity=2, by=SYSTEM, reason="found")
+        inv.stock_adjust(inventory_item=a, location=east, quantity=-1, by=SYSTEM, reason="damaged")
+    published_as_served(a)
+    # An item changed and moved in one transaction is read again for its events: still what GET answers.
+    with transaction.atomic():
+        inv.item_update(inventory_item=a, by=SYSTEM, description="Bolt")
+        inv.stock_adjust(inventory_item=a, location=east, quantity=-1, by=SYSTEM, reason="damaged")
+    published_as_served(a)
+    assert api.get(f"/v1/inventory_items/{a.pk}").json()["inventory_item"]["description"] == "Bolt"

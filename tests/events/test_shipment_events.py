@@ -68,3 +68,21 @@ def test_a_cancelled_or_deleted_parcel_publishes_its_event_and_a_refused_action_
     events = _shipment_events(mark)
     assert [e.type for e in events][-1] == "shipment.deleted"
     assert all(e.object_id == deleted and e.data["id"] == deleted for e in events)
+
+
+def test_shipping_one_parcel_publishes_it_and_its_order_as_get_answers_with_the_other_parcels(api):
+    """The parcel and its order are rendered from what the ship locked and wrote (the order's parcels are locked
+    with it): with a second parcel still pending, both events are what GET answers afterwards."""
+    make_item("A", on_hand=50)
+    order = make_order(("A", 3))
+    first, second = _new_parcel(api, order), _new_parcel(api, order)
+    mark = _mark()
+    response = api.post(f"/v1/shipments/{first}/ship", {"tracking_number": "1Z"}, format="json")
+    assert response.status_code == 200, response.content
+    shipped = Event.objects.get(pk__gt=mark, type="shipment.shipped")
+    assert shipped.data == api.get(f"/v1/shipments/{first}").json()["shipment"] == response.json()["shipment"]
+    (order_event,) = Event.objects.filter(pk__gt=mark, object_type="order")
+    served = api.get(f"/v1/orders/{order.pk}").json()["order"]
+    assert order_event.data == served
+    assert order_event.data["status"] == "partially_shipped"
+    assert [(s["id"], s["status"]) for s in served["shipments"]] == [(first, "shipped"), (second, "pending")]
