@@ -118,9 +118,13 @@ def render_moved_items(items: Iterable[InventoryItem]) -> None:
             level = written.pop(pk, None)
             if level is None:
                 level = StockLevel(
-                    id=pk, item_id=item.pk, location_id=location_id, on_hand=on_hand, allocated=allocated
+                    id=pk,
+                    item_id=item.pk,
+                    location_id=location_id,
+                    on_hand=on_hand,
+                    allocated=allocated,
+                    incoming=incoming,
                 )
-                level.incoming = incoming
                 level.location = Location(id=location_id, code=code)
             levels.append(level)
         levels += written.values()
