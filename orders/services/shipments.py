@@ -103,8 +103,10 @@ def _lock_shipment(shipment: Shipment | int) -> tuple[Order, Shipment]:
     if order_id is None:
         lock(Shipment, pk)  # raises the 404
     order = order_lock(order_id)
-    # The order's parcels, locked in primary-key order in one statement: every writer of a parcel holds its
-    # order's lock first, so this waits on no one, and the order renders from them without reading them again.
+    # The order's parcels, locked in primary-key order in one statement (the lock order: the order, its
+    # parcels, stock), so the order renders them from memory: none can change before the commit. A writer that
+    # locks a single parcel without its order (update, in transit, lost) locks nothing else of the order's, so
+    # this may wait for it to commit, never deadlock with it.
     parcels = list(
         Shipment.objects.select_for_update(of=("self",))
         .select_related("location")
