@@ -556,7 +556,7 @@ def _lock_open_allocations(lines: Iterable[LineRef], *, location_id: int | None 
     if location_id is None:
         allocations = _open_allocations_locked(groups)
     else:
-        allocations = list(_open_allocations_queryset(groups, location_id))
+        allocations = _open_allocations_locked(groups, location_id)
     for allocation in allocations:
         _read_beside(allocation.level, allocation.item_levels)
     return allocations
@@ -579,7 +579,8 @@ def _open_allocations_queryset(
     )
 
 
-# Compiled once per shape (document types, lines per type): every ship and cancel runs it.
+# Compiled once per shape (document types, lines per type, with or without a location): every ship and cancel
+# runs it.
 _open_allocations_locked = Compiled(_open_allocations_queryset)
 
 

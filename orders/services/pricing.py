@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from orders.models import Order, OrderDiscount, OrderLineItem, Promotion
 from orders.states import DiscountType, PromotionType
+from stateset.compiled import update_rows
 from stateset.money import CENT, ZERO, check_amounts_fit, round_cents
 
 HUNDRED = Decimal(100)
@@ -62,8 +63,8 @@ def order_recompute_totals(order: Order) -> Order:
     discounts = list(OrderDiscount.objects.filter(order=order).order_by("pk"))
     promotion = Promotion.objects.filter(pk=order.promotion_id).first() if order.promotion_id else None
     totals_compute(order, lines, discounts, promotion)
-    OrderLineItem.objects.bulk_update(lines, ["discount_total", "total", "updated_at"])
-    OrderDiscount.objects.bulk_update(discounts, ["amount"])
+    update_rows(OrderLineItem, lines, ["discount_total", "total", "updated_at"])
+    update_rows(OrderDiscount, discounts, ["amount"])
     return order
 
 

@@ -50,6 +50,7 @@ from orders.services.pricing import order_recompute_totals
 from orders.states import SHIPMENT_UNDERWAY, LineStatus, OrderStatus, ShipmentStatus
 from stateset import events
 from stateset.actors import Actor
+from stateset.compiled import update_rows
 from stateset.fsm import apply_transition, check_transition, lock, log_event
 from stateset.prefetch import as_written, prefetched
 
@@ -288,7 +289,7 @@ def _ship_locked(
         line.updated_at = now
         changed[line.pk] = line
     if changed:
-        OrderLineItem.objects.bulk_update(list(changed.values()), ["quantity_shipped", "status", "updated_at"])
+        update_rows(OrderLineItem, list(changed.values()), ["quantity_shipped", "status", "updated_at"])
     for shipment in shipments:
         apply_transition(
             shipment,
@@ -519,9 +520,7 @@ def shipment_return_to_sender(*, shipment: Shipment, by: Actor, reason: str = ""
                 )
             line.quantity_shipped -= row.quantity
             line.status, line.updated_at = LineStatus.OPEN, now
-        OrderLineItem.objects.bulk_update(
-            [lines[r.line_id] for r in rows], ["quantity_shipped", "status", "updated_at"]
-        )
+        update_rows(OrderLineItem, [lines[r.line_id] for r in rows], ["quantity_shipped", "status", "updated_at"])
         apply_transition(shipment, "return_to_sender", by=by, reason=reason)
         anything = any(line.quantity_shipped for line in lines.values())
         apply_transition(
@@ -626,8 +625,10 @@ def order_cancel_remaining(*, order: Order, by: Actor, reason: str) -> Order:
                 line.quantity_cancelled += line.quantity_unshipped
                 line.status = LineStatus.SHIPPED if line.quantity_shipped else LineStatus.CANCELLED
                 line.updated_at = now
-        OrderLineItem.objects.bulk_update(
-            [line for line in lines if line.pk in cancelled], ["quantity_cancelled", "status", "updated_at"]
+        update_rows(
+            OrderLineItem,
+            [line for line in lines if line.pk in cancelled],
+            ["quantity_cancelled", "status", "updated_at"],
         )
         order_recompute_totals(order)
         if order.total < order.amount_refunded:

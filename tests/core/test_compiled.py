@@ -1,18 +1,23 @@
 """The write path's per-request shortcuts answer exactly as the ORM would (issue #13): statements compiled once
-(stateset.compiled), and a document saving only the columns it changed (stateset.models.StatefulModel)."""
+and rows updated by a hand-written statement (stateset.compiled), and a document saving only the columns it
+changed (stateset.models.StatefulModel)."""
 
 from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.db import connection, transaction
 from django.db.models import F
 from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from crm.models import Customer
 from inventory.models import StockLevel
-from orders.models import Order
-from stateset.compiled import Compiled
+from orders.models import Order, OrderLineItem
+from stateset.compiled import Compiled, update_rows
 from tests.factories import make_customer, make_item, make_order
 
 pytestmark = pytest.mark.django_db
@@ -84,3 +89,41 @@ def test_an_expression_is_written_by_every_save_as_a_full_save_writes_it():
     order.save()
     order.save()
     assert Order.objects.get(pk=order.pk).shipping_amount == 2
+
+
+@pytest.mark.parametrize("batch", [None, 2])
+def test_update_rows_writes_what_bulk_update_writes_and_nothing_else(monkeypatch, batch):
+    if batch:  # several statements: the batches must not mix their rows' values
+        monkeypatch.setattr(connection.ops, "bulk_batch_size", lambda fields, objs: batch)
+    items = [make_item(on_hand=20) for _ in range(5)]
+    order = make_order(*((item, 1 + i) for i, item in enumerate(items)))
+    other = make_order((items[0], 1))
+    lines = list(OrderLineItem.objects.filter(order=order).order_by("pk"))
+    before_other = list(OrderLineItem.objects.filter(order=other).values())
+    later = timezone.now() + timedelta(days=1)
+    for i, line in enumerate(lines):
+        line.quantity_shipped = i  # different per row
+        line.status = "shipped" if i % 2 else "open"  # two values
+        line.updated_at = later  # the same for every row
+        line.discount_total = Decimal(i) / 4  # decimals, different per row
+        line.sku = line.sku  # unchanged
+    with CaptureQueriesContext(connection) as ctx:
+        update_rows(OrderLineItem, lines[:4], ["quantity_shipped", "status", "updated_at", "discount_total", "sku"])
+    assert len(ctx.captured_queries) == (2 if batch else 1)
+    stored = {row.pk: row for row in OrderLineItem.objects.filter(order=order)}
+    for i, line in enumerate(lines[:4]):
+        row = stored[line.pk]
+        assert (row.quantity_shipped, row.status, row.updated_at, row.discount_total, row.sku) == (
+            i,
+            "shipped" if i % 2 else "open",
+            later,
+            Decimal(i) / 4,
+            line.sku,
+        )
+    untouched = stored[lines[4].pk]  # a row not passed keeps every column
+    assert (untouched.quantity_shipped, untouched.status, untouched.discount_total) == (0, "open", Decimal("0.00"))
+    assert untouched.updated_at != later
+    assert list(OrderLineItem.objects.filter(order=other).values()) == before_other
+    with CaptureQueriesContext(connection) as ctx:
+        update_rows(OrderLineItem, [], ["status"])
+    assert ctx.captured_queries == []
