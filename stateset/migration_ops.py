@@ -71,5 +71,15 @@ def trigram_index(table: str, name: str, *columns: str) -> PostgresOnlySQL:
     )
 
 
+def prefix_index(table: str, name: str, column: str) -> PostgresOnlySQL:
+    """A btree on `UPPER(column)` with `text_pattern_ops`: it serves `UPPER(col) LIKE UPPER('x%')` (Django's
+    `istartswith`) whatever the database's collation, and `UPPER(col) = UPPER('x')` (`iexact`). Built
+    concurrently (the migration is `atomic = False`)."""
+    return PostgresOnlySQL(
+        f'CREATE INDEX CONCURRENTLY IF NOT EXISTS "{name}" ON "{table}" (UPPER(("{column}")::text) text_pattern_ops)',
+        f'DROP INDEX CONCURRENTLY IF EXISTS "{name}"',
+    )
+
+
 def trigram_extension() -> PostgresOnlySQL:
     return PostgresOnlySQL("CREATE EXTENSION IF NOT EXISTS pg_trgm", migrations.RunSQL.noop)

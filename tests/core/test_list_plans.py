@@ -207,9 +207,12 @@ def test_every_list_query_is_served_by_indexes(big_tables):
         (OrderViewSet, {"search": "ORD-0012345"}),
         (OrderViewSet, {"search": sku(77)}),
         (OrderViewSet, {"search": email(177).split("@")[0]}),
+        (OrderViewSet, {"search": email(177)}),  # an address: the prefix index
+        (OrderViewSet, {"sku": sku(77)}),
         (CustomerViewSet, {}),
         (CustomerViewSet, {"email": email(42).title()}),
         (CustomerViewSet, {"search": email(42).split("@")[0]}),
+        (CustomerViewSet, {"search": email(42).upper()}),
         (CustomerViewSet, {"search": md5("l42")[:8]}),
         (ReturnViewSet, {}),
         (ReturnViewSet, {"status": "approved"}),
@@ -230,3 +233,23 @@ def test_every_list_query_is_served_by_indexes(big_tables):
     if scans := seq_scans(page_query(ledger, order_by="created_at", descending=True, limit=10)):
         failures.append(f"movements: Seq Scan on {', '.join(scans)}")
     assert not failures, "\n".join(failures)
+
+
+def test_an_address_search_reads_the_email_btree_not_the_trigram_posting_lists(big_tables):
+    """Every address shares its domain's trigrams: the email arm of an address search must be the prefix index
+    (LIKE 'X%' on UPPER(email)), never the trigram index, whose posting lists hold nearly every row."""
+    customers = {"customer_email_prefix", "crm_customer_email_ci_unique"}
+    orders = {"order_customer_email_prefix", "order_customer_email_upper", *customers}
+    for viewset, query, btrees in (
+        (OrderViewSet, {"search": email(177)}, orders),
+        (CustomerViewSet, {"search": email(42)}, customers),
+    ):
+        page, _ = list_queries(viewset, query)
+        plan = json.loads(page.explain(format="json"))
+        used, stack = set(), [plan[0]["Plan"]]
+        while stack:
+            node = stack.pop()
+            if "Index Name" in node and "email" in node.get("Index Cond", "").lower():
+                used.add(node["Index Name"])
+            stack.extend(node.get("Plans", []))
+        assert used and used <= btrees, (viewset.__name__, used)
