@@ -299,6 +299,9 @@ def main() -> None:
         created = f"stateset_reads_{os.getpid()}"
         env["DATABASE_URL"] = create_pg_database(created)
     dsn = env["DATABASE_URL"].replace("postgres://", "postgresql://")
+    # No worker is recycled during the run (gunicorn.conf.py recycles after about 2,000 requests): each worker's
+    # memory and CPU time are then measured over the whole run, and growth cannot hide behind a restart.
+    env["GUNICORN_CMD_ARGS"] = "--max-requests 0"
     result: dict = {"database": "given" if given else created, "workers": args.workers, "clients": args.clients}
     try:
         key = prepare_database(env)

@@ -777,6 +777,16 @@ class ResourceViewSet(viewsets.GenericViewSet):
         serializer class: its fields are built and bound once, not copied field by field for every response
         (DRF copies each declared field on every instantiation: milliseconds for an order). Only the context
         and the instance change between uses; every field reads its context from the root."""
+        if not many:  # one object (a write's answer, an event): the serializer's compiled plan (stateset.lean)
+            from stateset import lean
+
+            serializer = self._single_serializer()
+            if lean.compiles(serializer):
+                serializer._context = self.get_serializer_context()
+                try:
+                    return lean.render(serializer, instance, many=False)
+                finally:
+                    serializer._context = {}
         serializers_ = _renderers.__dict__.setdefault("serializers", {})
         key = (self.get_serializer_class(), many)
         serializer = serializers_.get(key)

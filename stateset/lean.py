@@ -439,6 +439,12 @@ def _function(plan: Plan) -> Callable[[Any, Any], dict[str, Any]]:
     return names["render"]
 
 
+def compiles(serializer: serializers.Serializer) -> bool:
+    """Whether `serializer` renders through its plan: it compiles, and its class still renders as it did
+    when the plan was compiled (a test may patch `to_representation`: then DRF's own)."""
+    return _same(serializer, "to_representation", serializers.Serializer) and plan_for(serializer) is not None
+
+
 def render(serializer: serializers.Serializer, instance: Any, *, many: bool) -> Any:
     """`serializer.data` for `instance` (a list of rows when `many`) through the plan, with the related sets
     from the instances' prefetch caches; None when the serializer does not compile."""
