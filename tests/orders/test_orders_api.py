@@ -273,6 +273,23 @@ def test_client_order_number_is_kept_and_unique(api):
     )
 
 
+def test_a_generated_number_a_client_took_already_gets_the_next_free_suffix(api):
+    stock()
+    line = [{"sku": "A", "quantity": 1, "unit_price": 1}]
+
+    def create(**fields):
+        return api.post("/v1/orders", {**fields, "order_line_items": line}, format="json").json()["order"]
+
+    first = create()["id"]
+    create(order_number=f"ord-{first + 3:06d}")  # the number id first+3 will generate, in another case
+    create(order_number=f"ORD-{first + 3:06d}-2")  # and its first suffix
+    generated = create()
+    assert generated["id"] == first + 3
+    assert generated["order_number"] == f"ORD-{first + 3:06d}-3"
+    assert Order.objects.get(pk=generated["id"]).order_number == generated["order_number"]
+    assert create()["order_number"] == f"ORD-{first + 4:06d}"  # a free number is taken as is
+
+
 def test_retrieve_and_its_documented_aliases(api):
     stock()
     order = order_in("pending")
