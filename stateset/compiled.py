@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from django.db import connections, router
+from django.db import connections, router, transaction
 from django.db.models import Model, QuerySet
 from django.db.models.query import get_related_populators
 from django.db.transaction import TransactionManagementError
@@ -170,13 +170,20 @@ def update_rows(model: type[Model], rows: Sequence[Model], fields: Sequence[str]
     ship raises every shipped line's `quantity_shipped`): the ORM builds a `Case`/`When` per row and field and
     compiles it, which costs several times the write. A field every row of the batch sets to the same value
     is set once; the others take `CASE pk WHEN .. THEN .. END`. Like `bulk_update`: no `pre_save` (set
-    `updated_at` yourself), no signals."""
+    `updated_at` yourself), no signals, every batch in one transaction; a row holding an expression (`F()`),
+    or one never saved, goes to `bulk_update` itself."""
     if not rows:
         return
-    connection = connections[router.db_for_write(model)]
+    attnames = [model._meta.get_field(name).attname for name in fields]
+    if any(row.pk is None or any(hasattr(getattr(row, a), "resolve_expression") for a in attnames) for row in rows):
+        model._base_manager.bulk_update(rows, fields)  # an expression or an unsaved row: the ORM's way
+        return
+    alias = router.db_for_write(model)
+    connection = connections[alias]
     batch = connection.ops.bulk_batch_size(["pk", "pk", *fields], rows) or len(rows)
-    for start in range(0, len(rows), batch):
-        _update_batch(connection, model, rows[start : start + batch], fields)
+    with transaction.atomic(using=alias, savepoint=False):
+        for start in range(0, len(rows), batch):
+            _update_batch(connection, model, rows[start : start + batch], fields)
 
 
 def _update_batch(connection, model: type[Model], rows: Sequence[Model], fields: Sequence[str]) -> None:
@@ -185,6 +192,7 @@ def _update_batch(connection, model: type[Model], rows: Sequence[Model], fields:
     pk_column = qn(meta.pk.column)
     postgresql = connection.vendor == "postgresql"
     sets, params = [], []
+    pks = [meta.pk.get_db_prep_value(row.pk, connection) for row in rows]
     for name in fields:
         field = meta.get_field(name)
         column = qn(field.column)
@@ -195,9 +203,9 @@ def _update_batch(connection, model: type[Model], rows: Sequence[Model], fields:
             params.append(values[0])
         else:
             sets.append(f"{column} = CASE {pk_column}{f' WHEN %s THEN %s{cast}' * len(rows)} END")
-            for row, value in zip(rows, values, strict=True):
-                params.extend((row.pk, value))
-    params.extend(row.pk for row in rows)
+            for pk, value in zip(pks, values, strict=True):
+                params.extend((pk, value))
+    params.extend(pks)
     sql = f"UPDATE {qn(meta.db_table)} SET {', '.join(sets)} WHERE {pk_column} IN ({', '.join(['%s'] * len(rows))})"
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

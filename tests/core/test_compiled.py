@@ -127,3 +127,15 @@ def test_update_rows_writes_what_bulk_update_writes_and_nothing_else(monkeypatch
     with CaptureQueriesContext(connection) as ctx:
         update_rows(OrderLineItem, [], ["status"])
     assert ctx.captured_queries == []
+
+
+def test_update_rows_leaves_expressions_and_unsaved_rows_to_bulk_update():
+    order = make_order((make_item(on_hand=20), 2), (make_item(on_hand=20), 3))
+    lines = list(OrderLineItem.objects.filter(order=order).order_by("pk"))
+    lines[0].quantity_shipped = F("quantity") - 1
+    lines[1].quantity_shipped = 2
+    update_rows(OrderLineItem, lines, ["quantity_shipped"])
+    stored = OrderLineItem.objects.filter(order=order).order_by("pk")
+    assert list(stored.values_list("quantity_shipped", flat=True)) == [1, 2]
+    with pytest.raises(ValueError, match="primary key"):
+        update_rows(OrderLineItem, [OrderLineItem(quantity=1)], ["quantity"])
