@@ -22,4 +22,9 @@ class JSONRenderer(renderers.JSONRenderer):
         # A pretty-printing request (`Accept: application/json; indent=4`) keeps DRF's own path.
         if self.get_indent(accepted_media_type, renderer_context or {}):
             return super().render(data, accepted_media_type, renderer_context)
-        return orjson.dumps(data, default=_fallback.default, option=OPTIONS)
+        try:
+            return orjson.dumps(data, default=_fallback.default, option=OPTIONS)
+        except orjson.JSONEncodeError:
+            # An integer past 64 bits (a JSON field such as metadata stores what the client sent): orjson holds
+            # none; DRF's encoder (the standard library's) writes it as sent.
+            return super().render(data, accepted_media_type, renderer_context)

@@ -245,6 +245,19 @@ def test_a_lone_surrogate_anywhere_in_a_json_body_is_400_and_writes_nothing(api,
     assert _writes() == before
 
 
+@pytest.mark.parametrize("number", [2**63, -(2**63) - 1, 10**273])
+def test_an_integer_past_64_bits_in_a_json_field_is_kept_and_rendered(api, number):
+    # Metadata keeps what the client sent; the renderer (orjson) holds 64-bit integers only, and every answer
+    # rendering the movement was a 500: found by the fuzzer through an item's movements.
+    item = make_item("A", on_hand=5)
+    body = f'{{"quantity": 1, "reason": "count", "metadata": {{"n": {number}}}}}'
+    response = api.post(f"/v1/inventory_items/{item.pk}/adjust", body, content_type="application/json")
+    assert response.status_code == 200, response.content
+    movements = api.get(f"/v1/inventory_items/{item.pk}/movements")
+    assert movements.status_code == 200
+    assert json.loads(movements.content)["movements"][0]["metadata"] == {"n": number}
+
+
 def test_an_inline_customer_email_longer_than_its_column_is_400_and_writes_nothing(api):
     # Django's EmailValidator takes up to 320 characters; the column holds 254: a DataError 500 on PostgreSQL.
     make_item("A", on_hand=5)
