@@ -553,10 +553,7 @@ def _lock_open_allocations(lines: Iterable[LineRef], *, location_id: int | None 
     if not by_type:
         return []
     groups = tuple((t, tuple(sorted(ids))) for t, ids in sorted(by_type.items()))
-    if location_id is None:
-        allocations = _open_allocations_locked(groups)
-    else:
-        allocations = _open_allocations_locked(groups, location_id)
+    allocations = _open_allocations_locked(groups, *(() if location_id is None else (location_id,)))
     for allocation in allocations:
         _read_beside(allocation.level, allocation.item_levels)
     return allocations
