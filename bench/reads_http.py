@@ -56,6 +56,7 @@ from bench.w1_http import (  # noqa: E402
     prepare_database,
     start_gunicorn,
     stop,
+    workers_cpu,
 )
 
 SAMPLE = 200
@@ -94,21 +95,6 @@ def worker_rss(master: int) -> dict[int, int]:
         except (OSError, ValueError, IndexError):
             continue
     return out
-
-
-def workers_cpu(master: int) -> float:
-    """Seconds of CPU (user + system) used so far by the gunicorn master's children (its workers)."""
-    total = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            if int(fields[1]) == master:
-                total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
-        except (OSError, ValueError, IndexError):
-            continue
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 def run_query(base: str, key: str, urls: list[str], clients: int, duration: float) -> tuple:

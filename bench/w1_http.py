@@ -16,7 +16,11 @@ in process, installed into var/peer-venv on first use) runs W1 once. Every datab
     .venv/bin/python bench/w1_http.py --repeat 3          # medians of 3 runs per row
 
 Prints one row per configuration (creates/s, ships/s, p50/p95 in ms, non-2xx count, ratios to the peer's
-creates and ships and to the floor's rates at the same worker count) and writes var/bench.json.
+creates and ships and to the floor's rates at the same worker count) and writes var/bench.json. Below the table,
+the CPU each create and ship cost, in milliseconds: the server's workers, and on PostgreSQL the database's
+processes on this host (every `postgres` process, its exited backends included). On a shared machine the rates
+move with the load; the CPU a request costs moves much less, and the two sums are what the rates divide
+between them (two cores: at most 2,000 ms of CPU a second for server, database and clients together).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -67,6 +72,11 @@ class Row:
     ship_p95_ms: float = 0.0
     non_2xx: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
+    # CPU milliseconds per request: the server's workers, and PostgreSQL's processes (None: not measured)
+    create_cpu_ms: float | None = None
+    ship_cpu_ms: float | None = None
+    create_pg_ms: float | None = None
+    ship_pg_ms: float | None = None
 
 
 def free_port() -> int:
@@ -147,6 +157,35 @@ def start_gunicorn(
         raise
 
 
+def _cpu_seconds(keep: Callable[[list[str], str], bool], *, children: bool = False) -> float:
+    """CPU seconds (user + system; with `children`, also of their reaped children) of the processes on this
+    host whose stat fields and name `keep` accepts."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            head, tail = (entry / "stat").read_text().rsplit(")", 1)
+            fields = tail.split()
+            if keep(fields, head.split("(", 1)[1]):
+                # utime, stime, cutime, cstime: fields 14 to 17 of stat
+                total += int(fields[11]) + int(fields[12]) + (int(fields[13]) + int(fields[14]) if children else 0)
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def workers_cpu(master: int) -> float:
+    """Seconds of CPU used so far by the gunicorn master's children (its workers)."""
+    return _cpu_seconds(lambda fields, name: int(fields[1]) == master)
+
+
+def postgres_cpu() -> float:
+    """Seconds of CPU used so far by PostgreSQL on this host: every `postgres` process with the backends it
+    has reaped (0 when the server runs elsewhere)."""
+    return _cpu_seconds(lambda fields, name: name == "postgres", children=True)
+
+
 def stop(server: subprocess.Popen) -> None:
     server.terminate()
     try:
@@ -211,7 +250,7 @@ def percentile(values: list[float], p: float) -> float:
     return round(1000 * ordered[min(len(ordered) - 1, int(p * len(ordered)))], 1)
 
 
-def run_w1(row: Row, base: str, key: str, customers: list[int], n: int, offset: int) -> Row:
+def run_w1(row: Row, base: str, key: str, customers: list[int], n: int, offset: int, master: int = 0) -> Row:
     creates = [
         (
             "/v1/orders",
@@ -225,10 +264,20 @@ def run_w1(row: Row, base: str, key: str, customers: list[int], n: int, offset: 
         )
         for i in range(offset, offset + n)
     ]
+    postgres = row.database == "postgres"
+    cpu = (workers_cpu(master), postgres_cpu() if postgres else 0.0)
     seconds, create_lat, created = run_phase(base, key, row.clients, creates)
+    after_creates = (workers_cpu(master), postgres_cpu() if postgres else 0.0)
     ids = [payload["order"]["id"] for status, payload in created if status == 201]
     ships = [(f"/v1/orders/{i}/ship", {"tracking_number": "1Z", "carrier": "UPS"}) for i in ids]
     ship_seconds, ship_lat, shipped = run_phase(base, key, row.clients, ships)
+    after_ships = (workers_cpu(master), postgres_cpu() if postgres else 0.0)
+    if master:
+        row.create_cpu_ms = round((after_creates[0] - cpu[0]) * 1000 / n, 2)
+        row.ship_cpu_ms = round((after_ships[0] - after_creates[0]) * 1000 / max(len(ships), 1), 2)
+    if postgres:
+        row.create_pg_ms = round((after_creates[1] - cpu[1]) * 1000 / n, 2)
+        row.ship_pg_ms = round((after_ships[1] - after_creates[1]) * 1000 / max(len(ships), 1), 2)
     statuses: dict[str, int] = {}
     for status, _ in created + shipped:
         statuses[str(status)] = statuses.get(str(status), 0) + 1
@@ -246,6 +295,9 @@ def median_row(rows: list[Row]) -> Row:
     out = Row(rows[0].target, rows[0].database, rows[0].workers, rows[0].clients)
     for name in ("creates_per_s", "ships_per_s", "create_p50_ms", "create_p95_ms", "ship_p50_ms", "ship_p95_ms"):
         setattr(out, name, round(statistics.median(getattr(r, name) for r in rows), 1))
+    for name in ("create_cpu_ms", "ship_cpu_ms", "create_pg_ms", "ship_pg_ms"):
+        values = [getattr(r, name) for r in rows if getattr(r, name) is not None]
+        setattr(out, name, round(statistics.median(values), 2) if values else None)
     out.non_2xx = sum(r.non_2xx for r in rows)
     for r in rows:
         for status, count in r.statuses.items():
@@ -332,7 +384,15 @@ def bench_database(database: str, args, rows: list[Row]) -> None:
                         runs = []
                         for _ in range(args.repeat):
                             runs.append(
-                                run_w1(Row(target, database, workers, clients), base, key, customers, args.n, offset)
+                                run_w1(
+                                    Row(target, database, workers, clients),
+                                    base,
+                                    key,
+                                    customers,
+                                    args.n,
+                                    offset,
+                                    master=server.pid,
+                                )
                             )
                             offset += args.n
                         row = median_row(runs)
@@ -367,6 +427,26 @@ def format_row(row: Row, peer: dict | None, floor: Row | None) -> str:
     )
 
 
+CPU_HEADER = (
+    f"{'target':<6} {'db':<9} {'w':>2} {'c':>2} {'create wrk':>10} {'create pg':>9} {'ship wrk':>9} {'ship pg':>8}"
+    f" {'create sum':>10} {'ship sum':>9}"
+)
+
+
+def format_cpu(row: Row) -> str:
+    def ms(value: float | None) -> str:
+        return "-" if value is None else f"{value:.2f}"
+
+    def total(*values: float | None) -> str:
+        return "-" if any(v is None for v in values) else f"{sum(values):.2f}"
+
+    return (
+        f"{row.target:<6} {row.database:<9} {row.workers:>2} {row.clients:>2} {ms(row.create_cpu_ms):>10} "
+        f"{ms(row.create_pg_ms):>9} {ms(row.ship_cpu_ms):>9} {ms(row.ship_pg_ms):>8} "
+        f"{total(row.create_cpu_ms, row.create_pg_ms):>10} {total(row.ship_cpu_ms, row.ship_pg_ms):>9}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=int(os.environ.get("N", 1000)), help="orders per row")
@@ -393,6 +473,11 @@ def main() -> None:
     for row in rows:
         floor = floors.get(row.workers) if row.target == "ours" and row.database == "postgres" else None
         print(format_row(row, peer, floor))
+    print()
+    print("CPU ms per request (server workers | PostgreSQL's processes on this host), same rows:")
+    print(CPU_HEADER)
+    for row in rows:
+        print(format_cpu(row))
     result = {"n": args.n, "repeat": args.repeat, "peer": peer, "rows": [asdict(r) for r in rows]}
     (ROOT / "var").mkdir(exist_ok=True)
     (ROOT / "var" / "bench.json").write_text(json.dumps(result, indent=2))
