@@ -93,7 +93,8 @@ class InventoryItem(TimeStampedModel):
 
 
 class StockLevel(models.Model):
-    item = models.ForeignKey(InventoryItem, on_delete=models.PROTECT, related_name="levels")
+    # No index of its own: the (item, location) unique constraint starts with it.
+    item = models.ForeignKey(InventoryItem, on_delete=models.PROTECT, related_name="levels", db_index=False)
     location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="levels")
     on_hand = models.IntegerField(default=0)
     allocated = models.IntegerField(default=0)
@@ -129,7 +130,8 @@ class AppendOnlyQuerySet(models.QuerySet):
 class StockMovement(models.Model):
     """One change of `on_hand` at one location. The sum of a level's movements is its `on_hand`."""
 
-    item = models.ForeignKey(InventoryItem, on_delete=models.PROTECT, related_name="movements")
+    # No index of its own: the (item, location) and (item, created_at) indexes start with it.
+    item = models.ForeignKey(InventoryItem, on_delete=models.PROTECT, related_name="movements", db_index=False)
     location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="movements")
     quantity = models.IntegerField(help_text="Signed: positive into stock, negative out of it.")
     on_hand_after = models.IntegerField(help_text="The level's on hand right after this movement.")
@@ -372,7 +374,9 @@ class PurchaseOrderLineItem(TimeStampedModel):
     """One SKU of a purchase order (one line per SKU). `quantity_received` only grows, through receipts, and
     never passes `quantity_ordered` (a CHECK constraint backs the over-receipt rule)."""
 
-    purchase_order = models.ForeignKey(PurchaseOrder, on_delete=models.CASCADE, related_name="lines")
+    purchase_order = models.ForeignKey(  # indexed by the one-line-per-SKU constraint, which starts with it
+        PurchaseOrder, on_delete=models.CASCADE, related_name="lines", db_index=False
+    )
     item = models.ForeignKey(InventoryItem, on_delete=models.PROTECT, related_name="purchase_order_lines")
     description = models.CharField(max_length=500, blank=True)
     quantity_ordered = models.PositiveIntegerField()
@@ -624,7 +628,9 @@ class CycleCountLineItem(TimeStampedModel):
     """One part at one location. `variance_quantity` = counted − expected, `variance_cost` = unit cost ×
     variance, both set by complete."""
 
-    cycle_count = models.ForeignKey(CycleCount, on_delete=models.CASCADE, related_name="lines")
+    cycle_count = models.ForeignKey(  # indexed by the one-line-per-level constraint, which starts with it
+        CycleCount, on_delete=models.CASCADE, related_name="lines", db_index=False
+    )
     item = models.ForeignKey(InventoryItem, on_delete=models.PROTECT, related_name="cycle_count_lines")
     location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="cycle_count_lines")
     bin = models.CharField(max_length=100, blank=True)

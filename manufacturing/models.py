@@ -53,12 +53,13 @@ class BillOfMaterials(StatefulModel):
     description = models.TextField(blank=True)
     groups = models.CharField(max_length=255, blank=True)
     valid = models.BooleanField(default=True, help_text="A mark for your own use; nothing in StateSet reads it.")
-    part = models.ForeignKey(
+    part = models.ForeignKey(  # indexed by the (part, revision) constraint, which starts with it
         InventoryItem,
         on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="bills_of_materials",
+        db_index=False,
         help_text="The finished (or sub-assembly) SKU one unit of which this BOM makes.",
     )
     revision = models.PositiveIntegerField(default=1, editable=False)

@@ -124,11 +124,15 @@ class Order(StatefulModel):
 
     order_number = models.CharField(max_length=50, null=True, blank=True)
     name = models.CharField(max_length=255, blank=True)
-    status = FSMField(default=OrderStatus.PENDING, choices=OrderStatus.choices, protected=True, db_index=True)
+    # status, customer and location have no index of their own: the (…, created_at, id) indexes in Meta start
+    # with them, and serve their filters too. Every index is written again by each non-HOT update of an order.
+    status = FSMField(default=OrderStatus.PENDING, choices=OrderStatus.choices, protected=True)
     held_from_status = models.CharField(max_length=20, choices=OrderStatus.choices, blank=True, editable=False)
     hold_reason = models.TextField(blank=True, editable=False)
 
-    customer = models.ForeignKey("crm.Customer", on_delete=models.PROTECT, null=True, blank=True, related_name="orders")
+    customer = models.ForeignKey(
+        "crm.Customer", on_delete=models.PROTECT, null=True, blank=True, related_name="orders", db_index=False
+    )
     customer_email = models.CharField(max_length=254, blank=True, db_index=True)
     customer_name = models.CharField(max_length=255, blank=True)
     customer_number = models.CharField(max_length=100, blank=True)
@@ -137,7 +141,7 @@ class Order(StatefulModel):
     ordered_by = models.CharField(max_length=255, blank=True)
 
     currency = models.CharField(max_length=3, default="USD")
-    location = models.ForeignKey("inventory.Location", on_delete=models.PROTECT, related_name="orders")
+    location = models.ForeignKey("inventory.Location", on_delete=models.PROTECT, related_name="orders", db_index=False)
 
     shipping_address = models.JSONField(default=dict, blank=True)
     billing_address = models.JSONField(default=dict, blank=True)
@@ -515,7 +519,7 @@ class OrderDiscount(TimeStampedModel):
 
 
 class OrderTag(models.Model):
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="tags")
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="tags", db_index=False)  # see Meta
     tag_name = models.CharField(max_length=100)
     tag_value = models.CharField(max_length=255, blank=True)
     created_by = models.CharField(max_length=255, blank=True)
@@ -562,7 +566,7 @@ class Shipment(StatefulModel):
     number_field = "number"
 
     number = models.CharField(max_length=50, null=True, blank=True, unique=True, editable=False)
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="shipments")
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="shipments", db_index=False)  # see Meta
     location = models.ForeignKey("inventory.Location", on_delete=models.PROTECT, related_name="shipments")
     status = FSMField(default=ShipmentStatus.PENDING, choices=ShipmentStatus.choices, protected=True, db_index=True)
     carrier = models.CharField(max_length=100, blank=True)
@@ -647,7 +651,9 @@ class ShipmentLineItem(models.Model):
     """`quantity` units of one order line in one shipment. `quantity_returned`: how many of them a return
     took back (returns follow parcels)."""
 
-    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="shipment_line_items")
+    shipment = models.ForeignKey(  # indexed by the (shipment, line) constraint, which starts with it
+        Shipment, on_delete=models.CASCADE, related_name="shipment_line_items", db_index=False
+    )
     line = models.ForeignKey(OrderLineItem, on_delete=models.PROTECT, related_name="shipment_lines")
     quantity = models.PositiveIntegerField()
     quantity_returned = models.PositiveIntegerField(default=0, editable=False)

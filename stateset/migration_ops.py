@@ -1,4 +1,4 @@
-"""Migration operations that build indexes without blocking writes (issue #16).
+"""Migration operations that build and drop indexes without blocking writes (issue #16, issue #13).
 
 `AddIndexConcurrently` / `RunSQL ... CONCURRENTLY` need a migration with `atomic = False` and exist on
 PostgreSQL only; these run it there and the plain form elsewhere (SQLite builds the index in the
@@ -8,7 +8,7 @@ migration's own transaction: its tables are small, and it has no concurrent buil
 from __future__ import annotations
 
 from django.contrib.postgres.operations import AddIndexConcurrently, RemoveIndexConcurrently
-from django.db import migrations
+from django.db import migrations, models
 
 
 def _postgres(schema_editor) -> bool:
@@ -83,3 +83,25 @@ def prefix_index(table: str, name: str, column: str) -> PostgresOnlySQL:
 
 def trigram_extension() -> PostgresOnlySQL:
     return PostgresOnlySQL("CREATE EXTENSION IF NOT EXISTS pg_trgm", migrations.RunSQL.noop)
+
+
+class DropFieldIndex(migrations.AlterField):
+    """An AlterField to the same field with `db_index=False`, whose column a composite index or constraint
+    starting with it already serves: drops the field's own index (and PostgreSQL's `_like` twin of a text
+    column's), concurrently on PostgreSQL (the migration is `atomic = False`). Django's AlterField would also
+    drop and re-add a foreign key's constraint, which checks every row again under a lock that stops writes."""
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        model = from_state.apps.get_model(app_label, self.model_name)
+        field = model._meta.get_field(self.name)
+        names = schema_editor._constraint_names(model, [field.column], index=True, type_=models.Index.suffix)
+        if _postgres(schema_editor) and not field.is_relation:
+            names.append(schema_editor._create_index_name(model._meta.db_table, [field.column], suffix="_like"))
+        concurrently = "CONCURRENTLY " if _postgres(schema_editor) else ""
+        for name in dict.fromkeys(names):
+            schema_editor.execute(f"DROP INDEX {concurrently}IF EXISTS {schema_editor.quote_name(name)}")
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        model = to_state.apps.get_model(app_label, self.model_name)
+        for sql in schema_editor._field_indexes_sql(model, model._meta.get_field(self.name)):
+            schema_editor.execute(sql)

@@ -243,7 +243,6 @@ class Event(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["object_type", "object_id", "sequence"], name="event_object_sequence")
         ]
-        indexes = [models.Index(fields=["object_type", "object_id"], name="event_object")]
 
     def __str__(self) -> str:
         return f"{self.type} {self.object_type} {self.object_id} #{self.sequence}"
@@ -305,7 +304,8 @@ class WebhookDelivery(models.Model):
     PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"
     STATUSES = [(PENDING, "pending"), (SUCCEEDED, "succeeded"), (FAILED, "failed")]
 
-    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    # No index of its own: the endpoint's indexes below start with it (tests/core/test_redundant_indexes.py).
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
     # The event's object, so that one endpoint's deliveries for one object go out in order (stateset.webhooks).
     object_key = models.CharField(max_length=100, editable=False)
