@@ -82,7 +82,7 @@ check: lint schema docs
 
 # Workload W1 through the HTTP API beside the peer's embedded engine, in the same run (see bench/w1_http.py).
 bench: install
-	$(BIN)/python bench/w1_http.py $${N:-1000}
+	$(BIN)/python bench/w1_http.py
 
 # The read path over HTTP against the bench_data set (ORDERS=100000 by default; BENCH_DATABASE_URL reuses a
 # loaded database), beside the lean floor of the order list, in the same run (see bench/reads_http.py).

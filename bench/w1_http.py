@@ -17,10 +17,10 @@ in process, installed into var/peer-venv on first use) runs W1 once. Every datab
 
 Prints one row per configuration (creates/s, ships/s, p50/p95 in ms, non-2xx count, ratios to the peer's
 creates and ships and to the floor's rates at the same worker count) and writes var/bench.json. Below the table,
-the CPU each create and ship cost, in milliseconds: the server's workers, and on PostgreSQL the database's
-processes on this host (every `postgres` process, its exited backends included). On a shared machine the rates
-move with the load; the CPU a request costs moves much less, and the two sums are what the rates divide
-between them (two cores: at most 2,000 ms of CPU a second for server, database and clients together).
+the CPU each create and ship cost, in milliseconds: the server's workers (a recycled one included), and on
+PostgreSQL the database server's processes when it runs on this host (its backends, exited ones included). On a
+shared machine the rates move with the load; the CPU a request costs moves much less, and the two sums are what
+the rates divide between them (two cores: at most 2,000 ms of CPU a second for server, database and clients).
 """
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -157,33 +156,43 @@ def start_gunicorn(
         raise
 
 
-def _cpu_seconds(keep: Callable[[list[str], str], bool], *, children: bool = False) -> float:
-    """CPU seconds (user + system; with `children`, also of their reaped children) of the processes on this
-    host whose stat fields and name `keep` accepts."""
-    total = 0
+def _stat(pid: int | str) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the process name ([1] ppid, [11] utime, [12] stime, [13] cutime,
+    [14] cstime: fields 4 and 14 to 17 of proc(5)); None when there is no such process here."""
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def family_cpu(parent: int) -> float:
+    """Seconds of CPU (user + system) used so far by `parent` and its children on this host, those it has reaped
+    included: a gunicorn master's workers (one recycled during the run still counts), or a PostgreSQL server's
+    backends and background processes."""
+    own = _stat(parent)
+    if own is None:
+        return 0.0
+    total = sum(int(v) for v in own[11:15])
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            head, tail = (entry / "stat").read_text().rsplit(")", 1)
-            fields = tail.split()
-            if keep(fields, head.split("(", 1)[1]):
-                # utime, stime, cutime, cstime: fields 14 to 17 of stat
-                total += int(fields[11]) + int(fields[12]) + (int(fields[13]) + int(fields[14]) if children else 0)
-        except (OSError, ValueError, IndexError):
-            continue
+        if entry.name.isdigit() and (fields := _stat(entry.name)) and fields[1] == str(parent):
+            total += int(fields[11]) + int(fields[12])
     return total / os.sysconf("SC_CLK_TCK")
 
 
 def workers_cpu(master: int) -> float:
-    """Seconds of CPU used so far by the gunicorn master's children (its workers)."""
-    return _cpu_seconds(lambda fields, name: int(fields[1]) == master)
+    """Seconds of CPU used so far by the gunicorn master's workers (and by the master, which does little)."""
+    return family_cpu(master)
 
 
-def postgres_cpu() -> float:
-    """Seconds of CPU used so far by PostgreSQL on this host: every `postgres` process with the backends it
-    has reaped (0 when the server runs elsewhere)."""
-    return _cpu_seconds(lambda fields, name: name == "postgres", children=True)
+def postmaster_pid(dsn: str) -> int | None:
+    """The pid of the PostgreSQL server behind `dsn` when it runs on this host (the parent of our backend), else
+    None: its CPU is then not measured."""
+    import psycopg
+
+    with psycopg.connect(dsn.replace("postgres://", "postgresql://"), autocommit=True) as conn:
+        backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+    fields = _stat(backend)
+    return int(fields[1]) if fields else None
 
 
 def stop(server: subprocess.Popen) -> None:
@@ -250,7 +259,9 @@ def percentile(values: list[float], p: float) -> float:
     return round(1000 * ordered[min(len(ordered) - 1, int(p * len(ordered)))], 1)
 
 
-def run_w1(row: Row, base: str, key: str, customers: list[int], n: int, offset: int, master: int = 0) -> Row:
+def run_w1(
+    row: Row, base: str, key: str, customers: list[int], n: int, offset: int, master: int = 0, postmaster: int = 0
+) -> Row:
     creates = [
         (
             "/v1/orders",
@@ -264,18 +275,21 @@ def run_w1(row: Row, base: str, key: str, customers: list[int], n: int, offset: 
         )
         for i in range(offset, offset + n)
     ]
-    postgres = row.database == "postgres"
-    cpu = (workers_cpu(master), postgres_cpu() if postgres else 0.0)
+
+    def sample() -> tuple[float, float]:
+        return (family_cpu(master) if master else 0.0, family_cpu(postmaster) if postmaster else 0.0)
+
+    cpu = sample()
     seconds, create_lat, created = run_phase(base, key, row.clients, creates)
-    after_creates = (workers_cpu(master), postgres_cpu() if postgres else 0.0)
+    after_creates = sample()
     ids = [payload["order"]["id"] for status, payload in created if status == 201]
     ships = [(f"/v1/orders/{i}/ship", {"tracking_number": "1Z", "carrier": "UPS"}) for i in ids]
     ship_seconds, ship_lat, shipped = run_phase(base, key, row.clients, ships)
-    after_ships = (workers_cpu(master), postgres_cpu() if postgres else 0.0)
+    after_ships = sample()
     if master:
         row.create_cpu_ms = round((after_creates[0] - cpu[0]) * 1000 / n, 2)
         row.ship_cpu_ms = round((after_ships[0] - after_creates[0]) * 1000 / max(len(ships), 1), 2)
-    if postgres:
+    if postmaster:
         row.create_pg_ms = round((after_creates[1] - cpu[1]) * 1000 / n, 2)
         row.ship_pg_ms = round((after_ships[1] - after_creates[1]) * 1000 / max(len(ships), 1), 2)
     statuses: dict[str, int] = {}
@@ -366,6 +380,7 @@ def bench_database(database: str, args, rows: list[Row]) -> None:
         env["DATABASE_URL"] = f"sqlite:///{tempfile.mkdtemp(prefix='stateset-bench-')}/bench.sqlite3"
     try:
         key = prepare_database(env)
+        postmaster = (postmaster_pid(env["DATABASE_URL"]) or 0) if database == "postgres" else 0
         offset = 0
         customers: list[int] = []
         targets = [("ours", "stateset.wsgi")]
@@ -392,6 +407,7 @@ def bench_database(database: str, args, rows: list[Row]) -> None:
                                     args.n,
                                     offset,
                                     master=server.pid,
+                                    postmaster=postmaster,
                                 )
                             )
                             offset += args.n
@@ -474,7 +490,7 @@ def main() -> None:
         floor = floors.get(row.workers) if row.target == "ours" and row.database == "postgres" else None
         print(format_row(row, peer, floor))
     print()
-    print("CPU ms per request (server workers | PostgreSQL's processes on this host), same rows:")
+    print("CPU ms per request (server workers | the PostgreSQL server's processes, when on this host), same rows:")
     print(CPU_HEADER)
     for row in rows:
         print(format_cpu(row))

@@ -94,7 +94,12 @@ class DropFieldIndex(migrations.AlterField):
     def database_forwards(self, app_label, schema_editor, from_state, to_state):
         model = from_state.apps.get_model(app_label, self.model_name)
         field = model._meta.get_field(self.name)
-        names = schema_editor._constraint_names(model, [field.column], index=True, type_=models.Index.suffix)
+        # Only the field's own index: not a unique one, and none the model declares (a partial unique constraint
+        # on the column alone, such as one active BOM per part, is an index on the same column).
+        declared = {index.name for index in model._meta.indexes} | {c.name for c in model._meta.constraints}
+        names = schema_editor._constraint_names(
+            model, [field.column], index=True, unique=False, type_=models.Index.suffix, exclude=declared
+        )
         if _postgres(schema_editor) and not field.is_relation:
             names.append(schema_editor._create_index_name(model._meta.db_table, [field.column], suffix="_like"))
         concurrently = "CONCURRENTLY " if _postgres(schema_editor) else ""
@@ -103,5 +108,9 @@ class DropFieldIndex(migrations.AlterField):
 
     def database_backwards(self, app_label, schema_editor, from_state, to_state):
         model = to_state.apps.get_model(app_label, self.model_name)
-        for sql in schema_editor._field_indexes_sql(model, model._meta.get_field(self.name)):
+        for statement in schema_editor._field_indexes_sql(model, model._meta.get_field(self.name)):
+            sql = str(statement)
+            if _postgres(schema_editor):
+                # Built without stopping writes, and skipped when a rollback that failed half-way built it already.
+                sql = sql.replace("CREATE INDEX ", "CREATE INDEX CONCURRENTLY IF NOT EXISTS ", 1)
             schema_editor.execute(sql)
