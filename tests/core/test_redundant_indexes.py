@@ -66,6 +66,8 @@ def test_no_index_is_a_left_prefix_of_another(db):
             for other, longer in covering.items():
                 if other == name or longer[: len(columns)] != columns or len(longer) < len(columns):
                     continue
+                if len(longer) == len(columns) and (name.endswith("_like") or other.endswith("_like")):
+                    continue  # PostgreSQL's pattern-ops twin of a text index serves LIKE 'x%'; the plain one cannot
                 if len(longer) == len(columns) and not indexes[other][1] and other > name:
                     continue  # two plain indexes on the same columns: reported once, by the first name
                 redundant.append(f"{table}.{name} {columns} ⊂ {other} {longer}")
