@@ -51,12 +51,12 @@ sys.path.insert(0, str(ROOT))
 from bench.w1_http import (  # noqa: E402
     create_pg_database,
     drop_pg_database,
+    family_cpu,
     manage,
     percentile,
     prepare_database,
     start_gunicorn,
     stop,
-    workers_cpu,
 )
 
 SAMPLE = 200
@@ -142,10 +142,10 @@ def measure(row: Row, base: str, key: str, urls: list[str], args, master: int | 
     if args.warmup:  # one unrecorded request first: the page cache and the worker's connection warm
         with httpx.Client(base_url=base, headers={"Authorization": f"Token {key}"}, timeout=600) as client:
             client.get(urls[0])
-    cpu = workers_cpu(master) if master else 0.0
+    cpu = family_cpu(master) if master else 0.0
     seconds, latencies, statuses = run_query(base, key, urls, args.clients, args.duration)
     if master and latencies:
-        row.cpu_ms = round((workers_cpu(master) - cpu) / len(latencies) * 1000, 1)
+        row.cpu_ms = round((family_cpu(master) - cpu) / len(latencies) * 1000, 1)
     row.requests = len(latencies)
     row.seconds = round(seconds, 2)
     row.rps = round(len(latencies) / seconds, 1)

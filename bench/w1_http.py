@@ -179,11 +179,6 @@ def family_cpu(parent: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def workers_cpu(master: int) -> float:
-    """Seconds of CPU used so far by the gunicorn master's workers (and by the master, which does little)."""
-    return family_cpu(master)
-
-
 def postmaster_pid(dsn: str) -> int | None:
     """The pid of the PostgreSQL server behind `dsn` when it runs on this host (the parent of our backend), else
     None: its CPU is then not measured."""
